@@ -1,0 +1,259 @@
+#include "controlplane/daemon.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "controlplane/arp_frames.h"
+#include "controlplane/snapshot_builder.h"
+#include "dataplane/port_setup.h"
+
+namespace lb::controlplane {
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
+
+constexpr unsigned kHandoffRingSize = 4096;
+constexpr unsigned kControlRingSize = 1024;
+constexpr unsigned kInjectRingSize = 256;
+constexpr unsigned kMbufCache = 256;
+constexpr auto kControlTick = std::chrono::milliseconds(5);
+
+uint64_t nowMs() { return rte_get_tsc_cycles() * 1000 / rte_get_tsc_hz(); }
+
+rte_ring* makeRing(const std::string& name, unsigned size, unsigned flags) {
+  return rte_ring_create(name.c_str(), size, static_cast<int>(rte_socket_id()), flags);
+}
+
+// Keys that size memory or ports cannot change without a restart.
+absl::Status checkBootKeysUnchanged(const Config& running, const Config& next) {
+  const auto& a = running.dataplane;
+  const auto& b = next.dataplane;
+  if (a.burst_size != b.burst_size || a.mbufs != b.mbufs ||
+      a.flow_entries_per_lcore != b.flow_entries_per_lcore || a.local_port_min != b.local_port_min ||
+      a.local_port_max != b.local_port_max) {
+    return absl::FailedPreconditionError("dataplane: boot-only keys changed; restart tetherd to apply");
+  }
+  if (running.ports.size() != next.ports.size()) {
+    return absl::FailedPreconditionError("ports: boot-only; restart tetherd to apply");
+  }
+  for (size_t p = 0; p < running.ports.size(); ++p) {
+    const auto& x = running.ports[p];
+    const auto& y = next.ports[p];
+    if (x.address.address != y.address.address || x.address.prefix_length != y.address.prefix_length ||
+        x.vlan != y.vlan || x.gateway != y.gateway) {
+      return absl::FailedPreconditionError(absl::StrFormat("ports[%d]: boot-only; restart tetherd to apply", p));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void Daemon::requestStop() { g_stop.store(true); }
+void Daemon::requestReload() { g_reload.store(true); }
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOptions options) {
+  std::unique_ptr<Daemon> d(new Daemon());
+  d->config_ = std::move(config);
+  d->options_ = std::move(options);
+  const Config& cfg = d->config_;
+
+  const uint16_t port_count = rte_eth_dev_count_avail();
+  if (port_count != cfg.ports.size()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "the config lists %d ports but EAL found %d (check --vdev / PCI arguments)", cfg.ports.size(), port_count));
+  }
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) d->worker_lcores_.push_back(lcore);
+  const uint16_t workers = static_cast<uint16_t>(d->worker_lcores_.size());
+  if (workers == 0 || workers > dataplane::kMaxWorkers) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "tetherd needs 1..%d worker lcores besides the main one (got %d; e.g. -l 0-1)", dataplane::kMaxWorkers, workers));
+  }
+  const uint32_t local_ports = uint32_t{cfg.dataplane.local_port_max} - cfg.dataplane.local_port_min + 1;
+  if (local_ports / workers == 0) return absl::InvalidArgumentError("fewer local ports than workers");
+
+  d->pool_ = rte_pktmbuf_pool_create("tether_mbufs", cfg.dataplane.mbufs, kMbufCache, 0,
+                                     RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+  if (d->pool_ == nullptr) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "cannot allocate %d mbufs (%s); reserve hugepages or raise -m", cfg.dataplane.mbufs, rte_strerror(rte_errno)));
+  }
+  for (uint16_t p = 0; p < port_count; ++p) {
+    if (auto st = dataplane::setupPort(p, workers, d->pool_); !st.ok()) return st;
+    rte_ether_addr mac;
+    rte_eth_macaddr_get(p, &mac);
+    d->port_macs_.push_back(mac);
+  }
+
+  const size_t qsbr_size = rte_rcu_qsbr_get_memsize(workers);
+  d->qsbr_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("tether_qsbr", qsbr_size, RTE_CACHE_LINE_SIZE));
+  if (d->qsbr_ == nullptr || rte_rcu_qsbr_init(d->qsbr_, workers) != 0) {
+    return absl::ResourceExhaustedError("cannot set up RCU state");
+  }
+  d->publisher_ = std::make_unique<SnapshotPublisher>(d->qsbr_);
+
+  d->to_control_ = makeRing("tether_to_control", kControlRingSize, RING_F_SC_DEQ);
+  if (d->to_control_ == nullptr) return absl::ResourceExhaustedError("cannot create the control ring");
+  d->rings_.push_back(d->to_control_);
+
+  const dataplane::LocalPortPartition partition{cfg.dataplane.local_port_min, cfg.dataplane.local_port_max, workers};
+  for (uint16_t w = 0; w < workers; ++w) {
+    auto* counters = static_cast<dataplane::LcoreCounters*>(
+        rte_zmalloc("tether_counters", sizeof(dataplane::LcoreCounters), RTE_CACHE_LINE_SIZE));
+    if (counters == nullptr) return absl::ResourceExhaustedError("cannot allocate counters");
+    d->counters_.push_back(counters);
+    auto ctx = std::make_unique<dataplane::WorkerContext>(w, partition, cfg.dataplane.flow_entries_per_lcore);
+    ctx->counters = counters;
+    ctx->to_control = d->to_control_;
+    ctx->handoff_in = makeRing(absl::StrFormat("tether_handoff_%d", w), kHandoffRingSize, RING_F_SC_DEQ);
+    if (ctx->handoff_in == nullptr) return absl::ResourceExhaustedError("cannot create hand-off rings");
+    d->rings_.push_back(ctx->handoff_in);
+    d->contexts_.push_back(std::move(ctx));
+  }
+  d->worker_configs_.resize(workers);
+  for (uint16_t w = 0; w < workers; ++w) {
+    for (uint16_t o = 0; o < workers; ++o) d->contexts_[w]->handoff_to[o] = d->contexts_[o]->handoff_in;
+    dataplane::WorkerConfig& wc = d->worker_configs_[w];
+    wc.ctx = d->contexts_[w].get();
+    wc.published = &d->publisher_->published();
+    wc.stop = &d->stop_workers_;
+    wc.qsbr = d->qsbr_;
+    wc.port_count = port_count;
+    wc.tx_queue = w;
+    wc.burst_size = static_cast<uint16_t>(cfg.dataplane.burst_size);
+    for (uint16_t p = 0; p < port_count; ++p) wc.rx[wc.rx_count++] = {p, w};
+    wc.inject = makeRing(absl::StrFormat("tether_inject_%d", w), kInjectRingSize, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (wc.inject == nullptr) return absl::ResourceExhaustedError("cannot create inject rings");
+    d->rings_.push_back(wc.inject);
+  }
+
+  for (const StaticNeighbor& n : cfg.neighbors) {
+    rte_ether_addr mac;
+    std::copy(n.mac.begin(), n.mac.end(), mac.addr_bytes);
+    d->neighbors_.addStatic(n.address, mac);
+  }
+  d->neighbors_.setWanted(wantedNextHops(cfg));
+  if (auto st = d->rebuildAndPublish(); !st.ok()) return st;
+  return d;
+}
+
+Daemon::~Daemon() {
+  for (uint16_t p = 0; p < port_macs_.size(); ++p) {
+    rte_eth_dev_stop(p);
+    rte_eth_dev_close(p);
+  }
+  publisher_.reset();
+  for (rte_ring* r : rings_) {
+    void* m;
+    while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+    rte_ring_free(r);
+  }
+  for (auto* c : counters_) rte_free(c);
+  rte_free(qsbr_);
+  rte_mempool_free(pool_);
+}
+
+absl::Status Daemon::rebuildAndPublish() {
+  BuildInputs in{&config_, port_macs_, &neighbors_, &counter_slots_, rte_get_tsc_hz(),
+                 control_stats_.generation + 1};
+  auto snap = buildSnapshot(in);
+  if (!snap.ok()) return snap.status();
+  const uint64_t cycles = publisher_->publish(*std::move(snap));
+  control_stats_.generation = in.generation;
+  control_stats_.publishes++;
+  control_stats_.last_publish_us = cycles * 1000000 / rte_get_tsc_hz();
+  return absl::OkStatus();
+}
+
+void Daemon::reload() {
+  auto next = loadConfigFile(options_.config_path);
+  if (!next.ok()) {
+    std::fprintf(stderr, "tetherd: reload rejected, keeping the running config: %s\n",
+                 std::string(next.status().message()).c_str());
+    return;
+  }
+  if (auto st = checkBootKeysUnchanged(config_, *next); !st.ok()) {
+    std::fprintf(stderr, "tetherd: reload rejected: %s\n", std::string(st.message()).c_str());
+    return;
+  }
+  Config previous = std::move(config_);
+  config_ = *std::move(next);
+  neighbors_.setWanted(wantedNextHops(config_));
+  if (auto st = rebuildAndPublish(); !st.ok()) {
+    std::fprintf(stderr, "tetherd: reload rejected: %s\n", std::string(st.message()).c_str());
+    config_ = std::move(previous);
+    neighbors_.setWanted(wantedNextHops(config_));
+    return;
+  }
+  std::fprintf(stderr, "tetherd: reloaded %s (generation %lu)\n", options_.config_path.c_str(),
+               static_cast<unsigned long>(control_stats_.generation));
+}
+
+void Daemon::pollArp(uint64_t now_ms) {
+  void* frames[64];
+  bool changed = false;
+  const unsigned n = rte_ring_dequeue_burst(to_control_, frames, 64, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    auto* m = static_cast<rte_mbuf*>(frames[i]);
+    if (auto sender = arpSender(m)) changed |= neighbors_.learn(sender->address, sender->mac, now_ms);
+    rte_pktmbuf_free(m);
+  }
+  if (changed) {
+    if (auto st = rebuildAndPublish(); !st.ok()) {
+      std::fprintf(stderr, "tetherd: neighbour update not applied: %s\n", std::string(st.message()).c_str());
+    }
+  }
+  for (const NeighborTable::Wanted& w : neighbors_.due(now_ms)) {
+    const PortConfig& port = config_.ports[w.port];
+    rte_mbuf* m = makeArpRequest(pool_, port_macs_[w.port], port.address.address, w.address, port.vlan);
+    if (m == nullptr) continue;
+    m->port = w.port;
+    // Worker 0 transmits on the control plane's behalf: ports have one tx queue per worker only.
+    if (rte_ring_enqueue(worker_configs_[0].inject, m) != 0) rte_pktmbuf_free(m);
+  }
+}
+
+void Daemon::writeStats() {
+  if (options_.stats_file.empty()) return;
+  std::vector<WorkerCounters> workers;
+  for (size_t w = 0; w < counters_.size(); ++w) workers.push_back({worker_lcores_[w], counters_[w]});
+  control_stats_.uptime_s = static_cast<double>(rte_get_tsc_cycles() - start_tsc_) / rte_get_tsc_hz();
+  writeFileAtomically(options_.stats_file, statsJson(workers, config_, counter_slots_, control_stats_).dump());
+}
+
+int Daemon::run() {
+  start_tsc_ = rte_get_tsc_cycles();
+  for (size_t w = 0; w < worker_lcores_.size(); ++w) {
+    rte_eal_remote_launch(dataplane::runWorker, &worker_configs_[w], worker_lcores_[w]);
+  }
+  std::fprintf(stderr, "tetherd: running with %zu worker(s), %zu service(s)\n", worker_lcores_.size(),
+               config_.services.size());
+  const uint64_t start_ms = nowMs();
+  uint64_t last_stats_ms = 0;
+  while (!g_stop.load()) {
+    const uint64_t now = nowMs();
+    if (g_reload.exchange(false)) reload();
+    pollArp(now);
+    if (now - last_stats_ms >= options_.stats_interval_ms) {
+      writeStats();
+      last_stats_ms = now;
+    }
+    if (options_.duration_s != 0 && now - start_ms >= uint64_t{options_.duration_s} * 1000) break;
+    std::this_thread::sleep_for(kControlTick);
+  }
+  stop_workers_.store(true);
+  rte_eal_mp_wait_lcore();
+  writeStats();
+  return 0;
+}
+
+}  // namespace lb::controlplane

@@ -1,0 +1,70 @@
+// tetherd's control plane: owns the config, the ports, the worker contexts and every change of state.
+// Runs on the main lcore; workers run dataplane::runWorker on the others and only read what this
+// publishes (see ARCHITECTURE.md, "A config change").
+#pragma once
+
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "controlplane/config.h"
+#include "controlplane/counter_slots.h"
+#include "controlplane/neighbor_table.h"
+#include "controlplane/snapshot_publisher.h"
+#include "controlplane/stats_report.h"
+#include "dataplane/worker.h"
+
+namespace lb::controlplane {
+
+struct DaemonOptions {
+  std::string config_path;
+  std::string stats_file;
+  uint32_t stats_interval_ms = 1000;
+  uint32_t duration_s = 0;  // 0 = until SIGINT/SIGTERM
+};
+
+class Daemon {
+ public:
+  // Call after rte_eal_init. Sets up ports, rings and worker state; starts nothing yet.
+  static absl::StatusOr<std::unique_ptr<Daemon>> create(Config config, DaemonOptions options);
+  ~Daemon();
+
+  // Launches the workers and runs the control loop until stopped. Returns the process exit code.
+  int run();
+
+  // Async-signal-safe.
+  static void requestStop();
+  static void requestReload();
+
+ private:
+  Daemon() = default;
+  absl::Status rebuildAndPublish();
+  void reload();
+  void pollArp(uint64_t now_ms);
+  void writeStats();
+
+  Config config_;
+  DaemonOptions options_;
+  rte_mempool* pool_ = nullptr;
+  rte_rcu_qsbr* qsbr_ = nullptr;
+  std::vector<rte_ether_addr> port_macs_;
+  std::unique_ptr<SnapshotPublisher> publisher_;
+  NeighborTable neighbors_;
+  CounterSlots counter_slots_{dataplane::kMaxBackendCounters};
+  std::vector<std::unique_ptr<dataplane::WorkerContext>> contexts_;
+  std::vector<dataplane::LcoreCounters*> counters_;
+  std::vector<dataplane::WorkerConfig> worker_configs_;
+  std::vector<unsigned> worker_lcores_;
+  std::vector<rte_ring*> rings_;
+  rte_ring* to_control_ = nullptr;
+  std::atomic<bool> stop_workers_{false};
+  ControlStats control_stats_;
+  uint64_t start_tsc_ = 0;
+};
+
+}  // namespace lb::controlplane

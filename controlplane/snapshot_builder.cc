@@ -1,0 +1,138 @@
+#include "controlplane/snapshot_builder.h"
+
+#include <rte_byteorder.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "hashing/key_hash.h"
+
+namespace lb::controlplane {
+namespace {
+
+uint32_t netmask(uint8_t prefix_length) {
+  return prefix_length == 0 ? 0 : ~uint32_t{0} << (32 - prefix_length);
+}
+
+dataplane::ForwardingMode toDataplane(ForwardingMode mode) {
+  switch (mode) {
+    case ForwardingMode::kFullNat: return dataplane::ForwardingMode::kFullNat;
+    case ForwardingMode::kDsrL2: return dataplane::ForwardingMode::kDsrL2;
+    case ForwardingMode::kDsrIpip: return dataplane::ForwardingMode::kDsrIpip;
+  }
+  return dataplane::ForwardingMode::kFullNat;
+}
+
+// A backend's identity for the hashing tables: stable across restarts and independent of its position
+// in the file, so balancers configured alike agree on every slot.
+uint64_t backendId(const BackendConfig& b) {
+  const uint64_t image[2] = {b.address, b.port};
+  return hashing::hashBytes({reinterpret_cast<const char*>(image), sizeof(image)}, 0);
+}
+
+}  // namespace
+
+std::optional<NeighborTable::Wanted> nextHopFor(const Config& config, uint32_t address) {
+  for (uint16_t p = 0; p < config.ports.size(); ++p) {
+    const Ipv4Prefix& prefix = config.ports[p].address;
+    const uint32_t mask = netmask(prefix.prefix_length);
+    if ((address & mask) == (prefix.address & mask)) return NeighborTable::Wanted{address, p};
+  }
+  for (uint16_t p = 0; p < config.ports.size(); ++p) {
+    if (config.ports[p].gateway) return NeighborTable::Wanted{*config.ports[p].gateway, p};
+  }
+  return std::nullopt;
+}
+
+std::vector<NeighborTable::Wanted> wantedNextHops(const Config& config) {
+  std::vector<NeighborTable::Wanted> out;
+  for (const ServiceConfig& s : config.services) {
+    for (const BackendConfig& b : s.backends) {
+      auto hop = nextHopFor(config, b.address);
+      if (!hop) continue;
+      const bool known = std::any_of(out.begin(), out.end(), [&](const auto& w) {
+        return w.address == hop->address && w.port == hop->port;
+      });
+      if (!known) out.push_back(*hop);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildInputs& in) {
+  const Config& config = *in.config;
+  if (config.ports.size() > dataplane::kMaxPorts || config.ports.size() != in.port_macs.size()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "config has %d ports, DPDK has %d (max %d)", config.ports.size(), in.port_macs.size(),
+        dataplane::kMaxPorts));
+  }
+  auto snap = std::make_unique<dataplane::Snapshot>();
+  snap->generation = in.generation;
+  snap->port_count = static_cast<uint16_t>(config.ports.size());
+  for (size_t p = 0; p < config.ports.size(); ++p) {
+    dataplane::LocalPort& lp = snap->ports[p];
+    lp.address_be = rte_cpu_to_be_32(config.ports[p].address.address);
+    lp.netmask_be = rte_cpu_to_be_32(netmask(config.ports[p].address.prefix_length));
+    lp.mac = in.port_macs[p];
+    lp.vlan = config.ports[p].vlan;
+  }
+  snap->timeouts.tcp_syn_tsc = config.timeouts.tcp_syn_s * in.tsc_hz;
+  snap->timeouts.tcp_established_tsc = config.timeouts.tcp_established_s * in.tsc_hz;
+  snap->timeouts.tcp_closing_tsc = config.timeouts.tcp_closing_s * in.tsc_hz;
+  snap->timeouts.udp_tsc = config.timeouts.udp_s * in.tsc_hz;
+
+  std::vector<BackendKey> live_keys;
+  snap->services.reserve(config.services.size());
+  for (const ServiceConfig& sc : config.services) {
+    std::vector<hashing::WeightedBackend> weighted;
+    weighted.reserve(sc.backends.size());
+    for (const BackendConfig& b : sc.backends) weighted.push_back({backendId(b), b.weight});
+    auto selector = hashing::buildSelector(weighted, sc.selector);
+    if (!selector.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("service %s: %s", sc.name, selector.status().message()));
+    }
+    dataplane::Service svc{
+        .vip_be = rte_cpu_to_be_32(sc.vip),
+        .port_be = rte_cpu_to_be_16(sc.port),
+        .protocol = static_cast<dataplane::Protocol>(sc.protocol),
+        .forwarding = toDataplane(sc.forwarding),
+        .key = sc.key == BalanceKey::kSourceAddress ? dataplane::BalanceKey::kSourceAddress
+                                                    : dataplane::BalanceKey::kFiveTuple,
+        .hash_seed = sc.selector.seed,
+        .selector = *std::move(selector),
+        .backends = {},
+    };
+    // Targets follow the selector's id-sorted order, so a BackendIndex indexes them directly.
+    const auto& sorted = std::visit([](const auto& t) -> const std::vector<hashing::WeightedBackend>& {
+      return t.backends();
+    }, svc.selector);
+    svc.backends.resize(sorted.size());
+    for (const BackendConfig& b : sc.backends) {
+      const uint64_t id = backendId(b);
+      const auto pos = std::lower_bound(sorted.begin(), sorted.end(), id,
+                                        [](const hashing::WeightedBackend& w, uint64_t v) { return w.id < v; });
+      dataplane::BackendTarget& target = svc.backends[static_cast<size_t>(pos - sorted.begin())];
+      target.address_be = rte_cpu_to_be_32(b.address);
+      target.port_be = rte_cpu_to_be_16(b.port);
+      BackendKey key{sc.name, b.address, b.port};
+      auto slot = in.counter_slots->slotFor(key);
+      if (!slot.ok()) return slot.status();
+      target.counter_slot = *slot;
+      live_keys.push_back(std::move(key));
+      if (auto hop = nextHopFor(config, b.address)) {
+        target.egress_port = hop->port;
+        if (auto mac = in.neighbors->lookup(hop->address)) {
+          target.next_hop_mac = *mac;
+          target.next_hop_resolved = true;
+        }
+      }
+    }
+    snap->services.push_back(std::move(svc));
+  }
+  snap->service_index.build(snap->services);
+  in.counter_slots->retainOnly(live_keys);
+  return snap;
+}
+
+}  // namespace lb::controlplane

@@ -1,0 +1,45 @@
+// Incremental Internet checksum update (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')).
+//
+// NAT and DSR rewrites change a few 16/32-bit fields; recomputing the whole checksum would touch the
+// payload. The one's-complement sum is byte-order independent (RFC 1071), so fields are passed exactly
+// as stored in the packet (network order) and the result is stored back as is.
+#pragma once
+
+#include <cstdint>
+
+namespace lb::dataplane {
+
+inline uint16_t checksumFold(uint32_t sum) {
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+
+inline uint16_t checksumReplace16(uint16_t check, uint16_t old_value, uint16_t new_value) {
+  const uint32_t sum = uint32_t{static_cast<uint16_t>(~check)} +
+                       uint32_t{static_cast<uint16_t>(~old_value)} + new_value;
+  return static_cast<uint16_t>(~checksumFold(sum));
+}
+
+inline uint16_t checksumReplace32(uint16_t check, uint32_t old_value, uint32_t new_value) {
+  const uint32_t sum = uint32_t{static_cast<uint16_t>(~check)} +
+                       uint32_t{static_cast<uint16_t>(~(old_value >> 16))} +
+                       uint32_t{static_cast<uint16_t>(~(old_value & 0xffff))} +
+                       (new_value >> 16) + (new_value & 0xffff);
+  return static_cast<uint16_t>(~checksumFold(sum));
+}
+
+// UDP's zero checksum means "none" (RFC 768): keep it, and never produce zero from a real sum.
+inline uint16_t udpChecksumReplace32(uint16_t check, uint32_t old_value, uint32_t new_value) {
+  if (check == 0) return 0;
+  const uint16_t updated = checksumReplace32(check, old_value, new_value);
+  return updated == 0 ? 0xffff : updated;
+}
+
+inline uint16_t udpChecksumReplace16(uint16_t check, uint16_t old_value, uint16_t new_value) {
+  if (check == 0) return 0;
+  const uint16_t updated = checksumReplace16(check, old_value, new_value);
+  return updated == 0 ? 0xffff : updated;
+}
+
+}  // namespace lb::dataplane

@@ -1,0 +1,40 @@
+// Every packet the dataplane does not forward or answer is counted under one of these reasons
+// (house style: every drop has a name). Names are the metric label values.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace lb::dataplane {
+
+enum class DropReason : uint8_t {
+  kMalformed,      // truncated or inconsistent headers
+  kUnsupported,    // ethertype / IP protocol / fragment / IPv6 we do not handle
+  kUnknownVip,     // addressed to a VIP address but no service on that port and protocol
+  kNoBackend,      // service has no backend with non-zero weight
+  kNoNeighbor,     // next hop's MAC not resolved yet
+  kFlowTableFull,  // connection table at capacity
+  kNoLocalPort,    // full-NAT source ports of this lcore exhausted
+  kNoFlow,         // full-NAT reply for a flow this lcore does not know (expired or forged)
+  kNotForUs,       // addressed to neither a VIP nor a local address
+  kHandoffFull,    // reply for another lcore, and its hand-off ring is full
+  kControlFull,    // ARP for the control plane, and its ring is full
+  kTxFull,         // tx_burst did not take it
+  kNoHeadroom,     // no room to push an encapsulation or VLAN header
+  kCount,
+};
+
+inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
+
+inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames = {
+    "malformed",     "unsupported", "unknown_vip",  "no_backend",   "no_neighbor",
+    "flow_table_full", "no_local_port", "no_flow", "not_for_us",   "handoff_full",
+    "control_full",  "tx_full",     "no_headroom",
+};
+
+inline constexpr std::string_view dropReasonName(DropReason reason) {
+  return kDropReasonNames[static_cast<size_t>(reason)];
+}
+
+}  // namespace lb::dataplane

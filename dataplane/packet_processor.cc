@@ -1,0 +1,361 @@
+#include "dataplane/packet_processor.h"
+
+#include <rte_arp.h>
+#include <rte_icmp.h>
+#include <rte_prefetch.h>
+
+#include <cstring>
+#include <variant>
+
+#include "dataplane/checksum.h"
+#include "dataplane/packet_parser.h"
+
+namespace lb::dataplane {
+namespace {
+
+constexpr uint8_t kIpipTtl = 64;
+constexpr uint32_t kPrefetchAhead = 3;
+
+struct BurstState {
+  WorkerContext& ctx;
+  const Snapshot& snap;
+  uint16_t rx_port;
+  uint64_t now_tsc;
+};
+
+Verdict dropPacket(BurstState& s, rte_mbuf* m, DropReason reason) {
+  s.ctx.counters->drops[static_cast<size_t>(reason)].inc();
+  rte_pktmbuf_free(m);
+  return Verdict{VerdictKind::kDropped, reason, 0};
+}
+
+void queueTx(BurstState& s, rte_mbuf* m, uint16_t port) {
+  TxBatch& batch = s.ctx.tx[port];
+  batch.packets[batch.count++] = m;
+}
+
+// Rewrites the L2 header for the egress port, adding or removing the 802.1Q tag as that port needs.
+// `l2_len` is updated; returns false when there is no headroom for a tag.
+bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
+             const rte_ether_addr& src) {
+  const bool tagged = l2_len > sizeof(rte_ether_hdr);
+  if (egress_vlan != 0 && !tagged) {
+    if (rte_pktmbuf_prepend(m, sizeof(rte_vlan_hdr)) == nullptr) return false;
+    uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
+    std::memmove(data, data + sizeof(rte_vlan_hdr), 2 * RTE_ETHER_ADDR_LEN);
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(data);
+    auto* vlan = reinterpret_cast<rte_vlan_hdr*>(eth + 1);
+    vlan->eth_proto = eth->ether_type;  // the original ethertype is now at the tag's proto field
+    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_VLAN);
+    l2_len += sizeof(rte_vlan_hdr);
+  } else if (egress_vlan == 0 && tagged) {
+    uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
+    std::memmove(data + sizeof(rte_vlan_hdr), data, 2 * RTE_ETHER_ADDR_LEN);
+    rte_pktmbuf_adj(m, sizeof(rte_vlan_hdr));
+    l2_len -= sizeof(rte_vlan_hdr);
+  }
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  eth->dst_addr = dst;
+  eth->src_addr = src;
+  if (egress_vlan != 0) {
+    auto* vlan = reinterpret_cast<rte_vlan_hdr*>(eth + 1);
+    vlan->vlan_tci = rte_cpu_to_be_16(egress_vlan);
+  }
+  return true;
+}
+
+// Answers ARP requests for VIPs and local addresses in place; hands ARP replies (and requests that
+// reveal a neighbour) to the control plane's resolver.
+Verdict handleArp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
+  rte_arp_hdr* arp = f.arp;
+  const LocalPort& port = s.snap.ports[s.rx_port];
+  const uint32_t target = arp->arp_data.arp_tip;
+  const bool ours = target == port.address_be || s.snap.service_index.isVip(target);
+  if (arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REQUEST) && ours) {
+    const rte_ether_addr requester = arp->arp_data.arp_sha;
+    const uint32_t requester_ip = arp->arp_data.arp_sip;
+    arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);
+    arp->arp_data.arp_tha = requester;
+    arp->arp_data.arp_tip = requester_ip;
+    arp->arp_data.arp_sha = port.mac;
+    arp->arp_data.arp_sip = target;
+    if (!writeL2(m, f.l2_len, port.vlan, requester, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+    s.ctx.counters->arp_replies.inc();
+    queueTx(s, m, s.rx_port);
+    return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
+  }
+  if (arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REPLY) && target == port.address_be) {
+    m->port = s.rx_port;
+    if (s.ctx.to_control == nullptr || rte_ring_enqueue(s.ctx.to_control, m) != 0) {
+      return dropPacket(s, m, DropReason::kControlFull);
+    }
+    return Verdict{VerdictKind::kToControl, DropReason::kCount, 0};
+  }
+  return dropPacket(s, m, DropReason::kNotForUs);
+}
+
+Verdict handleIcmp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
+  auto* icmp = static_cast<rte_icmp_hdr*>(f.l4);
+  if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0) {
+    return dropPacket(s, m, DropReason::kUnsupported);
+  }
+  // Echo reply: swap addresses (the IP checksum is unchanged by a swap), flip the type.
+  const uint32_t requester = f.ip->src_addr;
+  f.ip->src_addr = f.ip->dst_addr;
+  f.ip->dst_addr = requester;
+  const uint16_t old_word = *reinterpret_cast<uint16_t*>(icmp);
+  icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+  const uint16_t new_word = *reinterpret_cast<uint16_t*>(icmp);
+  icmp->icmp_cksum = checksumReplace16(icmp->icmp_cksum, old_word, new_word);
+  const auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  const rte_ether_addr sender = eth->src_addr;
+  const LocalPort& port = s.snap.ports[s.rx_port];
+  if (!writeL2(m, f.l2_len, port.vlan, sender, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  s.ctx.counters->icmp_replies.inc();
+  queueTx(s, m, s.rx_port);
+  return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
+}
+
+void updateTcpState(FlowEntry& e, uint8_t flags, bool from_client) {
+  if (flags & (RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG)) {
+    e.state = FlowState::kTcpClosing;
+  } else if (from_client && e.state == FlowState::kTcpSynSeen && (flags & RTE_TCP_ACK_FLAG) &&
+             !(flags & RTE_TCP_SYN_FLAG)) {
+    e.state = FlowState::kTcpEstablished;
+  }
+}
+
+enum class Endpoint : uint8_t { kSource, kDestination };
+
+// Rewrites one endpoint (address and port) of the IP and L4 headers, fixing checksums incrementally.
+void rewriteEndpoint(const ParsedFrame& f, Endpoint which, uint32_t new_addr, uint16_t new_port) {
+  rte_ipv4_hdr* ip = f.ip;
+  const bool src = which == Endpoint::kSource;
+  const uint32_t old_addr = src ? ip->src_addr : ip->dst_addr;
+  if (src) {
+    ip->src_addr = new_addr;
+  } else {
+    ip->dst_addr = new_addr;
+  }
+  ip->hdr_checksum = checksumReplace32(ip->hdr_checksum, old_addr, new_addr);
+  if (f.key.protocol == IPPROTO_TCP) {
+    auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
+    const uint16_t old_port = src ? tcp->src_port : tcp->dst_port;
+    if (src) {
+      tcp->src_port = new_port;
+    } else {
+      tcp->dst_port = new_port;
+    }
+    tcp->cksum = checksumReplace16(checksumReplace32(tcp->cksum, old_addr, new_addr), old_port, new_port);
+  } else {
+    auto* udp = static_cast<rte_udp_hdr*>(f.l4);
+    const uint16_t old_port = src ? udp->src_port : udp->dst_port;
+    if (src) {
+      udp->src_port = new_port;
+    } else {
+      udp->dst_port = new_port;
+    }
+    udp->dgram_cksum = udpChecksumReplace16(udpChecksumReplace32(udp->dgram_cksum, old_addr, new_addr),
+                                            old_port, new_port);
+  }
+}
+
+// Encapsulates the IPv4 packet in an outer IPv4 header (RFC 2003) from the egress port's address.
+bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, uint32_t outer_src_be, uint32_t outer_dst_be) {
+  const uint16_t l2_len = f.l2_len;
+  const uint16_t inner_len = rte_be_to_cpu_16(f.ip->total_length);
+  const uint16_t inner_df = f.ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+  uint8_t* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, sizeof(rte_ipv4_hdr)));
+  if (data == nullptr) return false;
+  std::memmove(data, data + sizeof(rte_ipv4_hdr), l2_len);
+  auto* outer = reinterpret_cast<rte_ipv4_hdr*>(data + l2_len);
+  outer->version_ihl = RTE_IPV4_VHL_DEF;
+  outer->type_of_service = 0;
+  outer->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(inner_len + sizeof(rte_ipv4_hdr)));
+  outer->packet_id = 0;
+  outer->fragment_offset = inner_df;
+  outer->time_to_live = kIpipTtl;
+  outer->next_proto_id = IPPROTO_IPIP;
+  outer->src_addr = outer_src_be;
+  outer->dst_addr = outer_dst_be;
+  outer->hdr_checksum = 0;
+  outer->hdr_checksum = rte_ipv4_cksum(outer);
+  f.ip = outer;
+  return true;
+}
+
+template <class Table>
+hashing::BackendIndex selectIn(const Table& table, uint64_t key_hash) {
+  return table.lookup(key_hash);
+}
+
+FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, uint64_t flow_hash,
+                      DropReason& why) {
+  const uint64_t key_hash = svc.key == BalanceKey::kSourceAddress
+                                ? hashing::hashAddressV4(f.key.src_addr_be, svc.hash_seed)
+                                : hashing::hashFlow(f.key, svc.hash_seed);
+  // One variant dispatch per new flow; established flows never reach the selection table.
+  const hashing::BackendIndex chosen =
+      std::visit([&](const auto& table) { return selectIn(table, key_hash); }, svc.selector);
+  if (chosen == hashing::kNoBackend) {
+    why = DropReason::kNoBackend;
+    return nullptr;
+  }
+  const BackendTarget& backend = svc.backends[chosen];
+  if (!backend.next_hop_resolved) {
+    why = DropReason::kNoNeighbor;
+    return nullptr;
+  }
+  uint16_t local_port = 0;
+  if (svc.forwarding == ForwardingMode::kFullNat) {
+    local_port = s.ctx.local_ports.acquire();
+    if (local_port == 0) {
+      why = DropReason::kNoLocalPort;
+      return nullptr;
+    }
+  }
+  FlowEntry* e = s.ctx.flows.insert(f.key, flow_hash);
+  if (e == nullptr) {
+    if (local_port != 0) s.ctx.local_ports.release(local_port);
+    why = DropReason::kFlowTableFull;
+    return nullptr;
+  }
+  e->backend_address_be = backend.address_be;
+  e->backend_port_be = backend.port_be;
+  e->backend_mac = backend.next_hop_mac;
+  e->egress_port = backend.egress_port;
+  e->ingress_port = s.rx_port;
+  e->backend_counter_slot = backend.counter_slot;
+  e->forwarding = svc.forwarding;
+  if (f.key.protocol == IPPROTO_TCP) {
+    const bool syn_only = (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG;
+    // A mid-stream packet (e.g. after a balancer restart) is adopted as established.
+    e->state = syn_only ? FlowState::kTcpSynSeen : FlowState::kTcpEstablished;
+  } else {
+    e->state = FlowState::kUdp;
+  }
+  if (local_port != 0) {
+    e->local_port_be = rte_cpu_to_be_16(local_port);
+    hashing::FlowKeyV4 reply;
+    reply.src_addr_be = backend.address_be;
+    reply.src_port_be = backend.port_be;
+    reply.dst_addr_be = s.snap.ports[backend.egress_port].address_be;
+    reply.dst_port_be = e->local_port_be;
+    reply.protocol = f.key.protocol;
+    s.ctx.flows.addReplyKey(e, reply);
+  }
+  s.ctx.counters->flows_created.inc();
+  s.ctx.counters->backends[backend.counter_slot].new_flows.inc();
+  return e;
+}
+
+Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Service& svc) {
+  const uint64_t flow_hash = s.ctx.flows.hashKey(f.key);
+  FlowEntry* e = s.ctx.flows.findByClient(f.key, flow_hash);
+  if (e == nullptr) {
+    DropReason why = DropReason::kCount;
+    e = createFlow(s, svc, f, flow_hash, why);
+    if (e == nullptr) return dropPacket(s, m, why);
+  }
+  e->last_seen_tsc = s.now_tsc;
+  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+  e->client_mac = eth->src_addr;
+  if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, true);
+
+  BackendCounters& bc = s.ctx.counters->backends[e->backend_counter_slot];
+  bc.packets.inc();
+  bc.bytes.add(rte_pktmbuf_pkt_len(m));
+
+  const LocalPort& egress = s.snap.ports[e->egress_port];
+  switch (e->forwarding) {
+    case ForwardingMode::kFullNat:
+      rewriteEndpoint(f, Endpoint::kSource, egress.address_be, e->local_port_be);
+      rewriteEndpoint(f, Endpoint::kDestination, e->backend_address_be, e->backend_port_be);
+      break;
+    case ForwardingMode::kDsrL2:
+      break;
+    case ForwardingMode::kDsrIpip:
+      if (!encapsulateIpip(m, f, egress.address_be, e->backend_address_be)) {
+        return dropPacket(s, m, DropReason::kNoHeadroom);
+      }
+      break;
+  }
+  if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) {
+    return dropPacket(s, m, DropReason::kNoHeadroom);
+  }
+  queueTx(s, m, e->egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};
+}
+
+// A full-NAT reply: backend -> local address:local port. Restores VIP -> client.
+Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
+  const uint16_t local_port = rte_be_to_cpu_16(f.key.dst_port_be);
+  const uint16_t owner = s.ctx.ports.ownerOf(local_port);
+  if (owner != s.ctx.worker_index) {
+    // af_packet fanout (and RSS without a matching key) may deliver a reply to any queue; the flow
+    // lives only in its owner's table, so pass the packet along instead of sharing the table.
+    rte_ring* ring = s.ctx.handoff_to[owner];
+    m->port = s.rx_port;
+    if (ring == nullptr || rte_ring_enqueue(ring, m) != 0) return dropPacket(s, m, DropReason::kHandoffFull);
+    s.ctx.counters->handoff_out.inc();
+    return Verdict{VerdictKind::kHandedOff, DropReason::kCount, 0};
+  }
+  FlowEntry* e = s.ctx.flows.findByReply(f.key, s.ctx.flows.hashKey(f.key));
+  if (e == nullptr) return dropPacket(s, m, DropReason::kNoFlow);
+  e->last_seen_tsc = s.now_tsc;
+  if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, false);
+
+  rewriteEndpoint(f, Endpoint::kSource, e->client_key.dst_addr_be, e->client_key.dst_port_be);
+  rewriteEndpoint(f, Endpoint::kDestination, e->client_key.src_addr_be, e->client_key.src_port_be);
+  const LocalPort& out = s.snap.ports[e->ingress_port];
+  if (!writeL2(m, f.l2_len, out.vlan, e->client_mac, out.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  queueTx(s, m, e->ingress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->ingress_port};
+}
+
+bool isLocalAddress(const Snapshot& snap, uint32_t address_be) {
+  for (uint16_t p = 0; p < snap.port_count; ++p) {
+    if (snap.ports[p].address_be == address_be) return true;
+  }
+  return false;
+}
+
+Verdict processOne(BurstState& s, rte_mbuf* m) {
+  ParsedFrame f = parseFrame(m);
+  if (f.kind == FrameKind::kDrop) return dropPacket(s, m, f.drop);
+  if (f.kind == FrameKind::kArp) return handleArp(s, m, f);
+
+  const uint32_t dst = f.key.dst_addr_be;
+  if (f.key.protocol == IPPROTO_ICMP) {
+    if (s.snap.service_index.isVip(dst) || isLocalAddress(s.snap, dst)) return handleIcmp(s, m, f);
+    return dropPacket(s, m, DropReason::kNotForUs);
+  }
+  const uint32_t service = s.snap.service_index.find(dst, f.key.dst_port_be, f.key.protocol);
+  if (service != ServiceIndex::kEmpty) return forwardToBackend(s, m, f, s.snap.services[service]);
+  if (isLocalAddress(s.snap, dst) && s.ctx.ports.contains(rte_be_to_cpu_16(f.key.dst_port_be))) {
+    return returnToClient(s, m, f);
+  }
+  if (s.snap.service_index.isVip(dst)) return dropPacket(s, m, DropReason::kUnknownVip);
+  return dropPacket(s, m, DropReason::kNotForUs);
+}
+
+}  // namespace
+
+void processBurst(WorkerContext& ctx, const Snapshot& snapshot, uint16_t rx_port,
+                  rte_mbuf** packets, uint16_t count, uint64_t now_tsc, Verdict* verdicts) {
+  BurstState s{ctx, snapshot, rx_port, now_tsc};
+  for (uint16_t i = 0; i < count && i < kPrefetchAhead; ++i) {
+    rte_prefetch0(rte_pktmbuf_mtod(packets[i], void*));
+  }
+  uint64_t rx_bytes = 0;
+  for (uint16_t i = 0; i < count; ++i) {
+    if (i + kPrefetchAhead < count) rte_prefetch0(rte_pktmbuf_mtod(packets[i + kPrefetchAhead], void*));
+    rx_bytes += rte_pktmbuf_pkt_len(packets[i]);
+    const Verdict v = processOne(s, packets[i]);
+    if (verdicts != nullptr) verdicts[i] = v;
+  }
+  ctx.counters->rx_packets.add(count);
+  ctx.counters->rx_bytes.add(rx_bytes);
+}
+
+}  // namespace lb::dataplane

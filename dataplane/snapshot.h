@@ -1,0 +1,107 @@
+// The contract between control plane and workers: one immutable snapshot of everything a worker needs
+// to forward a packet (services, their selection tables and backends, local addresses, next hops).
+//
+// The control plane builds a Snapshot, publishes it with one atomic pointer store, and frees the old
+// one only after every worker has passed a quiescent state (rte_rcu_qsbr). Workers never write to it.
+// Addresses and ports are in network byte order (`_be`), exactly as they sit in packets, so the hot
+// path compares and copies without swapping.
+#pragma once
+
+#include <rte_ether.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/service_types.h"
+#include "hashing/selector.h"
+
+namespace lb::dataplane {
+
+inline constexpr uint16_t kMaxPorts = 8;
+
+struct BackendTarget {
+  uint32_t address_be = 0;
+  uint16_t port_be = 0;
+  uint16_t egress_port = 0;          // DPDK port that reaches the backend (or its gateway)
+  rte_ether_addr next_hop_mac{};     // backend's MAC if on-link, else the gateway's
+  bool next_hop_resolved = false;
+  uint32_t counter_slot = 0;         // index into LcoreCounters::backends
+};
+
+struct Service {
+  uint32_t vip_be = 0;
+  uint16_t port_be = 0;
+  Protocol protocol = Protocol::kTcp;
+  ForwardingMode forwarding = ForwardingMode::kFullNat;
+  BalanceKey key = BalanceKey::kFiveTuple;
+  uint64_t hash_seed = 0;
+  hashing::AnySelector selector;
+  std::vector<BackendTarget> backends;  // indexed by the selector's BackendIndex (id-sorted)
+};
+
+struct LocalPort {
+  uint32_t address_be = 0;
+  uint32_t netmask_be = 0;
+  rte_ether_addr mac{};
+  uint16_t vlan = 0;  // 0 = untagged
+};
+
+// Open-addressed map (vip, port, protocol) -> service index. Sized at build time to a power of two at
+// least twice the service count, so a probe sequence is short and always ends at an empty slot.
+class ServiceIndex {
+ public:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+
+  void build(const std::vector<Service>& services);
+  uint32_t find(uint32_t vip_be, uint16_t port_be, uint8_t protocol) const {
+    uint32_t slot = mix(vip_be, port_be, protocol) & mask_;
+    while (true) {
+      const Entry& e = entries_[slot];
+      if (e.service == kEmpty) return kEmpty;
+      if (e.vip_be == vip_be && e.port_be == port_be && e.protocol == protocol) return e.service;
+      slot = (slot + 1) & mask_;
+    }
+  }
+  // True when the address is any service's VIP (answers ARP and ping).
+  bool isVip(uint32_t address_be) const {
+    for (uint32_t vip : vips_) {
+      if (vip == address_be) return true;
+    }
+    return false;
+  }
+
+ private:
+  struct Entry {
+    uint32_t vip_be = 0;
+    uint16_t port_be = 0;
+    uint8_t protocol = 0;
+    uint32_t service = kEmpty;
+  };
+  static uint32_t mix(uint32_t vip_be, uint16_t port_be, uint8_t protocol) {
+    uint64_t x = (uint64_t{vip_be} << 24) ^ (uint64_t{port_be} << 8) ^ protocol;
+    x *= 0x9e3779b97f4a7c15ULL;
+    return static_cast<uint32_t>(x >> 32);
+  }
+  std::vector<Entry> entries_{Entry{}};
+  uint32_t mask_ = 0;
+  std::vector<uint32_t> vips_;
+};
+
+struct FlowTimeouts {
+  uint64_t tcp_syn_tsc = 0;
+  uint64_t tcp_established_tsc = 0;
+  uint64_t tcp_closing_tsc = 0;
+  uint64_t udp_tsc = 0;
+};
+
+struct Snapshot {
+  uint64_t generation = 0;
+  std::vector<Service> services;
+  ServiceIndex service_index;
+  std::array<LocalPort, kMaxPorts> ports{};
+  uint16_t port_count = 0;
+  FlowTimeouts timeouts;
+};
+
+}  // namespace lb::dataplane

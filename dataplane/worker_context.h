@@ -1,0 +1,45 @@
+// Everything one worker lcore owns: its connection table, local ports, counters, rings, tx batches.
+// Written only by the owning lcore; the control plane reads only `counters` and `flows.size()`.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <array>
+#include <cstdint>
+
+#include "dataplane/flow_table.h"
+#include "dataplane/lcore_counters.h"
+#include "dataplane/local_port_pool.h"
+#include "dataplane/snapshot.h"
+
+namespace lb::dataplane {
+
+inline constexpr uint16_t kMaxBurst = 256;
+inline constexpr uint16_t kMaxWorkers = 64;
+
+// Each rx packet produces at most one tx packet, so a batch never needs flushing mid-burst.
+struct TxBatch {
+  std::array<rte_mbuf*, kMaxBurst> packets{};
+  uint16_t count = 0;
+};
+
+struct WorkerContext {
+  WorkerContext(uint16_t index, const LocalPortPartition& partition, uint32_t flow_capacity)
+      : worker_index(index),
+        ports(partition),
+        local_ports(partition.firstFor(index), partition.lastFor(index)),
+        flows(flow_capacity) {}
+
+  uint16_t worker_index;
+  LocalPortPartition ports;
+  LocalPortPool local_ports;
+  FlowTable flows;
+  LcoreCounters* counters = nullptr;              // allocated by the control plane, cache aligned
+  std::array<rte_ring*, kMaxWorkers> handoff_to{};  // rings into other workers (multi-producer)
+  rte_ring* handoff_in = nullptr;                  // replies other workers received for our ports
+  rte_ring* to_control = nullptr;                  // ARP replies for the neighbour resolver
+  std::array<TxBatch, kMaxPorts> tx{};
+};
+
+}  // namespace lb::dataplane
