@@ -1,14 +1,74 @@
-// Placeholder until the YAML parser lands; keeps the tree building.
+// Enum <-> name tables for the config contract. The YAML parser lives in config_parse.cc and the
+// cross-field checks in config_validate.cc.
 #include "controlplane/config.h"
 
+#include <array>
+#include <utility>
+
+#include "absl/strings/str_join.h"
+#include "controlplane/value_text.h"
+
 namespace lb::controlplane {
-absl::StatusOr<Config> parseConfig(std::string_view) {
-  return absl::UnimplementedError("config parser not written yet");
+
+namespace {
+
+// One table per enum so name() and parse() can never disagree.
+constexpr std::array<std::pair<ForwardingMode, std::string_view>, 3> kForwardingNames{{
+    {ForwardingMode::kFullNat, "fullnat"},
+    {ForwardingMode::kDsrL2, "dsr"},
+    {ForwardingMode::kDsrIpip, "ipip"},
+}};
+constexpr std::array<std::pair<Protocol, std::string_view>, 2> kProtocolNames{{
+    {Protocol::kTcp, "tcp"},
+    {Protocol::kUdp, "udp"},
+}};
+constexpr std::array<std::pair<BalanceKey, std::string_view>, 2> kBalanceKeyNames{{
+    {BalanceKey::kFiveTuple, "five_tuple"},
+    {BalanceKey::kSourceAddress, "source_address"},
+}};
+constexpr std::array<std::pair<hashing::Algorithm, std::string_view>, 3> kAlgorithmNames{{
+    {hashing::Algorithm::kMaglev, "maglev"},
+    {hashing::Algorithm::kRing, "ring"},
+    {hashing::Algorithm::kModulo, "modulo"},
+}};
+
+template <class Table>
+std::string_view nameOf(const Table& table, typename Table::value_type::first_type value) {
+  for (const auto& [candidate, name] : table) {
+    if (candidate == value) return name;
+  }
+  return "unknown";
 }
-absl::StatusOr<Config> loadConfigFile(const std::string&) {
-  return absl::UnimplementedError("config parser not written yet");
+
+template <class Table>
+absl::StatusOr<typename Table::value_type::first_type> valueOf(const Table& table,
+                                                               std::string_view name) {
+  for (const auto& [value, candidate] : table) {
+    if (candidate == name) return value;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      quoteValue(name), " is not one of ",
+      absl::StrJoin(table, ", ",
+                    [](std::string* out, const auto& entry) { out->append(entry.second); })));
 }
-absl::Status validateConfig(const Config&) { return absl::OkStatus(); }
-std::string_view forwardingModeName(ForwardingMode) { return "fullnat"; }
-std::string formatIpv4(uint32_t) { return ""; }
+
+}  // namespace
+
+std::string_view forwardingModeName(ForwardingMode mode) { return nameOf(kForwardingNames, mode); }
+absl::StatusOr<ForwardingMode> parseForwardingMode(std::string_view name) {
+  return valueOf(kForwardingNames, name);
+}
+
+std::string_view protocolName(Protocol protocol) { return nameOf(kProtocolNames, protocol); }
+absl::StatusOr<Protocol> parseProtocol(std::string_view name) { return valueOf(kProtocolNames, name); }
+
+std::string_view balanceKeyName(BalanceKey key) { return nameOf(kBalanceKeyNames, key); }
+absl::StatusOr<BalanceKey> parseBalanceKey(std::string_view name) {
+  return valueOf(kBalanceKeyNames, name);
+}
+
+absl::StatusOr<hashing::Algorithm> parseAlgorithmName(std::string_view name) {
+  return valueOf(kAlgorithmNames, name);
+}
+
 }  // namespace lb::controlplane

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controlplane/address.h"
 #include "hashing/selector.h"
 
 namespace lb::controlplane {
@@ -30,11 +31,26 @@ inline constexpr uint32_t kDefaultUdpTimeoutS = 30;
 inline constexpr uint32_t kDefaultWeight = 1;
 inline constexpr uint32_t kMaxWeight = 1000000;
 
+// Allowed ranges, shared by the YAML parser and validateConfig() so both report the same limits.
+inline constexpr uint32_t kMinBurstSize = 1;
+inline constexpr uint32_t kMaxBurstSize = 256;
+inline constexpr uint32_t kMinMbufs = 1023;
+inline constexpr uint32_t kMaxMbufs = 1048575;
+inline constexpr uint32_t kMinFlowEntriesPerLcore = 1024;
+inline constexpr uint32_t kMaxFlowEntriesPerLcore = 1u << 24;
+inline constexpr uint32_t kMinLocalPorts = 1024;  // local_port_max - local_port_min + 1
+inline constexpr uint32_t kMinTimeoutS = 1;
+inline constexpr uint32_t kMaxTimeoutS = 86400;
+inline constexpr uint16_t kMaxVlan = 4094;
+inline constexpr size_t kMaxNameLength = 63;  // names become metric labels
+// Upper bounds that keep one service's table in tens of MB: a Maglev slot is 2 bytes, and RingTable
+// refuses more than 2^26 points (vnodes x backends).
+inline constexpr uint32_t kMaxMaglevSize = 1u << 24;
+inline constexpr uint32_t kMaxRingVnodes = 1u << 16;
+inline constexpr uint64_t kMaxRingPoints = uint64_t{1} << 26;
+
 // Addresses are host byte order here; the snapshot builder converts to network order once.
-struct Ipv4Prefix {
-  uint32_t address = 0;
-  uint8_t prefix_length = 32;
-};
+// Ipv4Prefix and MacAddress live in controlplane/address.h with their parsers and formatters.
 
 struct PortConfig {          // [boot] one entry per DPDK port, in EAL port-id order
   std::string name;          // for logs and metrics only
@@ -66,7 +82,7 @@ struct ServiceConfig {
 
 struct StaticNeighbor {
   uint32_t address = 0;
-  std::array<uint8_t, 6> mac{};
+  MacAddress mac{};
 };
 
 struct Timeouts {
@@ -93,14 +109,34 @@ struct Config {
 };
 
 // Parses and validates YAML text. Errors are InvalidArgument with the offending key path and value,
-// e.g. "services[1].backends[0].weight: 2000000 is out of range 0..1000000".
+// e.g. "services[1].backends[0].weight: 2000000 is out of range 0..1000000 (line 12)"; unknown or
+// repeated keys and wrongly typed values (`port: "80"`) are errors. loadConfigFile() prefixes messages
+// with the file path; a missing or unreadable file keeps its errno-derived code (e.g. NotFound).
 absl::StatusOr<Config> parseConfig(std::string_view yaml_text);
 absl::StatusOr<Config> loadConfigFile(const std::string& path);
 
-// Checks that hold across the whole Config (also used for configs built by the REST API).
+// Checks that hold across the whole Config (also used for configs built by the REST API): every
+// single-field range above, at least one port, unique port names and addresses, gateway on its port's
+// subnet, unique service names and (vip, port, protocol), VIP not a port address, unique backend
+// (address, port) per service, DSR/IP-in-IP backend port == service port, maglev_size prime and
+// >= backends, local port range >= kMinLocalPorts, flow_entries_per_lcore a power of two, unicast
+// addresses and MACs, static neighbors on some port's subnet. Returns the first violation, worded
+// like the parser's errors (without a line number).
 absl::Status validateConfig(const Config& config);
 
+// YAML/REST names of the enums: "fullnat" | "dsr" | "ipip", "tcp" | "udp",
+// "five_tuple" | "source_address". Parsers return InvalidArgument naming the value and the choices,
+// e.g. `"dsrr" is not one of fullnat, dsr, ipip` (callers prefix the key path).
 std::string_view forwardingModeName(ForwardingMode mode);
-std::string formatIpv4(uint32_t address_host_order);
+absl::StatusOr<ForwardingMode> parseForwardingMode(std::string_view name);
+std::string_view protocolName(Protocol protocol);
+absl::StatusOr<Protocol> parseProtocol(std::string_view name);
+std::string_view balanceKeyName(BalanceKey key);
+absl::StatusOr<BalanceKey> parseBalanceKey(std::string_view name);
+// Same wording for hashing::Algorithm ("maglev" | "ring" | "modulo"); hashing::parseAlgorithm words its
+// error differently, so config files use this one.
+absl::StatusOr<hashing::Algorithm> parseAlgorithmName(std::string_view name);
+
+// formatIpv4 (declared in controlplane/address.h) renders a host-order address as "a.b.c.d".
 
 }  // namespace lb::controlplane

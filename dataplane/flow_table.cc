@@ -6,8 +6,8 @@
 namespace lb::dataplane {
 
 FlowTable::FlowTable(uint32_t capacity, uint64_t hash_seed)
-    : entries_(std::bit_ceil(capacity)),
-      index_(std::bit_ceil(capacity) * 4, kEmpty),
+    : entries_(std::bit_ceil(capacity), FlowEntry{}),
+      index_(size_t{std::bit_ceil(capacity)} * 4, kEmpty),
       seed_(hash_seed) {
   index_mask_ = static_cast<uint32_t>(index_.size() - 1);
   free_list_.reserve(entries_.size());

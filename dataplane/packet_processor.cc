@@ -4,6 +4,8 @@
 #include <rte_icmp.h>
 #include <rte_prefetch.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <variant>
 
@@ -249,8 +251,8 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, u
   return e;
 }
 
-Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Service& svc) {
-  const uint64_t flow_hash = s.ctx.flows.hashKey(f.key);
+Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash,
+                         const Service& svc) {
   FlowEntry* e = s.ctx.flows.findByClient(f.key, flow_hash);
   if (e == nullptr) {
     DropReason why = DropReason::kCount;
@@ -288,7 +290,7 @@ Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Servi
 }
 
 // A full-NAT reply: backend -> local address:local port. Restores VIP -> client.
-Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
+Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash) {
   const uint16_t local_port = rte_be_to_cpu_16(f.key.dst_port_be);
   const uint16_t owner = s.ctx.ports.ownerOf(local_port);
   if (owner != s.ctx.worker_index) {
@@ -300,7 +302,7 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
     s.ctx.counters->handoff_out.inc();
     return Verdict{VerdictKind::kHandedOff, DropReason::kCount, 0};
   }
-  FlowEntry* e = s.ctx.flows.findByReply(f.key, s.ctx.flows.hashKey(f.key));
+  FlowEntry* e = s.ctx.flows.findByReply(f.key, flow_hash);
   if (e == nullptr) return dropPacket(s, m, DropReason::kNoFlow);
   e->last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, false);
@@ -320,8 +322,11 @@ bool isLocalAddress(const Snapshot& snap, uint32_t address_be) {
   return false;
 }
 
-Verdict processOne(BurstState& s, rte_mbuf* m) {
-  ParsedFrame f = parseFrame(m);
+bool needsFlowLookup(const ParsedFrame& f) {
+  return f.kind == FrameKind::kIpv4 && f.key.protocol != IPPROTO_ICMP;
+}
+
+Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash) {
   if (f.kind == FrameKind::kDrop) return dropPacket(s, m, f.drop);
   if (f.kind == FrameKind::kArp) return handleArp(s, m, f);
 
@@ -331,9 +336,9 @@ Verdict processOne(BurstState& s, rte_mbuf* m) {
     return dropPacket(s, m, DropReason::kNotForUs);
   }
   const uint32_t service = s.snap.service_index.find(dst, f.key.dst_port_be, f.key.protocol);
-  if (service != ServiceIndex::kEmpty) return forwardToBackend(s, m, f, s.snap.services[service]);
+  if (service != ServiceIndex::kEmpty) return forwardToBackend(s, m, f, flow_hash, s.snap.services[service]);
   if (isLocalAddress(s.snap, dst) && s.ctx.ports.contains(rte_be_to_cpu_16(f.key.dst_port_be))) {
-    return returnToClient(s, m, f);
+    return returnToClient(s, m, f, flow_hash);
   }
   if (s.snap.service_index.isVip(dst)) return dropPacket(s, m, DropReason::kUnknownVip);
   return dropPacket(s, m, DropReason::kNotForUs);
@@ -344,6 +349,11 @@ Verdict processOne(BurstState& s, rte_mbuf* m) {
 void processBurst(WorkerContext& ctx, const Snapshot& snapshot, uint16_t rx_port,
                   rte_mbuf** packets, uint16_t count, uint64_t now_tsc, Verdict* verdicts) {
   BurstState s{ctx, snapshot, rx_port, now_tsc};
+  std::array<ParsedFrame, kMaxBurst> frames;
+  std::array<uint64_t, kMaxBurst> hashes;
+  count = std::min(count, kMaxBurst);
+
+  // Stage 1: parse every packet, hash its flow key, prefetch the flow-index slot.
   for (uint16_t i = 0; i < count && i < kPrefetchAhead; ++i) {
     rte_prefetch0(rte_pktmbuf_mtod(packets[i], void*));
   }
@@ -351,7 +361,19 @@ void processBurst(WorkerContext& ctx, const Snapshot& snapshot, uint16_t rx_port
   for (uint16_t i = 0; i < count; ++i) {
     if (i + kPrefetchAhead < count) rte_prefetch0(rte_pktmbuf_mtod(packets[i + kPrefetchAhead], void*));
     rx_bytes += rte_pktmbuf_pkt_len(packets[i]);
-    const Verdict v = processOne(s, packets[i]);
+    frames[i] = parseFrame(packets[i]);
+    if (needsFlowLookup(frames[i])) {
+      hashes[i] = ctx.flows.hashKey(frames[i].key);
+      ctx.flows.prefetchIndex(hashes[i]);
+    }
+  }
+  // Stage 2: prefetch the entries those slots point at (the slots are in cache by now).
+  for (uint16_t i = 0; i < count; ++i) {
+    if (needsFlowLookup(frames[i])) ctx.flows.prefetchEntry(hashes[i]);
+  }
+  // Stage 3: classify, look up, rewrite, queue.
+  for (uint16_t i = 0; i < count; ++i) {
+    const Verdict v = processParsed(s, packets[i], frames[i], needsFlowLookup(frames[i]) ? hashes[i] : 0);
     if (verdicts != nullptr) verdicts[i] = v;
   }
   ctx.counters->rx_packets.add(count);

@@ -1,0 +1,67 @@
+// IPv4 and Ethernet MAC address text <-> value conversion for the control plane (config files, REST,
+// logs). Nothing here runs per packet.
+//
+// Addresses are held in HOST byte order (10.0.0.1 == 0x0a000001) everywhere in the control plane; the
+// snapshot builder converts to network order exactly once. Parsing is deliberately strict: exactly
+// four decimal octets with no leading zeros, because inet_aton() reads "010.0.0.1" as octal 8.0.0.1 and
+// "10.1" as 10.0.0.1, and a config typo should be an error, not a different address.
+//
+// Errors are InvalidArgument whose message names only the value (`"10.0.0.300" is not an IPv4 address`);
+// callers prefix the key path.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace lb::controlplane {
+
+// Host-order IPv4 address plus prefix length, e.g. a port's own "10.99.0.2/24".
+struct Ipv4Prefix {
+  uint32_t address = 0;
+  uint8_t prefix_length = 32;  // 0..32
+
+  friend bool operator==(const Ipv4Prefix&, const Ipv4Prefix&) = default;
+};
+
+using MacAddress = std::array<uint8_t, 6>;
+
+// "a.b.c.d" -> host order.
+absl::StatusOr<uint32_t> parseIpv4(std::string_view text);
+// "a.b.c.d/len", len 0..32. Host bits may be set: a port's prefix is its own address plus subnet size.
+absl::StatusOr<Ipv4Prefix> parseIpv4Prefix(std::string_view text);
+// "aa:bb:cc:dd:ee:ff", two hex digits per octet, either case.
+absl::StatusOr<MacAddress> parseMac(std::string_view text);
+
+std::string formatIpv4(uint32_t address_host_order);
+std::string formatIpv4Prefix(const Ipv4Prefix& prefix);
+std::string formatMac(const MacAddress& mac);  // lower case, colon separated
+
+// Netmask for a prefix length in host order: 24 -> 0xffffff00, 0 -> 0.
+constexpr uint32_t prefixMask(uint8_t prefix_length) {
+  return prefix_length == 0 ? 0u : ~uint32_t{0} << (32 - (prefix_length > 32 ? 32 : prefix_length));
+}
+
+constexpr bool prefixContains(const Ipv4Prefix& prefix, uint32_t address) {
+  const uint32_t mask = prefixMask(prefix.prefix_length);
+  return (prefix.address & mask) == (address & mask);
+}
+
+// True for addresses a host, VIP or next hop can have: excludes 0.0.0.0/8 ("this network"),
+// 127.0.0.0/8 (loopback) and 224.0.0.0/3 (multicast, reserved, limited broadcast).
+constexpr bool isUnicastIpv4(uint32_t address) {
+  const uint32_t first_octet = address >> 24;
+  return first_octet != 0 && first_octet != 127 && first_octet < 224;
+}
+
+// Unicast MAC: not all zero and the I/G (group) bit of the first octet clear.
+constexpr bool isUnicastMac(const MacAddress& mac) {
+  bool any_set = false;
+  for (uint8_t octet : mac) any_set = any_set || octet != 0;
+  return any_set && (mac[0] & 0x01) == 0;
+}
+
+}  // namespace lb::controlplane

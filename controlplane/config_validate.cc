@@ -1,0 +1,303 @@
+// validateConfig(): every rule a Config must satisfy before a snapshot is built from it, whether it came
+// from YAML (parseConfig calls this last) or was assembled by the REST API. Single-field ranges are
+// checked again here, with the parser's limits and wording, because a REST-built Config never went
+// through the parser. Returns the first violation, named by key path and value.
+#include <algorithm>
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "controlplane/config.h"
+#include "controlplane/value_text.h"
+#include "hashing/backend.h"
+#include "hashing/maglev.h"
+
+namespace lb::controlplane {
+
+namespace {
+
+constexpr uint32_t kMaxPort = 65535;
+
+bool isPowerOfTwo(uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }
+
+// [a-z0-9_-]+, at most kMaxNameLength: names become metric labels and REST path segments.
+absl::Status checkName(std::string_view path, std::string_view name) {
+  if (name.empty()) return fieldError(path, "must not be empty");
+  if (name.size() > kMaxNameLength) {
+    return fieldError(
+        path, absl::StrFormat("%s is longer than %d characters", quoteValue(name), kMaxNameLength));
+  }
+  for (char c : name) {
+    const bool allowed = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!allowed) {
+      return fieldError(path, absl::StrCat(quoteValue(name), " must match [a-z0-9_-]+"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The name functions return "unknown" for values outside the enum.
+template <class Enum>
+absl::Status checkEnum(std::string_view path, std::string_view name, Enum value) {
+  if (name != "unknown") return absl::OkStatus();
+  return fieldError(path, absl::StrCat(static_cast<int>(value), " is not a valid value"));
+}
+
+absl::Status checkUnicast(std::string_view path, uint32_t address) {
+  if (isUnicastIpv4(address)) return absl::OkStatus();
+  return fieldError(path, absl::StrCat(formatIpv4(address),
+                                       " is not a unicast address (0/8, 127/8 and 224/3 are reserved)"));
+}
+
+// One single-field range rule; kept as data so the rules read like the README's table.
+struct RangeRule {
+  std::string_view path;
+  uint64_t value;
+  uint64_t min;
+  uint64_t max;
+};
+
+absl::Status checkRanges(std::initializer_list<RangeRule> rules) {
+  for (const RangeRule& rule : rules) {
+    if (auto s = checkRange(rule.path, rule.value, rule.min, rule.max); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status checkDataplane(const DataplaneConfig& dataplane) {
+  if (auto s = checkRanges({
+          {"dataplane.burst_size", dataplane.burst_size, kMinBurstSize, kMaxBurstSize},
+          {"dataplane.mbufs", dataplane.mbufs, kMinMbufs, kMaxMbufs},
+          {"dataplane.flow_entries_per_lcore", dataplane.flow_entries_per_lcore, kMinFlowEntriesPerLcore,
+           kMaxFlowEntriesPerLcore},
+          {"dataplane.local_port_min", dataplane.local_port_min, 1, kMaxPort},
+          {"dataplane.local_port_max", dataplane.local_port_max, 1, kMaxPort},
+      });
+      !s.ok()) {
+    return s;
+  }
+  // The flow table indexes buckets with a mask.
+  if (!isPowerOfTwo(dataplane.flow_entries_per_lcore)) {
+    return fieldError("dataplane.flow_entries_per_lcore",
+                      absl::StrCat(dataplane.flow_entries_per_lcore, " is not a power of two"));
+  }
+  if (dataplane.local_port_min > dataplane.local_port_max) {
+    return fieldError("dataplane.local_port_min",
+                      absl::StrFormat("%d is greater than local_port_max %d", dataplane.local_port_min,
+                                      dataplane.local_port_max));
+  }
+  // Each worker gets a slice of the range; a handful of ports per worker would run out at once.
+  const uint32_t local_ports =
+      static_cast<uint32_t>(dataplane.local_port_max) - dataplane.local_port_min + 1;
+  if (local_ports < kMinLocalPorts) {
+    return fieldError(
+        "dataplane.local_port_min",
+        absl::StrFormat("range %d..%d has %d ports; at least %d are required", dataplane.local_port_min,
+                        dataplane.local_port_max, local_ports, kMinLocalPorts));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status checkTimeouts(const Timeouts& timeouts) {
+  return checkRanges({
+      {"timeouts.tcp_syn_s", timeouts.tcp_syn_s, kMinTimeoutS, kMaxTimeoutS},
+      {"timeouts.tcp_established_s", timeouts.tcp_established_s, kMinTimeoutS, kMaxTimeoutS},
+      {"timeouts.tcp_closing_s", timeouts.tcp_closing_s, kMinTimeoutS, kMaxTimeoutS},
+      {"timeouts.udp_s", timeouts.udp_s, kMinTimeoutS, kMaxTimeoutS},
+  });
+}
+
+absl::Status checkPorts(const std::vector<PortConfig>& ports) {
+  if (ports.empty()) return fieldError("ports", "at least one port is required");
+  for (size_t i = 0; i < ports.size(); ++i) {
+    const PortConfig& port = ports[i];
+    const std::string path = absl::StrCat("ports[", i, "]");
+    if (auto s = checkName(path + ".name", port.name); !s.ok()) return s;
+    if (port.address.prefix_length > 32) {
+      return fieldError(path + ".address", absl::StrCat("prefix length ", port.address.prefix_length,
+                                                        " is out of range 0..32"));
+    }
+    const std::string prefix_text = formatIpv4Prefix(port.address);
+    if (!isUnicastIpv4(port.address.address)) {
+      return fieldError(path + ".address",
+                        absl::StrCat(prefix_text,
+                                     " is not a unicast address (0/8, 127/8 and 224/3 "
+                                     "are reserved)"));
+    }
+    // Below /31 the all-zeros and all-ones host parts are the subnet and broadcast addresses.
+    const uint32_t host_mask = ~prefixMask(port.address.prefix_length);
+    const uint32_t host_part = port.address.address & host_mask;
+    if (port.address.prefix_length < 31 && (host_part == 0 || host_part == host_mask)) {
+      return fieldError(path + ".address",
+                        absl::StrCat(prefix_text, " is the ", host_part == 0 ? "network" : "broadcast",
+                                     " address of its subnet"));
+    }
+    if (port.gateway.has_value()) {
+      if (auto s = checkUnicast(path + ".gateway", *port.gateway); !s.ok()) return s;
+      // The gateway is resolved by ARP on this port, so it must be on the port's subnet.
+      if (!prefixContains(port.address, *port.gateway) || *port.gateway == port.address.address) {
+        return fieldError(path + ".gateway",
+                          absl::StrCat(formatIpv4(*port.gateway), " is not another host on ", path,
+                                       ".address ", prefix_text));
+      }
+    }
+    if (auto s = checkRange(path + ".vlan", port.vlan, 0, kMaxVlan); !s.ok()) return s;
+    for (size_t j = 0; j < i; ++j) {
+      if (ports[j].name == port.name) {
+        return fieldError(path + ".name",
+                          absl::StrCat(quoteValue(port.name), " is already the name of ports[", j, "]"));
+      }
+      if (ports[j].address.address == port.address.address) {
+        return fieldError(path + ".address", absl::StrCat(formatIpv4(port.address.address),
+                                                          " is already the address of ports[", j, "]"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status checkNeighbors(const std::vector<StaticNeighbor>& neighbors,
+                            const std::vector<PortConfig>& ports) {
+  std::map<uint32_t, size_t> seen;  // address -> index
+  for (size_t i = 0; i < neighbors.size(); ++i) {
+    const StaticNeighbor& neighbor = neighbors[i];
+    const std::string path = absl::StrCat("neighbors[", i, "]");
+    if (auto s = checkUnicast(path + ".address", neighbor.address); !s.ok()) return s;
+    // A static ARP entry is only ever consulted for on-link next hops; one off every subnet is a typo.
+    const bool on_link = std::any_of(ports.begin(), ports.end(), [&](const PortConfig& port) {
+      return prefixContains(port.address, neighbor.address);
+    });
+    if (!on_link) {
+      return fieldError(path + ".address",
+                        absl::StrCat(formatIpv4(neighbor.address), " is not on any port's subnet"));
+    }
+    if (!isUnicastMac(neighbor.mac)) {
+      return fieldError(path + ".mac",
+                        absl::StrCat(formatMac(neighbor.mac), " is not a unicast MAC address"));
+    }
+    if (auto [it, inserted] = seen.emplace(neighbor.address, i); !inserted) {
+      return fieldError(path + ".address", absl::StrCat(formatIpv4(neighbor.address),
+                                                        " is already neighbors[", it->second, "]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status checkSelector(std::string_view path, const ServiceConfig& service) {
+  const hashing::SelectorParams& selector = service.selector;
+  const std::string size_path = absl::StrFormat("%s.maglev_size", path);
+  if (auto s = checkRange(size_path, selector.maglev_size, 1, kMaxMaglevSize); !s.ok()) return s;
+  // Maglev's permutation (offset + j * skip) mod M visits every slot only when M is prime.
+  if (!hashing::isPrime(selector.maglev_size)) {
+    return fieldError(size_path, absl::StrCat(selector.maglev_size, " is not prime"));
+  }
+  if (selector.maglev_size < service.backends.size()) {
+    return fieldError(size_path, absl::StrFormat("%d is smaller than the number of backends (%d)",
+                                                 selector.maglev_size, service.backends.size()));
+  }
+  const std::string vnodes_path = absl::StrFormat("%s.ring_vnodes", path);
+  if (auto s = checkRange(vnodes_path, selector.ring_vnodes, 1, kMaxRingVnodes); !s.ok()) return s;
+  const uint64_t ring_points = uint64_t{selector.ring_vnodes} * service.backends.size();
+  if (selector.algorithm == hashing::Algorithm::kRing && ring_points > kMaxRingPoints) {
+    return fieldError(vnodes_path, absl::StrFormat("%d x %d backends = %d ring points, more than %d",
+                                                   selector.ring_vnodes, service.backends.size(),
+                                                   ring_points, kMaxRingPoints));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status checkBackends(std::string_view path, const ServiceConfig& service) {
+  if (service.backends.size() > hashing::kMaxBackends) {
+    return fieldError(absl::StrFormat("%s.backends", path),
+                      absl::StrFormat("%d backends, at most %d are supported", service.backends.size(),
+                                      hashing::kMaxBackends));
+  }
+  std::map<std::pair<uint32_t, uint16_t>, size_t> seen;  // (address, port) -> index
+  for (size_t i = 0; i < service.backends.size(); ++i) {
+    const BackendConfig& backend = service.backends[i];
+    const std::string backend_path = absl::StrFormat("%s.backends[%d]", path, i);
+    if (auto s = checkUnicast(backend_path + ".address", backend.address); !s.ok()) return s;
+    if (auto s = checkRange(backend_path + ".port", backend.port, 1, kMaxPort); !s.ok()) return s;
+    // DSR and IP-in-IP deliver the client's packet unchanged, so the backend sees the service port.
+    if (service.forwarding != ForwardingMode::kFullNat && backend.port != service.port) {
+      return fieldError(
+          backend_path + ".port",
+          absl::StrFormat("%d must equal the service port %d with forwarding %s", backend.port,
+                          service.port, forwardingModeName(service.forwarding)));
+    }
+    if (auto s = checkRange(backend_path + ".weight", backend.weight, 0, kMaxWeight); !s.ok()) return s;
+    if (auto [it, inserted] = seen.emplace(std::pair(backend.address, backend.port), i); !inserted) {
+      return fieldError(backend_path,
+                        absl::StrFormat("%s port %d is already %s.backends[%d]",
+                                        formatIpv4(backend.address), backend.port, path, it->second));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status checkServices(const Config& config) {
+  std::map<std::string_view, size_t> names;
+  std::map<std::tuple<uint32_t, uint16_t, Protocol>, size_t> listeners;  // (vip, port, protocol)
+  for (size_t i = 0; i < config.services.size(); ++i) {
+    const ServiceConfig& service = config.services[i];
+    const std::string path = absl::StrCat("services[", i, "]");
+    if (auto s = checkName(path + ".name", service.name); !s.ok()) return s;
+    if (auto [it, inserted] = names.emplace(service.name, i); !inserted) {
+      return fieldError(
+          path + ".name",
+          absl::StrCat(quoteValue(service.name), " is already the name of services[", it->second, "]"));
+    }
+    if (auto s = checkUnicast(path + ".vip", service.vip); !s.ok()) return s;
+    // Traffic to a port's own address is Tether's (ARP, ping, full-NAT replies), never a service's.
+    for (size_t p = 0; p < config.ports.size(); ++p) {
+      if (config.ports[p].address.address == service.vip) {
+        return fieldError(path + ".vip",
+                          absl::StrFormat("%s is the address of ports[%d] (%s)", formatIpv4(service.vip),
+                                          p, config.ports[p].name));
+      }
+    }
+    if (auto s = checkRange(path + ".port", service.port, 1, kMaxPort); !s.ok()) return s;
+    // Enum fields of a REST-built Config may hold any integer; the tables know the valid ones.
+    if (auto s = checkEnum(path + ".protocol", protocolName(service.protocol), service.protocol);
+        !s.ok()) {
+      return s;
+    }
+    if (auto s =
+            checkEnum(path + ".forwarding", forwardingModeName(service.forwarding), service.forwarding);
+        !s.ok()) {
+      return s;
+    }
+    if (auto s = checkEnum(path + ".key", balanceKeyName(service.key), service.key); !s.ok()) return s;
+    if (auto s = checkEnum(path + ".algorithm", hashing::algorithmName(service.selector.algorithm),
+                           service.selector.algorithm);
+        !s.ok()) {
+      return s;
+    }
+    const auto listener = std::tuple(service.vip, service.port, service.protocol);
+    if (auto [it, inserted] = listeners.emplace(listener, i); !inserted) {
+      return fieldError(
+          path, absl::StrFormat("%s:%d/%s is already served by services[%d] (%s)",
+                                formatIpv4(service.vip), service.port, protocolName(service.protocol),
+                                it->second, config.services[it->second].name));
+    }
+    if (auto s = checkSelector(path, service); !s.ok()) return s;
+    if (auto s = checkBackends(path, service); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status validateConfig(const Config& config) {
+  if (auto s = checkDataplane(config.dataplane); !s.ok()) return s;
+  if (auto s = checkPorts(config.ports); !s.ok()) return s;
+  if (auto s = checkTimeouts(config.timeouts); !s.ok()) return s;
+  if (auto s = checkNeighbors(config.neighbors, config.ports); !s.ok()) return s;
+  return checkServices(config);
+}
+
+}  // namespace lb::controlplane

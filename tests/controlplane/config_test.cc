@@ -1,0 +1,945 @@
+// Tests for controlplane/config.h: YAML -> typed Config, validateConfig() on hand-built configs (the
+// REST path), the address and enum-name helpers, and the example files in configs/.
+//
+// Bad inputs are tables of {name, yaml, expected error substring}; each row's comment names the rule.
+#include "controlplane/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "controlplane/address.h"
+
+namespace lb::controlplane {
+namespace {
+
+#ifndef TETHER_CONFIGS_DIR
+#error "TETHER_CONFIGS_DIR must point at the configs/ directory (set in tests/controlplane/meson.build)"
+#endif
+
+::testing::AssertionResult failsWith(const absl::Status& status, std::string_view expected) {
+  if (status.ok()) return ::testing::AssertionFailure() << "succeeded, expected: " << expected;
+  if (status.code() != absl::StatusCode::kInvalidArgument) {
+    return ::testing::AssertionFailure() << "wrong code: " << status;
+  }
+  if (std::string(status.message()).find(expected) == std::string::npos) {
+    return ::testing::AssertionFailure()
+           << "message \"" << status.message() << "\" does not contain \"" << expected << "\"";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Every key set to a non-default value, so a field that is read into the wrong place shows up.
+constexpr std::string_view kFullYaml = R"(# every key, none at its default
+dataplane:
+  burst_size: 64
+  mbufs: 32767
+  flow_entries_per_lcore: 131072
+  local_port_min: 20000
+  local_port_max: 29999
+ports:
+  - name: lan
+    address: 10.99.0.2/24
+    gateway: 10.99.0.1
+    vlan: 100
+  - name: wan-1
+    address: 192.168.7.5/30
+timeouts:
+  tcp_syn_s: 5
+  tcp_established_s: 600
+  tcp_closing_s: 20
+  udp_s: 45
+neighbors:
+  - address: 10.99.0.11
+    mac: "02:00:0A:63:00:0b"
+services:
+  - name: web
+    vip: 10.99.0.100
+    port: 443
+    protocol: tcp
+    forwarding: fullnat
+    key: source_address
+    algorithm: ring
+    maglev_size: 251
+    ring_vnodes: 40
+    seed: 18446744073709551615
+    backends:
+      - address: 10.99.0.11
+        port: 8443
+        weight: 1000000
+      - address: 10.99.0.12
+        port: 8443
+        weight: 0
+  - name: dns_v2-a
+    vip: 10.99.0.101
+    port: 53
+    protocol: udp
+    forwarding: dsr
+    backends:
+      - address: 10.99.0.13
+      - address: 10.99.0.14
+        port: 53
+  - name: tunnel
+    vip: 10.99.0.102
+    port: 8000
+    forwarding: ipip
+    algorithm: modulo
+    seed: 7
+    backends: []
+)";
+
+constexpr uint32_t ip(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+  return a << 24 | b << 16 | c << 8 | d;
+}
+
+// Every key lands in the right field, in host byte order, with the right enum.
+TEST(ParseConfigTest, FullConfigRoundTripsIntoStruct) {
+  absl::StatusOr<Config> parsed = parseConfig(kFullYaml);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const Config& c = *parsed;
+
+  EXPECT_EQ(c.dataplane.burst_size, 64u);
+  EXPECT_EQ(c.dataplane.mbufs, 32767u);
+  EXPECT_EQ(c.dataplane.flow_entries_per_lcore, 131072u);
+  EXPECT_EQ(c.dataplane.local_port_min, 20000);
+  EXPECT_EQ(c.dataplane.local_port_max, 29999);
+
+  ASSERT_EQ(c.ports.size(), 2u);
+  EXPECT_EQ(c.ports[0].name, "lan");
+  EXPECT_EQ(c.ports[0].address, (Ipv4Prefix{ip(10, 99, 0, 2), 24}));
+  EXPECT_EQ(c.ports[0].gateway, ip(10, 99, 0, 1));
+  EXPECT_EQ(c.ports[0].vlan, 100);
+  EXPECT_EQ(c.ports[1].name, "wan-1");
+  EXPECT_EQ(c.ports[1].address, (Ipv4Prefix{ip(192, 168, 7, 5), 30}));
+  EXPECT_FALSE(c.ports[1].gateway.has_value());
+  EXPECT_EQ(c.ports[1].vlan, 0);
+
+  EXPECT_EQ(c.timeouts.tcp_syn_s, 5u);
+  EXPECT_EQ(c.timeouts.tcp_established_s, 600u);
+  EXPECT_EQ(c.timeouts.tcp_closing_s, 20u);
+  EXPECT_EQ(c.timeouts.udp_s, 45u);
+
+  ASSERT_EQ(c.neighbors.size(), 1u);
+  EXPECT_EQ(c.neighbors[0].address, ip(10, 99, 0, 11));
+  EXPECT_EQ(c.neighbors[0].mac, (MacAddress{0x02, 0x00, 0x0a, 0x63, 0x00, 0x0b}));
+
+  ASSERT_EQ(c.services.size(), 3u);
+  const ServiceConfig& web = c.services[0];
+  EXPECT_EQ(web.name, "web");
+  EXPECT_EQ(web.vip, ip(10, 99, 0, 100));
+  EXPECT_EQ(web.port, 443);
+  EXPECT_EQ(web.protocol, Protocol::kTcp);
+  EXPECT_EQ(web.forwarding, ForwardingMode::kFullNat);
+  EXPECT_EQ(web.key, BalanceKey::kSourceAddress);
+  EXPECT_EQ(web.selector.algorithm, hashing::Algorithm::kRing);
+  EXPECT_EQ(web.selector.maglev_size, 251u);
+  EXPECT_EQ(web.selector.ring_vnodes, 40u);
+  EXPECT_EQ(web.selector.seed, 18446744073709551615ull);
+  ASSERT_EQ(web.backends.size(), 2u);
+  EXPECT_EQ(web.backends[0].address, ip(10, 99, 0, 11));
+  EXPECT_EQ(web.backends[0].port, 8443);
+  EXPECT_EQ(web.backends[0].weight, kMaxWeight);
+  EXPECT_EQ(web.backends[1].weight, 0u);
+
+  const ServiceConfig& dns = c.services[1];
+  EXPECT_EQ(dns.protocol, Protocol::kUdp);
+  EXPECT_EQ(dns.forwarding, ForwardingMode::kDsrL2);
+  ASSERT_EQ(dns.backends.size(), 2u);
+  EXPECT_EQ(dns.backends[0].port, 53) << "DSR backend port defaults to the service port";
+  EXPECT_EQ(dns.backends[0].weight, kDefaultWeight);
+
+  const ServiceConfig& tunnel = c.services[2];
+  EXPECT_EQ(tunnel.forwarding, ForwardingMode::kDsrIpip);
+  EXPECT_EQ(tunnel.selector.algorithm, hashing::Algorithm::kModulo);
+  EXPECT_EQ(tunnel.selector.seed, 7u);
+  EXPECT_TRUE(tunnel.backends.empty());
+
+  EXPECT_TRUE(validateConfig(c).ok()) << "a parsed config is already valid";
+}
+
+// Omitted keys take the named defaults from config.h.
+TEST(ParseConfigTest, OmittedKeysTakeDefaults) {
+  absl::StatusOr<Config> parsed = parseConfig(R"(
+ports:
+  - name: lan
+    address: 10.99.0.2/24
+services:
+  - name: web
+    vip: 10.99.0.100
+    port: 80
+    backends:
+      - address: 10.99.0.11
+        port: 8080
+)");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const Config& c = *parsed;
+  EXPECT_EQ(c.dataplane.burst_size, kDefaultBurstSize);
+  EXPECT_EQ(c.dataplane.mbufs, kDefaultMbufs);
+  EXPECT_EQ(c.dataplane.flow_entries_per_lcore, kDefaultFlowEntriesPerLcore);
+  EXPECT_EQ(c.dataplane.local_port_min, kDefaultLocalPortMin);
+  EXPECT_EQ(c.dataplane.local_port_max, kDefaultLocalPortMax);
+  EXPECT_EQ(c.timeouts.tcp_syn_s, kDefaultTcpSynTimeoutS);
+  EXPECT_EQ(c.timeouts.tcp_established_s, kDefaultTcpEstablishedTimeoutS);
+  EXPECT_EQ(c.timeouts.tcp_closing_s, kDefaultTcpClosingTimeoutS);
+  EXPECT_EQ(c.timeouts.udp_s, kDefaultUdpTimeoutS);
+  EXPECT_TRUE(c.neighbors.empty());
+  EXPECT_EQ(c.ports[0].vlan, 0);
+  EXPECT_FALSE(c.ports[0].gateway.has_value());
+  ASSERT_EQ(c.services.size(), 1u);
+  const ServiceConfig& s = c.services[0];
+  EXPECT_EQ(s.protocol, Protocol::kTcp);
+  EXPECT_EQ(s.forwarding, ForwardingMode::kFullNat);
+  EXPECT_EQ(s.key, BalanceKey::kFiveTuple);
+  EXPECT_EQ(s.selector.algorithm, hashing::Algorithm::kMaglev);
+  EXPECT_EQ(s.selector.maglev_size, hashing::MaglevTable::kDefaultSize);
+  EXPECT_EQ(s.selector.ring_vnodes, hashing::RingTable::kDefaultVnodes);
+  EXPECT_EQ(s.selector.seed, 0u);
+  EXPECT_EQ(s.backends[0].weight, kDefaultWeight);
+}
+
+// A section key with nothing under it means "empty", the way people leave a section to fill in later.
+TEST(ParseConfigTest, NullSectionsReadAsEmpty) {
+  absl::StatusOr<Config> parsed = parseConfig(
+      "dataplane:\ntimeouts:\nneighbors:\nservices:\nports:\n  - {name: lan, address: 10.99.0.2/24}\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->dataplane.burst_size, kDefaultBurstSize);
+  EXPECT_TRUE(parsed->services.empty());
+}
+
+// The same VIP and port may serve TCP and UDP separately: the listener key includes the protocol.
+TEST(ParseConfigTest, SameVipAndPortWithDifferentProtocolsIsAllowed) {
+  absl::StatusOr<Config> parsed = parseConfig(R"(
+ports: [{name: lan, address: 10.99.0.2/24}]
+services:
+  - {name: a, vip: 10.99.0.100, port: 53, protocol: tcp, backends: [{address: 10.99.0.11, port: 53}]}
+  - {name: b, vip: 10.99.0.100, port: 53, protocol: udp, backends: [{address: 10.99.0.11, port: 53}]}
+)");
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+}
+
+// Errors point at the line where the offending key was written.
+TEST(ParseConfigTest, ErrorsCarryLineNumbers) {
+  std::string yaml(kFullYaml);
+  yaml.replace(yaml.find("weight: 1000000"), 15, "weight: 2000000");
+  absl::Status status = parseConfig(yaml).status();
+  EXPECT_TRUE(failsWith(status,
+                        "services[0].backends[0].weight: 2000000 is out of range 0..1000000 "
+                        "(line 37)"));
+
+  status = parseConfig("ports:\n  - name: lan\n    address: [\n").status();
+  EXPECT_TRUE(failsWith(status, "YAML syntax error at line 4, column 1"));
+}
+
+// ----------------------------------------------------------------------------------------------------
+// Table of bad YAML: each row must fail with InvalidArgument whose message contains `error`.
+
+struct BadYamlCase {
+  std::string name;  // test name suffix
+  std::string yaml;
+  std::string error;  // expected substring
+};
+
+void PrintTo(const BadYamlCase& c, std::ostream* os) { *os << c.name; }
+
+const std::string kPorts = "ports:\n  - {name: lan, address: 10.99.0.2/24}\n";
+const std::string kBackend = "backends: [{address: 10.99.0.11, port: 8080}]";
+const std::string kWeb = "name: web, vip: 10.99.0.100, port: 80";
+
+// The minimal valid file with `services` replaced by one service whose flow map is `body`.
+std::string service(const std::string& body) { return kPorts + "services:\n  - {" + body + "}\n"; }
+std::string webWith(const std::string& extra) { return service(kWeb + ", " + kBackend + ", " + extra); }
+std::string backendWith(const std::string& backend) {
+  return service(kWeb + ", backends: [{" + backend + "}]");
+}
+std::string dataplaneWith(const std::string& body) { return kPorts + "dataplane: {" + body + "}\n"; }
+std::string timeoutsWith(const std::string& body) { return kPorts + "timeouts: {" + body + "}\n"; }
+std::string portWith(const std::string& body) { return "ports:\n  - {" + body + "}\n"; }
+std::string neighborWith(const std::string& body) { return kPorts + "neighbors: [{" + body + "}]\n"; }
+
+const std::vector<BadYamlCase>& badYamlCases() {
+  static const std::vector<BadYamlCase> cases = {
+      // --- file shape -------------------------------------------------------------------------------
+      // Malformed YAML reports yaml-cpp's message with a 1-based line and column.
+      {"SyntaxError", "ports: [\n", "YAML syntax error at line 2, column 1"},
+      // An empty file is not "all defaults": there would be no port.
+      {"EmptyFile", "", "configuration is empty"},
+      // Whitespace and comments only are as empty as an empty file.
+      {"CommentsOnly", "# nothing here\n\n", "configuration is empty"},
+      // The root must be a map, not a list...
+      {"RootIsList", "- ports\n- services\n", "top level: expected a map, got a list"},
+      // ...nor a scalar.
+      {"RootIsScalar", "hello\n", "top level: expected a map, got \"hello\""},
+      // A second document after --- would be silently ignored by YAML::Load; reject it.
+      {"TwoDocuments", kPorts + "---\n" + kPorts, "2 YAML documents"},
+      // Nesting bombs hit yaml-cpp's depth guard instead of the stack.
+      {"DeepNesting", "ports: " + std::string(5000, '[') + std::string(5000, ']'), "YAML syntax error"},
+
+      // --- unknown, repeated and malformed keys -----------------------------------------------------
+      // Unknown top-level key.
+      {"UnknownTopLevelKey", kPorts + "service: []\n", "service: unknown key"},
+      // Unknown key in a service.
+      {"UnknownServiceKey", webWith("bogus: 1"), "services[0].bogus: unknown key"},
+      // Unknown key in a backend (a typo must not silently fall back to the default weight).
+      {"UnknownBackendKey", backendWith("address: 10.99.0.11, port: 8080, wieght: 5"),
+       "services[0].backends[0].wieght: unknown key"},
+      // Unknown key in dataplane.
+      {"UnknownDataplaneKey", dataplaneWith("burst: 32"), "dataplane.burst: unknown key"},
+      // Unknown key in a port.
+      {"UnknownPortKey", portWith("name: lan, address: 10.99.0.2/24, mtu: 9000"),
+       "ports[0].mtu: unknown key"},
+      // Unknown key in timeouts.
+      {"UnknownTimeoutKey", timeoutsWith("tcp_fin_s: 5"), "timeouts.tcp_fin_s: unknown key"},
+      // Unknown key in a neighbor.
+      {"UnknownNeighborKey", neighborWith("address: 10.99.0.11, mac: 02:00:00:00:00:01, port: 0"),
+       "neighbors[0].port: unknown key"},
+      // A key that is not a plain word is quoted after its parent's path.
+      {"UnknownOddKey", kPorts + "\"a b: c\": 1\n", "top level: unknown key \"a b: c\""},
+      // A key given twice is an error: yaml-cpp would keep only the first.
+      {"RepeatedKey", webWith("port: 81"), "services[0].port: key appears twice"},
+      // Keys must be scalars.
+      {"NonScalarKey", kPorts + "? [a, b]\n: 1\n", "keys must be strings, got a list"},
+
+      // --- required keys ----------------------------------------------------------------------------
+      // ports is required.
+      {"MissingPorts", "services: []\n", "ports: required"},
+      // ... and must not be empty.
+      {"EmptyPorts", "ports: []\n", "ports: at least one port is required"},
+      // ... nor null.
+      {"NullPorts", "ports:\n", "ports: at least one port is required"},
+      // A port needs a name.
+      {"MissingPortName", portWith("address: 10.99.0.2/24"), "ports[0].name: required"},
+      // A port needs an address.
+      {"MissingPortAddress", portWith("name: lan"), "ports[0].address: required"},
+      // A service needs a name.
+      {"MissingServiceName", service("vip: 10.99.0.100, port: 80, " + kBackend),
+       "services[0].name: required"},
+      // A service needs a VIP.
+      {"MissingVip", service("name: web, port: 80, " + kBackend), "services[0].vip: required"},
+      // A service needs a port.
+      {"MissingServicePort", service("name: web, vip: 10.99.0.100, " + kBackend),
+       "services[0].port: required"},
+      // A service needs a backends list (it may be empty, but must be written).
+      {"MissingBackends", service(kWeb), "services[0].backends: required"},
+      // A backend needs an address.
+      {"MissingBackendAddress", backendWith("port: 8080"), "services[0].backends[0].address: required"},
+      // A full-NAT backend needs a port: there is no sensible default for the translated port.
+      {"MissingFullNatBackendPort", backendWith("address: 10.99.0.11"),
+       "services[0].backends[0].port: required for forwarding fullnat"},
+      // A neighbor needs a MAC.
+      {"MissingNeighborMac", neighborWith("address: 10.99.0.11"), "neighbors[0].mac: required"},
+
+      // --- types ------------------------------------------------------------------------------------
+      // A quoted number is a string, not a number.
+      {"QuotedNumber", service("name: web, vip: 10.99.0.100, port: \"80\", " + kBackend),
+       "services[0].port: \"80\" is a string, expected an integer"},
+      // A word where a number is expected is an error, not 0.
+      {"WordForNumber", dataplaneWith("burst_size: lots"),
+       "dataplane.burst_size: \"lots\" is not a decimal integer"},
+      // Floats are not integers.
+      {"FloatForInteger", backendWith("address: 10.99.0.11, port: 8080, weight: 1.5"),
+       "services[0].backends[0].weight: \"1.5\" is not a decimal integer"},
+      // Booleans are not integers.
+      {"BoolForInteger", dataplaneWith("mbufs: true"),
+       "dataplane.mbufs: \"true\" is not a decimal integer"},
+      // Hex is not accepted (YAML 1.1 vs 1.2 disagree on it and on leading zeros).
+      {"HexInteger", dataplaneWith("mbufs: 0x3ff"),
+       "dataplane.mbufs: \"0x3ff\" is not a decimal integer"},
+      // A map where a number is expected.
+      {"MapForInteger", service("name: web, vip: 10.99.0.100, port: {a: 1}, " + kBackend),
+       "services[0].port: expected an integer, got a map"},
+      // A list where a string is expected.
+      {"ListForString", service("name: [web], vip: 10.99.0.100, port: 80, " + kBackend),
+       "services[0].name: expected a string, got a list"},
+      // A list where an address is expected.
+      {"ListForAddress", service("name: web, vip: [10.99.0.100], port: 80, " + kBackend),
+       "services[0].vip: expected an IPv4 address, got a list"},
+      // A null where a value is required.
+      {"NullVip", service("name: web, vip: , port: 80, " + kBackend),
+       "services[0].vip: expected an IPv4 address, got null"},
+      // A null number.
+      {"NullWeight", backendWith("address: 10.99.0.11, port: 8080, weight: ~"),
+       "services[0].backends[0].weight: expected an integer, got null"},
+      // A null enum.
+      {"NullForwarding", webWith("forwarding: null"),
+       "services[0].forwarding: expected fullnat, dsr or ipip, got null"},
+      // A null list item.
+      {"NullListItem", "ports:\n  -\n", "ports[0]: expected a map, got null"},
+      // A list item that is a scalar.
+      {"ScalarListItem", kPorts + "services: [web]\n", "services[0]: expected a map, got \"web\""},
+      // A map where a list is expected.
+      {"MapForList", kPorts + "services: {web: 1}\n", "services: expected a list, got a map"},
+      // A list where a map (section) is expected.
+      {"ListForSection", kPorts + "dataplane: [1]\n", "dataplane: expected a map, got a list"},
+      // A scalar where a section is expected.
+      {"ScalarForSection", kPorts + "timeouts: 5\n", "timeouts: expected a map, got \"5\""},
+
+      // --- numbers out of range -------------------------------------------------------------------
+      // Weight above kMaxWeight.
+      {"WeightTooLarge", backendWith("address: 10.99.0.11, port: 8080, weight: 2000000"),
+       "services[0].backends[0].weight: 2000000 is out of range 0..1000000"},
+      // Huge numbers are reported as written, not wrapped.
+      {"HugeNumber", backendWith("address: 10.99.0.11, port: 8080, weight: 99999999999999999999999"),
+       "weight: 99999999999999999999999 is out of range 0..1000000"},
+      // Negative numbers are out of range, not wrapped to 2^64 - n.
+      {"NegativeNumber", service("name: web, vip: 10.99.0.100, port: -80, " + kBackend),
+       "services[0].port: -80 is out of range 1..65535"},
+      // Negative weight.
+      {"NegativeWeight", backendWith("address: 10.99.0.11, port: 8080, weight: -1"),
+       "weight: -1 is out of range 0..1000000"},
+      // A seed needs all 64 bits but no more.
+      {"SeedTooLarge", webWith("seed: 18446744073709551616"),
+       "services[0].seed: 18446744073709551616 is out of range 0..18446744073709551615"},
+      // Negative seed.
+      {"SeedNegative", webWith("seed: -1"), "services[0].seed: -1 is out of range"},
+      // Service port 0.
+      {"ServicePortZero", service("name: web, vip: 10.99.0.100, port: 0, " + kBackend),
+       "services[0].port: 0 is out of range 1..65535"},
+      // Service port above 65535.
+      {"ServicePortTooLarge", service("name: web, vip: 10.99.0.100, port: 65536, " + kBackend),
+       "services[0].port: 65536 is out of range 1..65535"},
+      // Backend port above 65535.
+      {"BackendPortTooLarge", backendWith("address: 10.99.0.11, port: 70000"),
+       "services[0].backends[0].port: 70000 is out of range 1..65535"},
+      // burst_size below 1.
+      {"BurstSizeZero", dataplaneWith("burst_size: 0"),
+       "dataplane.burst_size: 0 is out of range 1..256"},
+      // burst_size above 256.
+      {"BurstSizeTooLarge", dataplaneWith("burst_size: 257"),
+       "dataplane.burst_size: 257 is out of range 1..256"},
+      // mbufs below 1023.
+      {"MbufsTooFew", dataplaneWith("mbufs: 1022"),
+       "dataplane.mbufs: 1022 is out of range 1023..1048575"},
+      // mbufs above 1048575.
+      {"MbufsTooMany", dataplaneWith("mbufs: 1048576"),
+       "dataplane.mbufs: 1048576 is out of range 1023..1048575"},
+      // Flow table below 1024 entries.
+      {"FlowEntriesTooFew", dataplaneWith("flow_entries_per_lcore: 512"),
+       "dataplane.flow_entries_per_lcore: 512 is out of range 1024..16777216"},
+      // Flow table above 2^24 entries.
+      {"FlowEntriesTooMany", dataplaneWith("flow_entries_per_lcore: 33554432"),
+       "dataplane.flow_entries_per_lcore: 33554432 is out of range 1024..16777216"},
+      // Flow table size must be a power of two.
+      {"FlowEntriesNotPowerOfTwo", dataplaneWith("flow_entries_per_lcore: 100000"),
+       "dataplane.flow_entries_per_lcore: 100000 is not a power of two"},
+      // Local port 0 is not a usable source port.
+      {"LocalPortMinZero", dataplaneWith("local_port_min: 0"),
+       "dataplane.local_port_min: 0 is out of range 1..65535"},
+      // local_port_max above 65535.
+      {"LocalPortMaxTooLarge", dataplaneWith("local_port_max: 65536"),
+       "dataplane.local_port_max: 65536 is out of range 1..65535"},
+      // min <= max.
+      {"LocalPortsInverted", dataplaneWith("local_port_min: 50000, local_port_max: 40000"),
+       "dataplane.local_port_min: 50000 is greater than local_port_max 40000"},
+      // At least 1024 local ports.
+      {"LocalPortRangeTooSmall", dataplaneWith("local_port_min: 10000, local_port_max: 11022"),
+       "range 10000..11022 has 1023 ports; at least 1024 are required"},
+      // Timeouts are at least 1 s...
+      {"TimeoutZero", timeoutsWith("udp_s: 0"), "timeouts.udp_s: 0 is out of range 1..86400"},
+      // ... and at most a day.
+      {"TimeoutTooLong", timeoutsWith("tcp_syn_s: 86401"),
+       "timeouts.tcp_syn_s: 86401 is out of range 1..86400"},
+      // Established timeout range.
+      {"EstablishedTimeoutZero", timeoutsWith("tcp_established_s: 0"),
+       "timeouts.tcp_established_s: 0 is out of range 1..86400"},
+      // Closing timeout range.
+      {"ClosingTimeoutTooLong", timeoutsWith("tcp_closing_s: 100000"),
+       "timeouts.tcp_closing_s: 100000 is out of range 1..86400"},
+      // VLAN 4095 is reserved.
+      {"VlanTooLarge", portWith("name: lan, address: 10.99.0.2/24, vlan: 4095"),
+       "ports[0].vlan: 4095 is out of range 0..4094"},
+      // maglev_size 0.
+      {"MaglevSizeZero", webWith("maglev_size: 0"),
+       "services[0].maglev_size: 0 is out of range 1..16777216"},
+      // maglev_size so large a table would not fit comfortably in memory.
+      {"MaglevSizeTooLarge", webWith("maglev_size: 4294967291"),
+       "services[0].maglev_size: 4294967291 is out of range 1..16777216"},
+      // ring_vnodes 0 would give backends no points.
+      {"RingVnodesZero", webWith("ring_vnodes: 0"),
+       "services[0].ring_vnodes: 0 is out of range 1..65536"},
+
+      // --- enums --------------------------------------------------------------------------------------
+      // Unknown forwarding mode lists the choices.
+      {"BadForwarding", webWith("forwarding: dsrr"),
+       "services[0].forwarding: \"dsrr\" is not one of fullnat, dsr, ipip"},
+      // Unknown protocol.
+      {"BadProtocol", webWith("protocol: sctp"),
+       "services[0].protocol: \"sctp\" is not one of tcp, udp"},
+      // Names are case-sensitive.
+      {"UpperCaseProtocol", webWith("protocol: TCP"),
+       "services[0].protocol: \"TCP\" is not one of tcp, udp"},
+      // Unknown balance key.
+      {"BadKey", webWith("key: src_ip"),
+       "services[0].key: \"src_ip\" is not one of five_tuple, source_address"},
+      // Unknown algorithm.
+      {"BadAlgorithm", webWith("algorithm: rendezvous"),
+       "services[0].algorithm: \"rendezvous\" is not one of maglev, ring, modulo"},
+
+      // --- addresses ----------------------------------------------------------------------------------
+      // Octet above 255.
+      {"PortAddressBadOctet", portWith("name: lan, address: 10.0.0.300/24"),
+       "ports[0].address: \"10.0.0.300/24\" is not an IPv4 prefix"},
+      // A port address needs its prefix length (it defines the on-link subnet).
+      {"PortAddressWithoutLength", portWith("name: lan, address: 10.99.0.2"),
+       "ports[0].address: \"10.99.0.2\" is not an IPv4 prefix"},
+      // Prefix length above 32.
+      {"PortPrefixTooLong", portWith("name: lan, address: 10.99.0.2/33"),
+       "ports[0].address: \"10.99.0.2/33\" is not an IPv4 prefix"},
+      // Three octets are not an address (inet_aton would accept it as 10.99.0.0).
+      {"VipThreeOctets", service("name: web, vip: 10.99.100, port: 80, " + kBackend),
+       "services[0].vip: \"10.99.100\" is not an IPv4 address"},
+      // Leading zeros are ambiguous (octal to inet_aton).
+      {"VipLeadingZero", service("name: web, vip: 010.99.0.100, port: 80, " + kBackend),
+       "services[0].vip: \"010.99.0.100\" is not an IPv4 address"},
+      // A prefix where an address is expected.
+      {"VipWithPrefix", service("name: web, vip: 10.99.0.100/32, port: 80, " + kBackend),
+       "services[0].vip: \"10.99.0.100/32\" is not an IPv4 address"},
+      // Bad gateway text.
+      {"GatewayNotAddress", portWith("name: lan, address: 10.99.0.2/24, gateway: router"),
+       "ports[0].gateway: \"router\" is not an IPv4 address"},
+      // Bad backend address text.
+      {"BackendAddressHostname", backendWith("address: backend1, port: 8080"),
+       "services[0].backends[0].address: \"backend1\" is not an IPv4 address"},
+      // MAC with five octets.
+      {"MacTooShort", neighborWith("address: 10.99.0.11, mac: \"02:00:0a:63:00\""),
+       "neighbors[0].mac: \"02:00:0a:63:00\" is not a MAC address"},
+      // MAC with a non-hex digit.
+      {"MacBadDigit", neighborWith("address: 10.99.0.11, mac: \"02:00:0a:63:00:0g\""),
+       "neighbors[0].mac: \"02:00:0a:63:00:0g\" is not a MAC address"},
+      // A multicast MAC cannot be a neighbor.
+      {"MacMulticast", neighborWith("address: 10.99.0.11, mac: \"01:00:5e:00:00:01\""),
+       "neighbors[0].mac: 01:00:5e:00:00:01 is not a unicast MAC address"},
+      // A multicast VIP.
+      {"VipMulticast", service("name: web, vip: 224.0.0.1, port: 80, " + kBackend),
+       "services[0].vip: 224.0.0.1 is not a unicast address"},
+      // 0.0.0.0 as a backend.
+      {"BackendZeroAddress", backendWith("address: 0.0.0.0, port: 8080"),
+       "services[0].backends[0].address: 0.0.0.0 is not a unicast address"},
+      // Loopback as a neighbor.
+      {"NeighborLoopback", neighborWith("address: 127.0.0.1, mac: \"02:00:00:00:00:01\""),
+       "neighbors[0].address: 127.0.0.1 is not a unicast address"},
+      // A port cannot own its subnet's network address...
+      {"PortNetworkAddress", portWith("name: lan, address: 10.99.0.0/24"),
+       "ports[0].address: 10.99.0.0/24 is the network address of its subnet"},
+      // ... nor its broadcast address.
+      {"PortBroadcastAddress", portWith("name: lan, address: 10.99.0.255/24"),
+       "ports[0].address: 10.99.0.255/24 is the broadcast address of its subnet"},
+      // The gateway is ARPed on the port, so it must be on the port's subnet.
+      {"GatewayOffSubnet", portWith("name: lan, address: 10.99.0.2/24, gateway: 10.1.0.1"),
+       "ports[0].gateway: 10.1.0.1 is not another host on ports[0].address 10.99.0.2/24"},
+      // The gateway is not the port itself.
+      {"GatewayIsPort", portWith("name: lan, address: 10.99.0.2/24, gateway: 10.99.0.2"),
+       "ports[0].gateway: 10.99.0.2 is not another host"},
+
+      // --- names --------------------------------------------------------------------------------------
+      // Upper case is outside [a-z0-9_-].
+      {"ServiceNameUpperCase", service("name: Web, vip: 10.99.0.100, port: 80, " + kBackend),
+       "services[0].name: \"Web\" must match [a-z0-9_-]+"},
+      // Spaces too.
+      {"ServiceNameSpace", service("name: my web, vip: 10.99.0.100, port: 80, " + kBackend),
+       "services[0].name: \"my web\" must match [a-z0-9_-]+"},
+      // Empty name.
+      {"ServiceNameEmpty", service("name: \"\", vip: 10.99.0.100, port: 80, " + kBackend),
+       "services[0].name: must not be empty"},
+      // Names become metric labels; cap their length.
+      {"ServiceNameTooLong",
+       service("name: " + std::string(64, 'a') + ", vip: 10.99.0.100, port: 80, " + kBackend),
+       "is longer than 63 characters"},
+      // Port names follow the same pattern.
+      {"PortNameBad", portWith("name: eth0.1, address: 10.99.0.2/24"),
+       "ports[0].name: \"eth0.1\" must match"},
+
+      // --- cross-field rules --------------------------------------------------------------------------
+      // Service names are unique.
+      {"DuplicateServiceName",
+       kPorts + "services:\n  - {" + kWeb + ", " + kBackend + "}\n" +
+           "  - {name: web, vip: 10.99.0.101, port: 80, " + kBackend + "}\n",
+       "services[1].name: \"web\" is already the name of services[0]"},
+      // (vip, port, protocol) is unique: one listener, one service.
+      {"DuplicateListener",
+       kPorts + "services:\n  - {" + kWeb + ", " + kBackend + "}\n" +
+           "  - {name: web2, vip: 10.99.0.100, port: 80, protocol: tcp, " + kBackend + "}\n",
+       "services[1]: 10.99.0.100:80/tcp is already served by services[0] (web)"},
+      // Backends are unique by (address, port) within a service.
+      {"DuplicateBackend",
+       service(kWeb +
+               ", backends: [{address: 10.99.0.11, port: 8080}, {address: 10.99.0.11, port: 8080}]"),
+       "services[0].backends[1]: 10.99.0.11 port 8080 is already services[0].backends[0]"},
+      // DSR leaves the transport header alone, so the backend port must equal the service port.
+      {"DsrBackendPortMismatch", service(kWeb + ", forwarding: dsr, " + kBackend),
+       "services[0].backends[0].port: 8080 must equal the service port 80 with forwarding dsr"},
+      // Same for IP-in-IP.
+      {"IpipBackendPortMismatch", service(kWeb + ", forwarding: ipip, " + kBackend),
+       "services[0].backends[0].port: 8080 must equal the service port 80 with forwarding ipip"},
+      // Maglev needs a prime table size.
+      {"MaglevSizeNotPrime", webWith("maglev_size: 65536"),
+       "services[0].maglev_size: 65536 is not prime"},
+      // ... at least as large as the backend set.
+      {"MaglevSizeBelowBackends",
+       service(kWeb + ", maglev_size: 2, backends: [{address: 10.99.0.11, port: 1}, "
+                      "{address: 10.99.0.12, port: 1}, {address: 10.99.0.13, port: 1}]"),
+       "services[0].maglev_size: 2 is smaller than the number of backends (3)"},
+      // A VIP must not be one of Tether's own port addresses.
+      {"VipIsPortAddress", service("name: web, vip: 10.99.0.2, port: 80, " + kBackend),
+       "services[0].vip: 10.99.0.2 is the address of ports[0] (lan)"},
+      // Port names are unique.
+      {"DuplicatePortName",
+       "ports:\n  - {name: lan, address: 10.99.0.2/24}\n  - {name: lan, address: 10.98.0.2/24}\n",
+       "ports[1].name: \"lan\" is already the name of ports[0]"},
+      // Port addresses are unique.
+      {"DuplicatePortAddress",
+       "ports:\n  - {name: a, address: 10.99.0.2/24}\n  - {name: b, address: 10.99.0.2/16}\n",
+       "ports[1].address: 10.99.0.2 is already the address of ports[0]"},
+      // A static neighbor off every port's subnet would never be used.
+      {"NeighborOffLink", neighborWith("address: 10.1.0.11, mac: \"02:00:00:00:00:01\""),
+       "neighbors[0].address: 10.1.0.11 is not on any port's subnet"},
+      // Static neighbors are unique by address.
+      {"DuplicateNeighbor",
+       kPorts + "neighbors:\n  - {address: 10.99.0.11, mac: \"02:00:00:00:00:01\"}\n"
+                "  - {address: 10.99.0.11, mac: \"02:00:00:00:00:02\"}\n",
+       "neighbors[1].address: 10.99.0.11 is already neighbors[0]"},
+  };
+  return cases;
+}
+
+class BadYamlTest : public ::testing::TestWithParam<BadYamlCase> {};
+
+// Each bad file is rejected with InvalidArgument naming the key path and the offending value.
+TEST_P(BadYamlTest, IsRejectedWithClearError) {
+  const BadYamlCase& c = GetParam();
+  EXPECT_TRUE(failsWith(parseConfig(c.yaml).status(), c.error)) << "yaml:\n" << c.yaml;
+}
+
+INSTANTIATE_TEST_SUITE_P(Config, BadYamlTest, ::testing::ValuesIn(badYamlCases()),
+                         [](const ::testing::TestParamInfo<BadYamlCase>& info) {
+                           return info.param.name;
+                         });
+
+// ----------------------------------------------------------------------------------------------------
+// validateConfig() on Configs built in code, as the REST API will: same rules, same wording.
+
+Config validConfig() {
+  Config config;
+  config.ports.push_back(PortConfig{.name = "lan", .address = {ip(10, 99, 0, 2), 24}});
+  ServiceConfig web{.name = "web", .vip = ip(10, 99, 0, 100), .port = 80};
+  web.backends.push_back(BackendConfig{.address = ip(10, 99, 0, 11), .port = 8080});
+  web.backends.push_back(BackendConfig{.address = ip(10, 99, 0, 12), .port = 8080});
+  config.services.push_back(web);
+  return config;
+}
+
+struct BadStructCase {
+  std::string name;
+  std::function<void(Config&)> mutate;
+  std::string error;
+};
+
+void PrintTo(const BadStructCase& c, std::ostream* os) { *os << c.name; }
+
+const std::vector<BadStructCase>& badStructCases() {
+  static const std::vector<BadStructCase> cases = {
+      // Weight range holds without the parser.
+      {"WeightTooLarge", [](Config& c) { c.services[0].backends[1].weight = 2000000; },
+       "services[0].backends[1].weight: 2000000 is out of range 0..1000000"},
+      // No ports.
+      {"NoPorts", [](Config& c) { c.ports.clear(); }, "ports: at least one port is required"},
+      // Prefix length beyond 32.
+      {"PrefixTooLong", [](Config& c) { c.ports[0].address.prefix_length = 33; },
+       "ports[0].address: prefix length 33 is out of range 0..32"},
+      // VLAN above 4094.
+      {"VlanTooLarge", [](Config& c) { c.ports[0].vlan = 5000; },
+       "ports[0].vlan: 5000 is out of range 0..4094"},
+      // An enum value outside the enum.
+      {"ForwardingOutOfEnum",
+       [](Config& c) { c.services[0].forwarding = static_cast<ForwardingMode>(9); },
+       "services[0].forwarding: 9 is not a valid value"},
+      // Protocol outside the enum.
+      {"ProtocolOutOfEnum", [](Config& c) { c.services[0].protocol = static_cast<Protocol>(1); },
+       "services[0].protocol: 1 is not a valid value"},
+      // Backend port 0 (a REST client may leave it unset).
+      {"BackendPortZero", [](Config& c) { c.services[0].backends[0].port = 0; },
+       "services[0].backends[0].port: 0 is out of range 1..65535"},
+      // Service port 0.
+      {"ServicePortZero", [](Config& c) { c.services[0].port = 0; },
+       "services[0].port: 0 is out of range 1..65535"},
+      // DSR port rule without the parser's defaulting.
+      {"DsrPortMismatch", [](Config& c) { c.services[0].forwarding = ForwardingMode::kDsrL2; },
+       "services[0].backends[0].port: 8080 must equal the service port 80 with forwarding dsr"},
+      // Timeouts without the parser.
+      {"TimeoutZero", [](Config& c) { c.timeouts.tcp_closing_s = 0; },
+       "timeouts.tcp_closing_s: 0 is out of range 1..86400"},
+      // Dataplane sizes without the parser.
+      {"BurstTooLarge", [](Config& c) { c.dataplane.burst_size = 1000; },
+       "dataplane.burst_size: 1000 is out of range 1..256"},
+      // Local port 0 without the parser.
+      {"LocalPortZero", [](Config& c) { c.dataplane.local_port_min = 0; },
+       "dataplane.local_port_min: 0 is out of range 1..65535"},
+      // Non-prime Maglev size.
+      {"MaglevNotPrime", [](Config& c) { c.services[0].selector.maglev_size = 1000; },
+       "services[0].maglev_size: 1000 is not prime"},
+      // More backends than a table can index.
+      {"TooManyBackends",
+       [](Config& c) {
+         auto& backends = c.services[0].backends;
+         backends.clear();
+         for (uint32_t i = 0; i <= hashing::kMaxBackends; ++i) {
+           backends.push_back(BackendConfig{.address = ip(10, 1, 0, 0) + i, .port = 80});
+         }
+       },
+       "services[0].backends: 65536 backends, at most 65535 are supported"},
+      // A ring larger than RingTable accepts.
+      {"RingTooManyPoints",
+       [](Config& c) {
+         ServiceConfig& s = c.services[0];
+         s.selector.algorithm = hashing::Algorithm::kRing;
+         s.selector.ring_vnodes = kMaxRingVnodes;
+         s.backends.clear();
+         for (uint32_t i = 0; i < 1025; ++i) {
+           s.backends.push_back(BackendConfig{.address = ip(10, 1, 0, 0) + i, .port = 80});
+         }
+       },
+       "services[0].ring_vnodes: 65536 x 1025 backends = 67174400 ring points, more than 67108864"},
+      // Unnamed service.
+      {"EmptyServiceName", [](Config& c) { c.services[0].name.clear(); },
+       "services[0].name: must not be empty"},
+  };
+  return cases;
+}
+
+class BadStructTest : public ::testing::TestWithParam<BadStructCase> {};
+
+// validateConfig() rejects each broken Config with the same message the YAML path would give.
+TEST_P(BadStructTest, IsRejected) {
+  Config config = validConfig();
+  ASSERT_TRUE(validateConfig(config).ok());
+  GetParam().mutate(config);
+  EXPECT_TRUE(failsWith(validateConfig(config), GetParam().error));
+}
+
+INSTANTIATE_TEST_SUITE_P(Config, BadStructTest, ::testing::ValuesIn(badStructCases()),
+                         [](const ::testing::TestParamInfo<BadStructCase>& info) {
+                           return info.param.name;
+                         });
+
+// ----------------------------------------------------------------------------------------------------
+// Robustness: arbitrary damage to a valid file gives an error or a valid Config, never a crash.
+
+// Every prefix of a valid file (what a half-written or truncated file looks like) parses or errors.
+TEST(ParseConfigRobustnessTest, EveryTruncationIsHandled) {
+  const std::string full(kFullYaml);
+  for (size_t length = 0; length <= full.size(); ++length) {
+    absl::StatusOr<Config> parsed = parseConfig(std::string_view(full).substr(0, length));
+    if (!parsed.ok()) {
+      EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << parsed.status();
+      EXPECT_FALSE(parsed.status().message().empty());
+    }
+  }
+}
+
+// Deleting any single line (a lost key, a lost list item) parses or errors.
+TEST(ParseConfigRobustnessTest, EveryLineDeletionIsHandled) {
+  const std::string full(kFullYaml);
+  size_t start = 0;
+  while (start < full.size()) {
+    const size_t end = full.find('\n', start);
+    const size_t next = end == std::string::npos ? full.size() : end + 1;
+    const std::string damaged = full.substr(0, start) + full.substr(next);
+    absl::StatusOr<Config> parsed = parseConfig(damaged);
+    if (parsed.ok()) {
+      EXPECT_TRUE(validateConfig(*parsed).ok());
+    } else {
+      EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << parsed.status();
+    }
+    start = next;
+  }
+}
+
+// A megabyte-long value is named in the error but cut short, so the message stays readable.
+TEST(ParseConfigRobustnessTest, LongValuesAreShortenedInErrors) {
+  const std::string yaml = webWith("forwarding: " + std::string(1 << 20, 'x'));
+  const absl::Status status = parseConfig(yaml).status();
+  EXPECT_TRUE(failsWith(status, "services[0].forwarding: \"xxxx"));
+  EXPECT_TRUE(failsWith(status, "(1048576 characters)"));
+  EXPECT_LT(status.message().size(), 300u);
+}
+
+// Binary junk and control characters are errors, not crashes, and are escaped in the message.
+TEST(ParseConfigRobustnessTest, ControlCharactersAreEscaped) {
+  const absl::Status status = parseConfig(webWith("protocol: \"t\\x01cp\"")).status();
+  EXPECT_TRUE(failsWith(status, "services[0].protocol: \"t\\x01\\x63p\" is not one of tcp, udp"));
+  EXPECT_FALSE(parseConfig(std::string("\0\xff\xfe", 3)).ok());
+}
+
+// Aliases that repeat a large list many times hit a value budget instead of multiplying the work.
+TEST(ParseConfigRobustnessTest, AliasBombIsRejected) {
+  std::string yaml = kPorts +
+                     "services:\n  - &s {name: web, vip: 10.99.0.100, port: 80, backends: "
+                     "[&e {address: 10.99.0.11, port: 8080}";
+  for (int i = 0; i < 2000; ++i) yaml += ", *e";
+  yaml += "]}\n";
+  for (int i = 0; i < 3000; ++i) yaml += "  - *s\n";
+  EXPECT_TRUE(failsWith(parseConfig(yaml).status(), "the configuration holds more than"));
+}
+
+// ----------------------------------------------------------------------------------------------------
+// Files.
+
+std::string writeTempFile(const std::string& name, const std::string& contents) {
+  const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) / name;
+  std::ofstream(path) << contents;
+  return path.string();
+}
+
+// loadConfigFile() parses a file and prefixes errors with its path.
+TEST(LoadConfigFileTest, ReadsFileAndNamesItInErrors) {
+  const std::string good = writeTempFile("tether_good.yaml", std::string(kFullYaml));
+  absl::StatusOr<Config> loaded = loadConfigFile(good);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->services.size(), 3u);
+
+  const std::string bad = writeTempFile("tether_bad.yaml", webWith("bogus: 1"));
+  EXPECT_TRUE(failsWith(loadConfigFile(bad).status(), bad + ": services[0].bogus: unknown key"));
+}
+
+// A missing file is NotFound and names the path.
+TEST(LoadConfigFileTest, MissingFileIsNotFound) {
+  const absl::Status status = loadConfigFile("/nonexistent/tether.yaml").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_NE(std::string(status.message()).find("/nonexistent/tether.yaml"), std::string::npos);
+}
+
+// A directory or an oversized file is an error, not a hang or a huge allocation.
+TEST(LoadConfigFileTest, DirectoryAndHugeFileAreErrors) {
+  EXPECT_FALSE(loadConfigFile(::testing::TempDir()).ok());
+  const std::string huge = writeTempFile("tether_huge.yaml", std::string((16u << 20) + 1, '#'));
+  EXPECT_TRUE(failsWith(loadConfigFile(huge).status(), "config file is larger than 16777216 bytes"));
+  std::filesystem::remove(huge);
+}
+
+// Every example shipped in configs/ parses and validates (they are documentation; keep them true).
+TEST(ExampleConfigsTest, EveryShippedConfigIsValid) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(TETHER_CONFIGS_DIR)) {
+    if (entry.path().extension() != ".yaml") continue;
+    names.push_back(entry.path().filename().string());
+    absl::StatusOr<Config> config = loadConfigFile(entry.path().string());
+    EXPECT_TRUE(config.ok()) << config.status();
+  }
+  for (const char* expected : {"demo.yaml", "dsr.yaml", "ipip.yaml"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  }
+}
+
+// The demo topology the integration tests rely on.
+TEST(ExampleConfigsTest, DemoConfigHasExpectedTopology) {
+  absl::StatusOr<Config> demo = loadConfigFile(std::string(TETHER_CONFIGS_DIR) + "/demo.yaml");
+  ASSERT_TRUE(demo.ok()) << demo.status();
+  ASSERT_EQ(demo->ports.size(), 1u);
+  EXPECT_EQ(demo->ports[0].address, (Ipv4Prefix{ip(10, 99, 0, 2), 24}));
+  ASSERT_EQ(demo->services.size(), 2u);
+  const ServiceConfig& web = demo->services[0];
+  const ServiceConfig& echo = demo->services[1];
+  EXPECT_EQ(web.name, "web");
+  EXPECT_EQ(web.vip, ip(10, 99, 0, 100));
+  EXPECT_EQ(web.port, 80);
+  EXPECT_EQ(web.protocol, Protocol::kTcp);
+  EXPECT_EQ(web.forwarding, ForwardingMode::kFullNat);
+  EXPECT_EQ(echo.name, "echo");
+  EXPECT_EQ(echo.port, 9000);
+  EXPECT_EQ(echo.protocol, Protocol::kUdp);
+  for (const ServiceConfig* s : {&web, &echo}) {
+    ASSERT_EQ(s->backends.size(), 3u);
+    for (uint32_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(s->backends[i].address, ip(10, 99, 0, 11 + i));
+      EXPECT_EQ(s->backends[i].port, s == &web ? 8080 : 9000);
+      EXPECT_EQ(s->backends[i].weight, 1u);
+    }
+  }
+}
+
+// dsr.yaml and ipip.yaml differ from the demo only in forwarding mode and backend port.
+TEST(ExampleConfigsTest, DsrAndIpipConfigsUseTheirModes) {
+  for (const auto& [file, mode] : {std::pair{"dsr.yaml", ForwardingMode::kDsrL2},
+                                   std::pair{"ipip.yaml", ForwardingMode::kDsrIpip}}) {
+    absl::StatusOr<Config> config = loadConfigFile(std::string(TETHER_CONFIGS_DIR) + "/" + file);
+    ASSERT_TRUE(config.ok()) << config.status();
+    ASSERT_FALSE(config->services.empty());
+    EXPECT_EQ(config->services[0].forwarding, mode) << file;
+    EXPECT_EQ(config->services[0].port, 80) << file;
+    for (const BackendConfig& b : config->services[0].backends) EXPECT_EQ(b.port, 80) << file;
+  }
+}
+
+// ----------------------------------------------------------------------------------------------------
+// Address and name helpers.
+
+// Text -> host order -> text is the identity for canonical addresses, including the extremes.
+TEST(AddressTest, Ipv4RoundTrips) {
+  for (const char* text : {"0.0.0.0", "10.99.0.2", "192.168.255.1", "255.255.255.255", "1.2.3.4"}) {
+    absl::StatusOr<uint32_t> address = parseIpv4(text);
+    ASSERT_TRUE(address.ok()) << text;
+    EXPECT_EQ(formatIpv4(*address), text);
+  }
+  EXPECT_EQ(*parseIpv4("10.99.0.2"), 0x0a630002u) << "host byte order";
+  EXPECT_EQ(formatIpv4Prefix(*parseIpv4Prefix("10.99.0.2/24")), "10.99.0.2/24");
+  EXPECT_EQ(parseIpv4Prefix("0.0.0.0/0")->prefix_length, 0);
+}
+
+// Anything but four plain decimal octets is rejected.
+TEST(AddressTest, Ipv4RejectsNonCanonicalText) {
+  for (const char* text : {"", "1.2.3", "1.2.3.4.5", "1.2.3.256", "01.2.3.4", "1.2.3.-4", "1.2.3.4 ",
+                           " 1.2.3.4", "1..3.4", "a.b.c.d", "1.2.3.4/24", "0x1.2.3.4", "1.2.3.1000"}) {
+    EXPECT_FALSE(parseIpv4(text).ok()) << text;
+  }
+  for (const char* text : {"1.2.3.4", "1.2.3.4/", "1.2.3.4/33", "1.2.3.4/024", "1.2.3.4/-1", "/24"}) {
+    EXPECT_FALSE(parseIpv4Prefix(text).ok()) << text;
+  }
+}
+
+// MACs parse in either case and format in lower case.
+TEST(AddressTest, MacRoundTrips) {
+  absl::StatusOr<MacAddress> mac = parseMac("02:00:0A:63:00:FF");
+  ASSERT_TRUE(mac.ok());
+  EXPECT_EQ(*mac, (MacAddress{0x02, 0x00, 0x0a, 0x63, 0x00, 0xff}));
+  EXPECT_EQ(formatMac(*mac), "02:00:0a:63:00:ff");
+  for (const char* text : {"", "02:00:0a:63:00", "02:00:0a:63:00:ff:11", "02-00-0a-63-00-ff",
+                           "2:00:0a:63:00:ff0", "02:00:0a:63:00:fg"}) {
+    EXPECT_FALSE(parseMac(text).ok()) << text;
+  }
+}
+
+// Prefix helpers: mask, containment, unicast classification.
+TEST(AddressTest, PrefixHelpers) {
+  EXPECT_EQ(prefixMask(0), 0u);
+  EXPECT_EQ(prefixMask(24), 0xffffff00u);
+  EXPECT_EQ(prefixMask(32), 0xffffffffu);
+  EXPECT_TRUE(prefixContains({ip(10, 99, 0, 2), 24}, ip(10, 99, 0, 200)));
+  EXPECT_FALSE(prefixContains({ip(10, 99, 0, 2), 24}, ip(10, 99, 1, 2)));
+  EXPECT_TRUE(isUnicastIpv4(ip(10, 0, 0, 1)));
+  EXPECT_FALSE(isUnicastIpv4(ip(0, 1, 2, 3)));
+  EXPECT_FALSE(isUnicastIpv4(ip(127, 0, 0, 1)));
+  EXPECT_FALSE(isUnicastIpv4(ip(224, 0, 0, 1)));
+  EXPECT_FALSE(isUnicastIpv4(ip(255, 255, 255, 255)));
+}
+
+// Every enum value's name parses back to the value, so YAML, REST and logs agree.
+TEST(NamesTest, EnumNamesRoundTrip) {
+  for (ForwardingMode m : {ForwardingMode::kFullNat, ForwardingMode::kDsrL2, ForwardingMode::kDsrIpip}) {
+    EXPECT_EQ(*parseForwardingMode(forwardingModeName(m)), m);
+  }
+  for (Protocol p : {Protocol::kTcp, Protocol::kUdp}) EXPECT_EQ(*parseProtocol(protocolName(p)), p);
+  for (BalanceKey k : {BalanceKey::kFiveTuple, BalanceKey::kSourceAddress}) {
+    EXPECT_EQ(*parseBalanceKey(balanceKeyName(k)), k);
+  }
+  for (auto a : {hashing::Algorithm::kMaglev, hashing::Algorithm::kRing, hashing::Algorithm::kModulo}) {
+    EXPECT_EQ(*parseAlgorithmName(hashing::algorithmName(a)), a);
+  }
+  EXPECT_EQ(forwardingModeName(ForwardingMode::kDsrL2), "dsr");
+  EXPECT_EQ(forwardingModeName(ForwardingMode::kDsrIpip), "ipip");
+}
+
+}  // namespace
+}  // namespace lb::controlplane
