@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "controlplane/address.h"
+#include "dataplane/service_types.h"
 #include "hashing/selector.h"
 
 namespace lb::controlplane {
@@ -59,9 +60,10 @@ struct PortConfig {          // [boot] one entry per DPDK port, in EAL port-id o
   uint16_t vlan = 0;         // 0 = untagged; otherwise 802.1Q tag pushed on egress, expected on ingress
 };
 
-enum class Protocol : uint8_t { kTcp = 6, kUdp = 17 };
-enum class ForwardingMode : uint8_t { kFullNat, kDsrL2, kDsrIpip };
-enum class BalanceKey : uint8_t { kFiveTuple, kSourceAddress };
+// One definition shared with the dataplane's snapshot contract (DPDK-free header).
+using dataplane::BalanceKey;
+using dataplane::ForwardingMode;
+using dataplane::Protocol;
 
 struct BackendConfig {
   uint32_t address = 0;

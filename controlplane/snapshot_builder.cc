@@ -5,23 +5,11 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "controlplane/address.h"
 #include "hashing/key_hash.h"
 
 namespace lb::controlplane {
 namespace {
-
-uint32_t netmask(uint8_t prefix_length) {
-  return prefix_length == 0 ? 0 : ~uint32_t{0} << (32 - prefix_length);
-}
-
-dataplane::ForwardingMode toDataplane(ForwardingMode mode) {
-  switch (mode) {
-    case ForwardingMode::kFullNat: return dataplane::ForwardingMode::kFullNat;
-    case ForwardingMode::kDsrL2: return dataplane::ForwardingMode::kDsrL2;
-    case ForwardingMode::kDsrIpip: return dataplane::ForwardingMode::kDsrIpip;
-  }
-  return dataplane::ForwardingMode::kFullNat;
-}
 
 // A backend's identity for the hashing tables: stable across restarts and independent of its position
 // in the file, so balancers configured alike agree on every slot.
@@ -34,9 +22,7 @@ uint64_t backendId(const BackendConfig& b) {
 
 std::optional<NeighborTable::Wanted> nextHopFor(const Config& config, uint32_t address) {
   for (uint16_t p = 0; p < config.ports.size(); ++p) {
-    const Ipv4Prefix& prefix = config.ports[p].address;
-    const uint32_t mask = netmask(prefix.prefix_length);
-    if ((address & mask) == (prefix.address & mask)) return NeighborTable::Wanted{address, p};
+    if (prefixContains(config.ports[p].address, address)) return NeighborTable::Wanted{address, p};
   }
   for (uint16_t p = 0; p < config.ports.size(); ++p) {
     if (config.ports[p].gateway) return NeighborTable::Wanted{*config.ports[p].gateway, p};
@@ -72,7 +58,7 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
   for (size_t p = 0; p < config.ports.size(); ++p) {
     dataplane::LocalPort& lp = snap->ports[p];
     lp.address_be = rte_cpu_to_be_32(config.ports[p].address.address);
-    lp.netmask_be = rte_cpu_to_be_32(netmask(config.ports[p].address.prefix_length));
+    lp.netmask_be = rte_cpu_to_be_32(prefixMask(config.ports[p].address.prefix_length));
     lp.mac = in.port_macs[p];
     lp.vlan = config.ports[p].vlan;
   }
@@ -95,10 +81,9 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
     dataplane::Service svc{
         .vip_be = rte_cpu_to_be_32(sc.vip),
         .port_be = rte_cpu_to_be_16(sc.port),
-        .protocol = static_cast<dataplane::Protocol>(sc.protocol),
-        .forwarding = toDataplane(sc.forwarding),
-        .key = sc.key == BalanceKey::kSourceAddress ? dataplane::BalanceKey::kSourceAddress
-                                                    : dataplane::BalanceKey::kFiveTuple,
+        .protocol = sc.protocol,
+        .forwarding = sc.forwarding,
+        .key = sc.key,
         .hash_seed = sc.selector.seed,
         .selector = *std::move(selector),
         .backends = {},
