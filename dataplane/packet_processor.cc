@@ -46,8 +46,7 @@ bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ethe
     uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
     std::memmove(data, data + sizeof(rte_vlan_hdr), 2 * RTE_ETHER_ADDR_LEN);
     auto* eth = reinterpret_cast<rte_ether_hdr*>(data);
-    auto* vlan = reinterpret_cast<rte_vlan_hdr*>(eth + 1);
-    vlan->eth_proto = eth->ether_type;  // the original ethertype is now at the tag's proto field
+    // The original ethertype already sits where the tag's proto field is (bytes 16-17).
     eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_VLAN);
     l2_len += sizeof(rte_vlan_hdr);
   } else if (egress_vlan == 0 && tagged) {
@@ -66,8 +65,8 @@ bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ethe
   return true;
 }
 
-// Answers ARP requests for VIPs and local addresses in place; hands ARP replies (and requests that
-// reveal a neighbour) to the control plane's resolver.
+// Answers ARP requests for VIPs and local addresses in place; hands ARP replies addressed to the
+// port to the control plane's resolver. Other ARP traffic is not ours.
 Verdict handleArp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   rte_arp_hdr* arp = f.arp;
   const LocalPort& port = s.snap.ports[s.rx_port];
@@ -328,6 +327,8 @@ bool needsFlowLookup(const ParsedFrame& f) {
 
 Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash) {
   if (f.kind == FrameKind::kDrop) return dropPacket(s, m, f.drop);
+  // A port belongs to one VLAN (or none): frames tagged for another segment are not ours to answer.
+  if (f.vlan != s.snap.ports[s.rx_port].vlan) return dropPacket(s, m, DropReason::kNotForUs);
   if (f.kind == FrameKind::kArp) return handleArp(s, m, f);
 
   const uint32_t dst = f.key.dst_addr_be;

@@ -1,0 +1,56 @@
+// Shared pieces of the processBurst tests: the standard snapshot, frame shorthands for the test
+// topology, and expectations that several tests state about a rewritten frame.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <rte_tcp.h>
+
+#include <memory>
+#include <ostream>
+
+#include "dataplane/packet_processor.h"
+#include "tests/dataplane/packet_builder.h"
+#include "tests/dataplane/test_topology.h"
+#include "tests/dataplane/worker_harness.h"
+
+namespace lb::dataplane {
+
+// gtest prints these in failure messages.
+std::ostream& operator<<(std::ostream& os, VerdictKind kind);
+std::ostream& operator<<(std::ostream& os, DropReason reason);
+
+namespace test {
+
+inline constexpr uint8_t kSyn = RTE_TCP_SYN_FLAG;
+inline constexpr uint8_t kAck = RTE_TCP_ACK_FLAG;
+inline constexpr uint8_t kSynAck = RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG;
+inline constexpr uint16_t kClientPort = 40000;
+
+// Built once per process from makeConfig(); never modified.
+const Snapshot& standardSnapshot();
+
+// Two workers share the local port range, so worker 0 owns 10000..34999 and worker 1 35000..59999.
+inline LocalPortPartition twoWorkerPartition() { return {kLocalPortMin, kLocalPortMax, 2}; }
+
+// client -> VIP over Ethernet, untagged, no L4 yet.
+PacketBuilder fromClient(uint32_t dst = kVip);
+// backend n -> port address (a full-NAT reply), untagged, no L4 yet.
+PacketBuilder fromBackend(uint8_t n);
+
+// The bytes of the Ethernet payload (from the L3 header on) of a decoded frame.
+Bytes l3Bytes(const Bytes& frame, const DecodedFrame& d);
+
+// Returns the backend host octet (11..15) the address belongs to, or 0.
+uint8_t backendHost(uint32_t address);
+
+// A full-NAT frame toward a backend: source = port address and a local port of `worker`'s range,
+// destination = a backend of 10.99.0.11-15 on `backend_port`, MACs port -> that backend, checksums
+// equal to a full recomputation, and everything past the L4 ports unchanged from `input`.
+void expectFullNatToBackend(const Bytes& input, const Bytes& output, uint16_t backend_port,
+                            const LocalPortPartition& partition, uint16_t worker);
+
+// Replaces the headroom of `m` with `headroom` bytes (moving the data), to provoke kNoHeadroom.
+void setHeadroom(rte_mbuf* m, uint16_t headroom);
+
+}  // namespace test
+}  // namespace lb::dataplane
