@@ -1,0 +1,461 @@
+"""Shared driver for Tether's integration tests: topology, tetherd process, config, stats, teardown.
+
+Each test script builds its own tools/topology network under a unique prefix, starts tetherd inside
+the `P-lb` namespace on the af_packet port `P-lb0`, runs real clients in `P-cl` (curl and
+netprobe.py), and always tears everything down: `run_test` wraps the test body in try/finally,
+turns SIGTERM/SIGINT (meson's timeout) and its own hard deadline (SIGALRM) into exceptions, and on
+failure prints the tetherd log tail, the last stats and the backend logs before cleaning up.
+
+Addresses follow tools/topology --help: client 10.99.0.10, backend i at 10.99.0.(10+i), Tether's
+port 10.99.0.2/24, VIP 10.99.0.100. Exit status: 0 pass, 1 fail, 77 skip (meson's convention).
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+TOPOLOGY = REPO / "tools" / "topology"
+NETPROBE = HERE / "netprobe.py"
+APPS = REPO / "tools" / "apps"
+
+VIP = "10.99.0.100"
+LB_ADDR = "10.99.0.2"
+CLIENT_ADDR = "10.99.0.10"
+HTTP_PORT_FULLNAT = 8080    # backends' HTTP port behind a fullnat service
+UDP_PORT = 9000
+DROP_KEYS = ["malformed", "unknown_vip", "no_backend", "no_neighbor", "flow_table_full",
+             "no_local_port", "tx_full", "unsupported", "handoff_full"]
+
+_t0 = time.monotonic()
+
+
+def log(msg):
+    print("[%6.1fs] %s" % (time.monotonic() - _t0, msg), flush=True)
+
+
+class TestFailure(Exception):
+    pass
+
+
+class Deadline(BaseException):
+    """Raised by SIGALRM/SIGTERM/SIGINT; BaseException so test code's `except Exception` can't eat it."""
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def backend_addr(i):
+    return "10.99.0.%d" % (10 + i)
+
+
+def backend_name(addr):
+    return "b%d" % (int(addr.rsplit(".", 1)[1]) - 10)
+
+
+def mac_for(addr):
+    return "02:00:" + ":".join("%02x" % int(x) for x in addr.split("."))
+
+
+def python():
+    # Debian's interpreter when present (the CI image); the one running us otherwise.
+    return "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+
+def wait_for(what, fn, timeout, interval=0.1):
+    """Polls fn() until it returns something truthy; returns it, or fails naming `what`."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            v = fn()
+            if v:
+                return v
+        except (OSError, ValueError, KeyError, subprocess.SubprocessError) as e:
+            last_exc = e
+        time.sleep(interval)
+    raise TestFailure("timed out after %.0fs waiting for %s%s" %
+                      (timeout, what, " (last error: %s)" % last_exc if last_exc else ""))
+
+
+def binomial_tolerance(n, p, z=4.0, slack=0.01):
+    """Largest |count - n*p| accepted for one backend's share of n independent flows.
+
+    Flows are hashed on the 5-tuple, so each lands on a backend with probability ~p and the count
+    is Binomial(n, p): z standard deviations (z = 4 -> two-sided false-failure rate ~6e-5 per
+    backend) plus `slack`*n for the lookup table's own deviation from the exact weights (Maglev's
+    per-backend slot share is within a fraction of a percent of the weight)."""
+    return z * math.sqrt(n * p * (1 - p)) + slack * n + 1
+
+
+class Topology:
+    def __init__(self, prefix, mode="fullnat", backends=3):
+        self.prefix, self.mode, self.backends = prefix, mode, backends
+        self.is_up = False
+
+    def ns(self, node):
+        return "%s-%s" % (self.prefix, node)
+
+    @property
+    def lb_dev(self):
+        return self.prefix + "-lb0"
+
+    @property
+    def state_dir(self):
+        root = os.environ.get("TETHER_TOPOLOGY_STATE",
+                              os.path.join(os.environ.get("TMPDIR", "/tmp"), "tether-topology"))
+        return Path(root) / self.prefix
+
+    def _topology(self, *args, timeout=90):
+        return subprocess.run([str(TOPOLOGY), *args, "--prefix", self.prefix], capture_output=True,
+                              text=True, timeout=timeout, env=dict(os.environ, TETHER_PYTHON=python()))
+
+    def up(self):
+        self._topology("down", timeout=60)  # a leftover from a crashed run with the same prefix
+        log("topology up: prefix %s, mode %s, %d backends" % (self.prefix, self.mode, self.backends))
+        self.is_up = True  # even a failed `up` may leave something for down() to remove
+        p = self._topology("up", "--mode", self.mode, "--backends", str(self.backends))
+        if p.returncode != 0:
+            raise TestFailure("tools/topology up failed:\n%s%s" % (p.stdout, p.stderr))
+
+    def down(self):
+        p = self._topology("down", timeout=60)
+        self.is_up = False
+        if p.returncode != 0:
+            raise TestFailure("tools/topology down failed:\n%s%s" % (p.stdout, p.stderr))
+        log("topology down: prefix %s" % self.prefix)
+
+    def leftovers(self):
+        names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+        return [n for n in names if n.startswith(self.prefix + "-")]
+
+    def run(self, node, argv, timeout=30, check_rc=True, input=None):
+        p = subprocess.run(["ip", "netns", "exec", self.ns(node), *map(str, argv)], capture_output=True,
+                           text=True, timeout=timeout, input=input)
+        if check_rc and p.returncode != 0:
+            raise TestFailure("in %s: %s -> rc %d\nstdout: %s\nstderr: %s" % (
+                self.ns(node), " ".join(map(str, argv)), p.returncode, p.stdout[-2000:], p.stderr[-2000:]))
+        return p
+
+    def popen(self, node, argv, **kw):
+        return subprocess.Popen(["ip", "netns", "exec", self.ns(node), *map(str, argv)], **kw)
+
+    def probe(self, args, node="cl", timeout=60):
+        """Runs netprobe.py in a namespace and returns its JSON answer."""
+        p = self.run(node, [python(), NETPROBE, *args], timeout=timeout)
+        try:
+            return json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise TestFailure("netprobe %s: unparsable output %r (stderr %r)" % (args[0], p.stdout, p.stderr))
+
+    def curl(self, url, timeout=10, extra=()):
+        p = self.run("cl", ["curl", "-sS", "--fail", "--max-time", str(timeout), *extra, url],
+                     timeout=timeout + 5, check_rc=False)
+        return p
+
+    def lb_mac(self):
+        p = self.run("lb", ["cat", "/sys/class/net/%s/address" % self.lb_dev])
+        return p.stdout.strip()
+
+    def log_tails(self, lines=15):
+        out = []
+        for f in sorted(self.state_dir.glob("*.log")):
+            try:
+                tail = f.read_text(errors="replace").splitlines()[-lines:]
+            except OSError:
+                continue
+            if tail:
+                out.append("--- %s\n%s" % (f.name, "\n".join(tail)))
+        return "\n".join(out)
+
+
+def make_config(mode, backends, udp_backends=None, static_neighbors=True, stats_backends=True,
+                web_port=None, algorithm="maglev", timeouts=None):
+    """tetherd YAML config (configs/README.md) as a dict.
+
+    backends: list of (address, weight) for the TCP service `web` on VIP:80.
+    udp_backends: list of (address, weight) for the UDP service `echo` on VIP:9000 (None = same
+    addresses as `backends`)."""
+    if web_port is None:
+        web_port = HTTP_PORT_FULLNAT if mode == "fullnat" else 80
+    if udp_backends is None:
+        udp_backends = backends
+    cfg = {
+        "dataplane": {"burst_size": 32, "mbufs": 8191, "flow_entries_per_lcore": 16384,
+                      "local_port_min": 10000, "local_port_max": 59999},
+        "ports": [{"name": "lan", "address": LB_ADDR + "/24", "vlan": 0}],
+        "timeouts": timeouts or {"tcp_syn_s": 10, "tcp_established_s": 300, "tcp_closing_s": 10,
+                                 "udp_s": 30},
+        "services": [
+            {"name": "web", "vip": VIP, "port": 80, "protocol": "tcp", "forwarding": mode,
+             "key": "five_tuple", "algorithm": algorithm, "maglev_size": 65537, "seed": 0,
+             "backends": [{"address": a, "port": web_port, "weight": w} for a, w in backends]},
+            {"name": "echo", "vip": VIP, "port": UDP_PORT, "protocol": "udp", "forwarding": mode,
+             "key": "five_tuple", "algorithm": algorithm, "maglev_size": 65537, "seed": 0,
+             "backends": [{"address": a, "port": UDP_PORT, "weight": w} for a, w in udp_backends]},
+        ],
+    }
+    if static_neighbors:
+        hosts = [CLIENT_ADDR] + sorted({a for a, _ in backends} | {a for a, _ in udp_backends},
+                                       key=lambda a: tuple(map(int, a.split("."))))
+        cfg["neighbors"] = [{"address": a, "mac": mac_for(a)} for a in hosts]
+    return cfg
+
+
+class Tetherd:
+    """tetherd running in P-lb on P-lb0 (lcore 0 control, lcore 1 worker)."""
+
+    def __init__(self, exe, topo, workdir, stats_interval_ms=250, memory_mb=512):
+        self.exe, self.topo, self.workdir = str(exe), topo, Path(workdir)
+        self.config_path = self.workdir / "tether.yaml"
+        self.stats_path = self.workdir / "stats.json"
+        self.log_path = self.workdir / "tetherd.log"
+        self.stats_interval_ms = stats_interval_ms
+        self.memory_mb = memory_mb
+        self.proc = None
+        self.last_stats = None
+        self.file_prefix = "tether-it-" + topo.prefix
+
+    def write_config(self, cfg):
+        tmp = self.config_path.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        os.replace(tmp, self.config_path)  # tetherd must never read a half-written file
+
+    def argv(self):
+        eal = ["--no-huge", "-m", str(self.memory_mb), "--no-shconf", "--no-pci", "-l", "0-1",
+               "--file-prefix", self.file_prefix,
+               "--vdev", "net_af_packet0,iface=%s,qpairs=1" % self.topo.lb_dev]
+        app = ["--config", str(self.config_path), "--stats-file", str(self.stats_path),
+               "--stats-interval-ms", str(self.stats_interval_ms)]
+        return ["ip", "netns", "exec", self.topo.ns("lb"), self.exe, *eal, "--", *app]
+
+    def start(self, cfg, ready_timeout=30):
+        self.write_config(cfg)
+        argv = self.argv()
+        log("starting tetherd: " + " ".join(argv))
+        self.logf = open(self.log_path, "wb")
+        # Own session: a signal for us (Ctrl-C) doesn't reach it, and we can kill its whole group.
+        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise TestFailure("tetherd exited with status %s during startup:\n%s" %
+                                  (self.proc.returncode, self.log_tail()))
+            s = self.read_stats()
+            return s if s.get("lcores") and "totals" in s else None
+        s = wait_for("tetherd's first stats file %s" % self.stats_path, ready, ready_timeout)
+        log("tetherd ready (pid %d, %d worker lcore(s))" % (self.proc.pid, len(s["lcores"])))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def check_alive(self):
+        check(self.alive(), "tetherd died (status %s)" % (self.proc.returncode if self.proc else None))
+
+    def read_stats(self):
+        with open(self.stats_path) as f:
+            s = json.load(f)
+        self.last_stats = s
+        return s
+
+    def fresh_stats(self, timeout=10):
+        """Stats written after this call started: waits for two rewrites of the file (the first
+        may have been in progress already), so every counter reflects what happened before."""
+        self.check_alive()
+        seen = []
+
+        def rewritten():
+            st = os.stat(self.stats_path)
+            key = (st.st_mtime_ns, st.st_ino)
+            if not seen or seen[-1] != key:
+                seen.append(key)
+            return len(seen) >= 3
+        wait_for("stats file rewrite", rewritten, timeout, interval=0.02)
+        return self.read_stats()
+
+    def reload(self, cfg):
+        self.write_config(cfg)
+        self.check_alive()
+        log("reload: SIGHUP to tetherd")
+        os.kill(self.proc.pid, signal.SIGHUP)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                log("tetherd ignored SIGTERM for 10 s; SIGKILL")
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+        log("tetherd stopped, status %s" % self.proc.returncode)
+        self.logf.close()
+        # EAL leaves its (empty, with --no-shconf) runtime directory behind; it is ours by name.
+        shutil.rmtree(os.path.join("/var/run/dpdk", self.file_prefix), ignore_errors=True)
+
+    def log_tail(self, lines=40):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError as e:
+            return "(no log: %s)" % e
+
+
+def warm_up(topo, what="first GET http://VIP/ through tetherd"):
+    """Retries the first request: ARP on either side of a fresh tetherd may cost a SYN or two."""
+    def ok():
+        p = topo.curl("http://%s/" % VIP, timeout=3)
+        return p.returncode == 0 and p.stdout.startswith("b")
+    wait_for(what, ok, 20, interval=0.2)
+
+
+# --- stats helpers ---------------------------------------------------------------------------------
+def drops(stats):
+    return {k: stats["totals"]["drops"].get(k, 0) for k in DROP_KEYS}
+
+
+def drops_delta(before, after):
+    b, a = drops(before), drops(after)
+    return {k: a[k] - b[k] for k in DROP_KEYS if a[k] != b[k]}
+
+
+def new_flows(stats, service):
+    """{backend address: new_flows} for one service."""
+    for svc in stats.get("services", []):
+        if svc["name"] == service:
+            return {b["address"]: b["new_flows"] for b in svc["backends"]}
+    return {}
+
+
+def new_flows_delta(before, after, service):
+    b, a = new_flows(before, service), new_flows(after, service)
+    return {addr: a[addr] - b.get(addr, 0) for addr in a}
+
+
+# --- test runner -----------------------------------------------------------------------------------
+class Context:
+    def __init__(self, args, short):
+        self.args = args
+        self.prefix = "%s%d" % (short, os.getpid() % 100000)
+        self.workdir = Path(tempfile.mkdtemp(prefix="tether-it-%s-" % self.prefix))
+        self.topo = None
+        self.tetherd = None
+
+    def topology(self, mode=None, backends=3):
+        self.topo = Topology(self.prefix, mode or self.args.mode, backends)
+        self.topo.up()
+        return self.topo
+
+    def start_tetherd(self, cfg):
+        check(self.args.tetherd, "this test needs --tetherd PATH")
+        self.tetherd = Tetherd(self.args.tetherd, self.topo, self.workdir)
+        self.tetherd.start(cfg)
+        return self.tetherd
+
+    def config(self, backends, **kw):
+        kw.setdefault("static_neighbors", not self.args.dynamic_neighbors)
+        return make_config(self.topo.mode, backends, **kw)
+
+    def diagnostics(self):
+        if self.tetherd is not None:
+            print("----- tetherd log (tail) -----\n" + self.tetherd.log_tail(60), flush=True)
+            stats = None
+            try:
+                stats = self.tetherd.read_stats()
+            except (OSError, ValueError):
+                stats = self.tetherd.last_stats
+            print("----- last stats -----\n" + json.dumps(stats, indent=1), flush=True)
+            if self.tetherd.config_path.exists():
+                print("----- config -----\n" + self.tetherd.config_path.read_text(), flush=True)
+        if self.topo is not None:
+            print("----- topology logs (tail) -----\n" + self.topo.log_tails(), flush=True)
+
+    def teardown(self):
+        errors = []
+        for step in (lambda: self.tetherd and self.tetherd.stop(),
+                     lambda: self.topo and self.topo.is_up and self.topo.down()):
+            try:
+                step()
+            except BaseException as e:  # keep going: the next step must still run
+                errors.append("%s: %s" % (type(e).__name__, e))
+        if self.topo is not None and self.topo.leftovers():
+            errors.append("namespaces left behind: %s" % self.topo.leftovers())
+        if not self.args.keep_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        else:
+            log("work directory kept: %s" % self.workdir)
+        return errors
+
+
+def _raise_deadline(signum, _frame):
+    raise Deadline("hard deadline hit" if signum == signal.SIGALRM else "got signal %d" % signum)
+
+
+def run_test(short, description, body, needs_tetherd=True, default_mode="fullnat", timeout_s=120,
+             add_args=None):
+    """Parses the common command line, runs body(ctx) under a hard deadline, always tears down."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--tetherd", help="path to tetherd (build/controlplane/tetherd)")
+    ap.add_argument("--mode", default=default_mode, choices=["fullnat", "dsr", "ipip"])
+    ap.add_argument("--timeout", type=float, default=timeout_s, help="hard limit in seconds")
+    ap.add_argument("--dynamic-neighbors", action="store_true",
+                    help="no static `neighbors:` in the config: tetherd must resolve them by ARP")
+    ap.add_argument("--keep-workdir", action="store_true", help="keep config/stats/log files")
+    if add_args:
+        add_args(ap)
+    args = ap.parse_args()
+
+    if os.geteuid() != 0:
+        print("SKIP: needs root (network namespaces)", flush=True)
+        sys.exit(77)
+    if needs_tetherd and not args.tetherd:
+        ap.error("--tetherd PATH is required")
+    if needs_tetherd and not os.access(args.tetherd, os.X_OK):
+        print("FAIL: %s is not an executable" % args.tetherd, flush=True)
+        sys.exit(1)
+
+    ctx = Context(args, short)
+    log("%s (prefix %s%s)" % (description, ctx.prefix, ", mode " + args.mode if needs_tetherd else ""))
+    for sig in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _raise_deadline)
+    signal.setitimer(signal.ITIMER_REAL, args.timeout)
+    rc = 1
+    try:
+        body(ctx)
+        rc = 0
+    except BaseException as e:  # noqa: B036 - report anything, then tear down
+        log("FAIL: %s: %s" % (type(e).__name__, e))
+        if not isinstance(e, (TestFailure, Deadline)):
+            traceback.print_exc()
+        try:
+            ctx.diagnostics()
+        except BaseException as d:
+            log("(diagnostics failed: %s)" % d)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # don't let a second signal interrupt the cleanup
+        errors = ctx.teardown()
+        for e in errors:
+            log("teardown problem: %s" % e)
+        if errors:
+            rc = 1
+    log("PASS" if rc == 0 else "FAIL")
+    sys.exit(rc)

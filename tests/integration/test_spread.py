@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Integration (b, h): new connections spread over backends in proportion to their weights.
+
+N curl connections (8 at a time) to http://VIP/ through tetherd; each response names
+its backend. Every connection has its own 5-tuple, so each backend's count is ~Binomial(N, w/sum(w))
+and must lie within harness.binomial_tolerance of N*w/sum(w). The stats file's per-backend
+new_flows must grow by exactly the number of connections each backend served (one TCP connection is
+one flow). Runs in any forwarding mode: fullnat (backends on :8080), dsr and ipip (backends on :80).
+"""
+from harness import (VIP, TestFailure, backend_addr, binomial_tolerance, check, drops_delta, log, new_flows_delta,
+                     run_test, wait_for, warm_up)
+
+
+def add_args(ap):
+    ap.add_argument("--connections", type=int, help="default 300 in fullnat, 120 in dsr/ipip")
+    ap.add_argument("--weights", default="1,1,2", help="backend weights, comma separated")
+
+
+def body(ctx):
+    args = ctx.args
+    weights = [int(w) for w in args.weights.split(",")]
+    n = args.connections or (300 if args.mode == "fullnat" else 120)
+    topo = ctx.topology(backends=len(weights))
+    backends = [(backend_addr(i + 1), w) for i, w in enumerate(weights)]
+    lb = ctx.start_tetherd(ctx.config(backends))
+    warm_up(topo)
+    before = lb.fresh_stats()
+
+    log("%d connections to http://%s/ (%s, weights %s)" % (n, VIP, args.mode, weights))
+    r = topo.probe(["http-burst", "--url", "http://%s/" % VIP, "--n", str(n), "--parallel", "8",
+                    "--max-time", "10"], timeout=120)
+    log("done in %.1fs: %s" % (r["seconds"], r["counts"]))
+    check(not r["errors"], "%d of %d requests failed, e.g. %s" % (len(r["errors"]), n, r["errors"][:3]))
+    counts = r["counts"]
+    unknown = set(counts) - {"b%d" % (i + 1) for i in range(len(weights))}
+    check(not unknown, "responses from unexpected backends: %s" % unknown)
+
+    total_w = sum(weights)
+    chi2 = 0.0
+    problems = []
+    for i, w in enumerate(weights):
+        name, p = "b%d" % (i + 1), w / total_w
+        got, want, tol = counts.get(name, 0), n * p, binomial_tolerance(n, p)
+        chi2 += (got - want) ** 2 / want if want else 0
+        log("  %s weight %d: %3d connections, expected %.1f +- %.1f (share %.3f vs %.3f)" %
+            (name, w, got, want, tol, got / n, p))
+        if abs(got - want) > tol:
+            problems.append("%s got %d, expected %.1f +- %.1f" % (name, got, want, tol))
+        elif w > 0 and got == 0:  # the tolerance allows 0 for small N; P(0) is < 1e-7 there
+            problems.append("%s (weight %d) got no connections" % (name, w))
+    log("  chi-square %.2f with %d degrees of freedom" % (chi2, len(weights) - 1))
+    check(not problems, "spread outside tolerance: " + "; ".join(problems))
+
+    # Stats: one new flow per connection, attributed to the backend that answered.
+    want_flows = {backend_addr(i + 1): counts.get("b%d" % (i + 1), 0) for i in range(len(weights))}
+    state = {}
+
+    def flows_match():
+        state["after"] = lb.fresh_stats()
+        state["delta"] = new_flows_delta(before, state["after"], "web")
+        return state["delta"] == want_flows
+    try:
+        wait_for("stats new_flows to match the responses", flows_match, 5, interval=0)
+    except TestFailure:
+        raise TestFailure("stats new_flows delta %s != responses per backend %s" %
+                             (state.get("delta"), want_flows))
+    dd = drops_delta(before, state["after"])
+    log("stats agree: new_flows delta %s; drop deltas %s" % (state["delta"], dd or "none"))
+    check(dd.get("malformed", 0) == 0 and dd.get("unsupported", 0) == 0,
+          "well-formed traffic was counted as malformed/unsupported: %s" % dd)
+    lb.check_alive()
+
+
+if __name__ == "__main__":
+    run_test("sp", "spread across weighted backends", body, add_args=add_args)
