@@ -65,10 +65,31 @@ using dataplane::BalanceKey;
 using dataplane::ForwardingMode;
 using dataplane::Protocol;
 
+// Operator intent for a backend (health is separate and comes from the checker).
+enum class BackendAdminState : uint8_t {
+  kEnabled,   // takes new flows in proportion to its weight (when healthy)
+  kDraining,  // no new flows or sessions; established ones continue until they end
+  kDisabled,  // no new flows; established ones continue or are reset per the service's policy
+};
+
 struct BackendConfig {
   uint32_t address = 0;
   uint16_t port = 0;  // full-NAT: backend port; DSR modes: must equal the service port
   uint32_t weight = kDefaultWeight;  // 0..kMaxWeight; 0 = no new flows (drain)
+  BackendAdminState state = BackendAdminState::kEnabled;
+};
+
+enum class HealthCheckType : uint8_t { kNone, kTcp, kHttp };
+
+struct HealthCheckConfig {
+  HealthCheckType type = HealthCheckType::kNone;
+  uint32_t interval_ms = 2000;   // 100..3600000
+  uint32_t timeout_ms = 1000;    // 10..interval_ms
+  uint32_t rise = 2;             // consecutive successes to mark a backend up (1..100)
+  uint32_t fall = 3;             // consecutive failures to mark it down (1..100)
+  uint16_t port = 0;             // 0 = the backend's port
+  std::string http_path = "/";   // HTTP only; must start with '/'
+  uint16_t http_expect_status = 200;  // HTTP only; 100..599
 };
 
 struct ServiceConfig {
@@ -79,6 +100,7 @@ struct ServiceConfig {
   ForwardingMode forwarding = ForwardingMode::kFullNat;
   BalanceKey key = BalanceKey::kFiveTuple;
   hashing::SelectorParams selector;  // algorithm, maglev_size (prime), ring_vnodes, seed
+  HealthCheckConfig health_check;
   std::vector<BackendConfig> backends;  // unique (address, port)
 };
 

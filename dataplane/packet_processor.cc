@@ -350,8 +350,8 @@ Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_
 void processBurst(WorkerContext& ctx, const Snapshot& snapshot, uint16_t rx_port,
                   rte_mbuf** packets, uint16_t count, uint64_t now_tsc, Verdict* verdicts) {
   BurstState s{ctx, snapshot, rx_port, now_tsc};
-  std::array<ParsedFrame, kMaxBurst> frames;
-  std::array<uint64_t, kMaxBurst> hashes;
+  auto& frames = ctx.frames;
+  auto& hashes = ctx.flow_hashes;
   count = std::min(count, kMaxBurst);
 
   // Stage 1: parse every packet, hash its flow key, prefetch the flow-index slot.

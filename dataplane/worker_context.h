@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "dataplane/flow_table.h"
+#include "dataplane/packet_parser.h"
 #include "dataplane/lcore_counters.h"
 #include "dataplane/local_port_pool.h"
 #include "dataplane/snapshot.h"
@@ -40,6 +41,10 @@ struct WorkerContext {
   rte_ring* handoff_in = nullptr;                  // replies other workers received for our ports
   rte_ring* to_control = nullptr;                  // ARP replies for the neighbour resolver
   std::array<TxBatch, kMaxPorts> tx{};
+  // Per-burst scratch for the staged pipeline, kept here so a burst does not re-initialise 256
+  // entries on the stack; only the first `count` entries of a burst are written and read.
+  std::array<ParsedFrame, kMaxBurst> frames;
+  std::array<uint64_t, kMaxBurst> flow_hashes;
 };
 
 }  // namespace lb::dataplane
