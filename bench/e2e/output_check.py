@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Checks what tetherd sent towards the backends, so the benchmark never times a wrong dataplane.
+
+dataplane_bench replays a gen_pcap file once through tetherd with the sink port replaced by
+net_pcap tx_pcap=FILE and runs this on FILE. Per forwarding mode it checks every frame:
+
+  fullnat  IPv4 from the sink port's address to a backend:8080, local source port in range,
+           valid IPv4 and TCP/UDP checksums (RFC 1624 incremental updates done right)
+  dsr      IP packet unchanged (client -> VIP:80), destination MAC = the chosen backend's MAC
+  ipip     outer IPv4 (protocol 4) from the sink port's address to a backend, valid outer checksum,
+           inner packet unchanged (client -> VIP:80)
+
+and, for all modes, that the destination MAC belongs to the backend the packet goes to, that every
+input flow appears once, and how evenly the flows spread over the backends (Maglev should be within
+a few percent with thousands of flows).
+
+usage: output_check.py FILE --mode fullnat|dsr|ipip --flows N --vip A --dport N --local A
+       --backends A,B,... --macs M,N,... [--backend-port N] [--local-ports MIN-MAX]
+Prints one summary line; exit status 0 if every check passed, 1 otherwise.
+"""
+import argparse
+import ipaddress
+import struct
+import sys
+from collections import Counter
+
+
+def csum_ok(data: bytes) -> bool:
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s == 0xFFFF
+
+
+def frames(path):
+    with open(path, "rb") as f:
+        hdr = f.read(24)
+        # net_pcap writes nanosecond pcaps (0xa1b23c4d); gen_pcap writes microsecond ones (0xa1b2c3d4).
+        if len(hdr) < 24 or struct.unpack("<I", hdr[:4])[0] not in (0xA1B2C3D4, 0xA1B23C4D):
+            raise SystemExit(f"output_check: {path}: not a little-endian pcap file")
+        while True:
+            rec = f.read(16)
+            if len(rec) < 16:
+                return
+            incl = struct.unpack("<IIII", rec)[2]
+            yield f.read(incl)
+
+
+def parse_ipv4(b):
+    """Returns (header_len, total_len, proto, src, dst) or None."""
+    if len(b) < 20 or b[0] >> 4 != 4:
+        return None
+    ihl = (b[0] & 0xF) * 4
+    return ihl, struct.unpack("!H", b[2:4])[0], b[9], b[12:16], b[16:20]
+
+
+def check_l4(ip, errors, n, what):
+    ihl, tot, proto, src, dst = parse_ipv4(ip)
+    l4 = ip[ihl:tot]
+    pseudo = src + dst + struct.pack("!BBH", 0, proto, len(l4))
+    if proto not in (6, 17):
+        errors.append(f"pkt {n}: {what}protocol {proto}")
+        return None
+    if not (proto == 17 and l4[6:8] == b"\0\0") and not csum_ok(pseudo + l4):
+        errors.append(f"pkt {n}: {what}bad {'TCP' if proto == 6 else 'UDP'} checksum")
+    return proto, struct.unpack("!HH", l4[:4])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("pcap")
+    ap.add_argument("--mode", choices=("fullnat", "dsr", "ipip"), required=True)
+    ap.add_argument("--flows", type=int, required=True)
+    ap.add_argument("--vip", required=True)
+    ap.add_argument("--dport", type=int, required=True)
+    ap.add_argument("--local", required=True, help="the sink port's own address")
+    ap.add_argument("--backends", required=True)
+    ap.add_argument("--macs", required=True, help="MAC of each backend, same order")
+    ap.add_argument("--backend-port", type=int, default=8080, help="full-NAT backend port")
+    ap.add_argument("--local-ports", default="10000-59999")
+    a = ap.parse_args()
+    vip = ipaddress.IPv4Address(a.vip).packed
+    local = ipaddress.IPv4Address(a.local).packed
+    backends = [ipaddress.IPv4Address(b).packed for b in a.backends.split(",")]
+    macs = [bytes.fromhex(m.replace(":", "")) for m in a.macs.split(",")]
+    mac_of = dict(zip(backends, macs))
+    lp_min, lp_max = (int(x) for x in a.local_ports.split("-"))
+
+    errors, per_backend, flows, count = [], Counter(), set(), 0
+    for n, fr in enumerate(frames(a.pcap)):
+        count += 1
+        if len(errors) > 20:
+            break
+        if struct.unpack("!H", fr[12:14])[0] != 0x0800:
+            errors.append(f"pkt {n}: ethertype {fr[12:14].hex()}")
+            continue
+        ip = fr[14:]
+        h = parse_ipv4(ip)
+        if h is None or not csum_ok(ip[: h[0]]):
+            errors.append(f"pkt {n}: bad IPv4 header or header checksum")
+            continue
+        ihl, tot, proto, src, dst = h
+        if a.mode == "ipip":
+            if proto != 4:
+                errors.append(f"pkt {n}: outer protocol {proto}, expected 4 (IPIP)")
+                continue
+            if src != local:
+                errors.append(f"pkt {n}: outer source {ipaddress.IPv4Address(src)}, expected {a.local}")
+            backend = dst
+            inner = ip[ihl:tot]
+            hi = parse_ipv4(inner)
+            if hi is None or not csum_ok(inner[: hi[0]]):
+                errors.append(f"pkt {n}: bad inner IPv4 header")
+                continue
+            if hi[4] != vip:
+                errors.append(f"pkt {n}: inner destination is not the VIP")
+            r = check_l4(inner, errors, n, "inner ")
+            if r and r[1][1] != a.dport:
+                errors.append(f"pkt {n}: inner dport {r[1][1]}")
+            flow = (hi[3], r[1][0] if r else 0)
+        else:
+            r = check_l4(ip, errors, n, "")
+            if r is None:
+                continue
+            sport, dport = r[1]
+            if a.mode == "fullnat":
+                backend = dst
+                if src != local:
+                    errors.append(f"pkt {n}: source {ipaddress.IPv4Address(src)}, expected {a.local} (full-NAT)")
+                if dport != a.backend_port:
+                    errors.append(f"pkt {n}: dport {dport}, expected backend port {a.backend_port}")
+                if not lp_min <= sport <= lp_max:
+                    errors.append(f"pkt {n}: local port {sport} outside {a.local_ports}")
+                flow = (src, sport)  # local ports are unique per flow
+            else:  # dsr
+                if dst != vip or dport != a.dport:
+                    errors.append(f"pkt {n}: DSR must not rewrite IP/L4 (dst {ipaddress.IPv4Address(dst)}:{dport})")
+                backend = next((b for b, m in mac_of.items() if m == fr[0:6]), None)
+                flow = (src, sport)
+        if backend not in mac_of:
+            errors.append(f"pkt {n}: not sent to a backend (dst MAC {fr[0:6].hex(':')})")
+            continue
+        if fr[0:6] != mac_of[backend]:
+            errors.append(f"pkt {n}: dst MAC {fr[0:6].hex(':')} is not {ipaddress.IPv4Address(backend)}'s")
+        per_backend[backend] += 1
+        flows.add(flow)
+    if count != a.flows:
+        errors.append(f"{count} packets forwarded, expected {a.flows} (one per input flow)")
+    elif len(flows) != a.flows:
+        errors.append(f"{len(flows)} distinct flows in the output, expected {a.flows}")
+    if len(per_backend) < len(backends) and a.flows >= 10 * len(backends):
+        errors.append(f"only {len(per_backend)} of {len(backends)} backends received flows")
+    for e in errors[:20]:
+        print(f"output_check: {a.mode}: {e}", file=sys.stderr)
+    if per_backend:
+        mean = sum(per_backend.values()) / len(backends)
+        spread = f"flows per backend {min(per_backend.values())}..{max(per_backend.values())} (mean {mean:.0f})"
+    else:
+        spread = "no backend received flows"
+    status = "OK" if not errors else f"FAILED ({len(errors)} problems, first: {errors[0]})"
+    print(f"output check {a.mode}: {count} packets, {spread}: {status}")
+    return 0 if not errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
