@@ -6,6 +6,14 @@
 // from (offset, skip) derived from its id and the seed; backends take turns claiming their next free
 // slot until the table is full. Weights follow Envoy's weighted variant: a backend takes a turn only
 // when its claimed share is behind weight/max_weight, so entries are proportional to weight.
+// The permutation of the backend at position i (in id order) is offset + j * skip (mod M) with
+// offset = XXH3(id, seed ^ 0x9e3779b97f4a7c15) mod M and skip = XXH3(id, seed ^ 0xc2b2ae3d27d4eb4f)
+// mod (M - 1) + 1, hashing the id's 8 bytes (little-endian); tests/hashing/maglev_test.cc pins the
+// resulting tables.
+//
+// Sizing: M must be prime. A change of backends moves at most ~2x the minimum fraction of keys only
+// while M >= ~300 x backends (1.6x at 650 x, 3.4x at 65 x; bench/results/hashing.md), so 65537 suits
+// up to ~200 backends and 655373 up to ~2000. Building 655373 slots takes ~5 ms.
 //
 // Build once in the control plane, then only call lookup(); a table is immutable after build().
 #pragma once
@@ -24,10 +32,11 @@ class MaglevTable {
  public:
   static constexpr uint32_t kDefaultSize = 65537;
   static constexpr uint32_t kLargeSize = 655373;
+  static constexpr uint32_t kMaxSize = uint32_t{1} << 24;  // 32 MiB of slots; larger sizes are rejected
 
-  // Rejects (InvalidArgument, message names the value): a size that is not prime, a size smaller than
-  // the number of backends, more than kMaxBackends backends, duplicate ids. An empty set or all-zero
-  // weights is valid and yields a table where every slot is kNoBackend.
+  // Rejects (InvalidArgument, message names the value): a size that is not prime, a size above
+  // kMaxSize, a size smaller than the number of backends, more than kMaxBackends backends, duplicate
+  // ids. An empty set or all-zero weights is valid and yields a table where every slot is kNoBackend.
   static absl::StatusOr<MaglevTable> build(std::span<const WeightedBackend> backends,
                                            uint32_t table_size, uint64_t seed);
 
@@ -41,10 +50,12 @@ class MaglevTable {
   // Sorted by id; lookup() results index this.
   const std::vector<WeightedBackend>& backends() const { return backends_; }
   const std::vector<BackendIndex>& slots() const { return slots_; }
-  // Backend id owning a slot, or nullopt-like kNoBackend position.
+  // Backend position owning a slot, or kNoBackend.
   BackendIndex slotOwner(uint32_t slot) const { return slots_[slot]; }
   // Slots per backend position (for balance metrics).
   std::vector<uint32_t> entriesPerBackend() const;
+  // Fraction of the key-hash space each backend position receives: its share of the slots.
+  std::vector<double> hashSpaceShare() const;
 
  private:
   MaglevTable() = default;

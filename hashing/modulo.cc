@@ -35,4 +35,10 @@ absl::StatusOr<ModuloTable> ModuloTable::build(std::span<const WeightedBackend> 
   return table;
 }
 
+std::vector<double> ModuloTable::hashSpaceShare() const {
+  std::vector<double> shares(backends_.size(), 0.0);
+  for (BackendIndex owner : slots_) shares[owner] += 1.0 / static_cast<double>(slots_.size());
+  return shares;
+}
+
 }  // namespace lb::hashing

@@ -25,6 +25,8 @@ class ModuloTable {
   }
 
   const std::vector<WeightedBackend>& backends() const { return backends_; }
+  // Fraction of the key-hash space each backend position receives: its share of the slot list.
+  std::vector<double> hashSpaceShare() const;
 
  private:
   ModuloTable() = default;

@@ -27,6 +27,8 @@ class RingTable {
   BackendIndex lookup(uint64_t key_hash) const;
 
   uint32_t points() const { return static_cast<uint32_t>(point_hashes_.size()); }
+  // Fraction of the 64-bit hash space (arc length) each backend position owns, for balance metrics.
+  std::vector<double> hashSpaceShare() const;
   const std::vector<WeightedBackend>& backends() const { return backends_; }
 
  private:
