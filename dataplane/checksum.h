@@ -43,3 +43,21 @@ inline uint16_t udpChecksumReplace16(uint16_t check, uint16_t old_value, uint16_
 }
 
 }  // namespace lb::dataplane
+
+namespace lb::dataplane {
+
+// Several fields changing at once: accumulate (~old + new) for every changed field and fold once.
+// Whole 32-bit words can be summed in a 64-bit accumulator: 2^16 = 1 modulo 2^16-1, so a 32-bit word
+// counts as the sum of its halves and the carries fold back in at the end (RFC 1071 section 2).
+inline uint64_t checksumDelta32(uint32_t old_value, uint32_t new_value) {
+  return uint64_t{~old_value} + new_value;
+}
+
+inline uint16_t checksumApply(uint16_t check, uint64_t delta) {
+  uint64_t sum = uint64_t{static_cast<uint16_t>(~check)} + delta;
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  return static_cast<uint16_t>(~checksumFold(static_cast<uint32_t>(sum)));
+}
+
+}  // namespace lb::dataplane

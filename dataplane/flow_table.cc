@@ -15,19 +15,6 @@ FlowTable::FlowTable(uint32_t capacity, uint64_t hash_seed)
   for (uint32_t i = static_cast<uint32_t>(entries_.size()); i > 0; --i) free_list_.push_back(i - 1);
 }
 
-FlowEntry* FlowTable::find(const hashing::FlowKeyV4& key, uint64_t hash, uint32_t direction) {
-  const uint32_t tag = static_cast<uint32_t>(hash);
-  for (uint32_t pos = tag & index_mask_;; pos = (pos + 1) & index_mask_) {
-    const uint64_t slot = index_[pos];
-    if (slot == kEmpty) return nullptr;
-    if (static_cast<uint32_t>(slot >> 32) != tag) continue;
-    const uint32_t ref = static_cast<uint32_t>(slot) - 1;
-    if ((ref & 1) != direction) continue;
-    FlowEntry& e = entries_[ref >> 1];
-    if (keysEqual(direction == 0 ? e.client_key : e.reply_key, key)) return &e;
-  }
-}
-
 bool FlowTable::indexInsert(uint64_t hash, uint32_t entry, uint32_t direction) {
   // Load is bounded by capacity (2 index slots per entry, 4 slots per entry), so a free slot exists.
   uint32_t pos = static_cast<uint32_t>(hash) & index_mask_;

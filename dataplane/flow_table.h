@@ -106,6 +106,20 @@ inline bool keysEqual(const hashing::FlowKeyV4& a, const hashing::FlowKeyV4& b) 
          a.protocol == b.protocol;
 }
 
+// Inline: it runs for every packet.
+inline FlowEntry* FlowTable::find(const hashing::FlowKeyV4& key, uint64_t hash, uint32_t direction) {
+  const uint32_t tag = static_cast<uint32_t>(hash);
+  for (uint32_t pos = tag & index_mask_;; pos = (pos + 1) & index_mask_) {
+    const uint64_t slot = index_[pos];
+    if (slot == kEmpty) return nullptr;
+    if (static_cast<uint32_t>(slot >> 32) != tag) continue;
+    const uint32_t ref = static_cast<uint32_t>(slot) - 1;
+    if ((ref & 1) != direction) continue;
+    FlowEntry& e = entries_[ref >> 1];
+    if (keysEqual(direction == 0 ? e.client_key : e.reply_key, key)) return &e;
+  }
+}
+
 inline uint64_t FlowTable::timeoutFor(const FlowEntry& e, const FlowTimeouts& t) {
   switch (e.state) {
     case FlowState::kTcpSynSeen: return t.tcp_syn_tsc;

@@ -5,28 +5,27 @@
 namespace lb::dataplane {
 namespace {
 
-ParsedFrame drop(DropReason reason) {
-  ParsedFrame f;
+void drop(ParsedFrame& f, DropReason reason) {
   f.kind = FrameKind::kDrop;
   f.drop = reason;
-  return f;
 }
 
 }  // namespace
 
-ParsedFrame parseFrame(rte_mbuf* m) {
+void parseFrame(rte_mbuf* m, ParsedFrame& f) {
   // Chained mbufs only come from jumbo frames, which ports are not configured for.
-  if (m->nb_segs != 1) return drop(DropReason::kUnsupported);
+  if (m->nb_segs != 1) return drop(f, DropReason::kUnsupported);
   uint8_t* const data = rte_pktmbuf_mtod(m, uint8_t*);
   const uint32_t frame_len = rte_pktmbuf_data_len(m);
-  if (frame_len < sizeof(rte_ether_hdr)) return drop(DropReason::kMalformed);
+  if (frame_len < sizeof(rte_ether_hdr)) return drop(f, DropReason::kMalformed);
 
-  ParsedFrame f;
   const auto* eth = reinterpret_cast<const rte_ether_hdr*>(data);
   uint16_t ether_type = eth->ether_type;
   f.l2_len = sizeof(rte_ether_hdr);
+  f.vlan = 0;
+  f.tcp_flags = 0;
   if (ether_type == RTE_BE16(RTE_ETHER_TYPE_VLAN)) {
-    if (frame_len < sizeof(rte_ether_hdr) + sizeof(rte_vlan_hdr)) return drop(DropReason::kMalformed);
+    if (frame_len < sizeof(rte_ether_hdr) + sizeof(rte_vlan_hdr)) return drop(f, DropReason::kMalformed);
     const auto* vlan = reinterpret_cast<const rte_vlan_hdr*>(data + sizeof(rte_ether_hdr));
     f.vlan = rte_be_to_cpu_16(vlan->vlan_tci) & 0x0fff;
     ether_type = vlan->eth_proto;
@@ -34,32 +33,32 @@ ParsedFrame parseFrame(rte_mbuf* m) {
   }
 
   if (ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
-    if (frame_len < f.l2_len + sizeof(rte_arp_hdr)) return drop(DropReason::kMalformed);
+    if (frame_len < f.l2_len + sizeof(rte_arp_hdr)) return drop(f, DropReason::kMalformed);
     auto* arp = reinterpret_cast<rte_arp_hdr*>(data + f.l2_len);
     if (arp->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
         arp->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != RTE_ETHER_ADDR_LEN ||
         arp->arp_plen != sizeof(uint32_t)) {
-      return drop(DropReason::kUnsupported);
+      return drop(f, DropReason::kUnsupported);
     }
     f.kind = FrameKind::kArp;
     f.arp = arp;
-    return f;
+    return;
   }
-  if (ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return drop(DropReason::kUnsupported);
+  if (ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return drop(f, DropReason::kUnsupported);
 
   const uint32_t l3_avail = frame_len - f.l2_len;
-  if (l3_avail < sizeof(rte_ipv4_hdr)) return drop(DropReason::kMalformed);
+  if (l3_avail < sizeof(rte_ipv4_hdr)) return drop(f, DropReason::kMalformed);
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(data + f.l2_len);
-  if ((ip->version_ihl >> 4) != 4) return drop(DropReason::kMalformed);
+  if ((ip->version_ihl >> 4) != 4) return drop(f, DropReason::kMalformed);
   const uint16_t ihl_bytes = static_cast<uint16_t>((ip->version_ihl & 0x0f) * 4);
   const uint16_t total_len = rte_be_to_cpu_16(ip->total_length);
   // Frames may carry Ethernet padding past total_length, never less than it.
   if (ihl_bytes < sizeof(rte_ipv4_hdr) || total_len < ihl_bytes || total_len > l3_avail) {
-    return drop(DropReason::kMalformed);
+    return drop(f, DropReason::kMalformed);
   }
   // Non-first fragments carry no L4 header to balance on; reassembly is not on the fast path.
   if ((ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0) {
-    return drop(DropReason::kUnsupported);
+    return drop(f, DropReason::kUnsupported);
   }
   f.ip = ip;
   f.l3_len = ihl_bytes;
@@ -72,32 +71,33 @@ ParsedFrame parseFrame(rte_mbuf* m) {
 
   switch (ip->next_proto_id) {
     case IPPROTO_TCP: {
-      if (l4_len < sizeof(rte_tcp_hdr)) return drop(DropReason::kMalformed);
+      if (l4_len < sizeof(rte_tcp_hdr)) return drop(f, DropReason::kMalformed);
       const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(l4);
       const uint16_t data_off = static_cast<uint16_t>((tcp->data_off >> 4) * 4);
-      if (data_off < sizeof(rte_tcp_hdr) || data_off > l4_len) return drop(DropReason::kMalformed);
+      if (data_off < sizeof(rte_tcp_hdr) || data_off > l4_len) return drop(f, DropReason::kMalformed);
       f.key.src_port_be = tcp->src_port;
       f.key.dst_port_be = tcp->dst_port;
       f.tcp_flags = tcp->tcp_flags;
       break;
     }
     case IPPROTO_UDP: {
-      if (l4_len < sizeof(rte_udp_hdr)) return drop(DropReason::kMalformed);
+      if (l4_len < sizeof(rte_udp_hdr)) return drop(f, DropReason::kMalformed);
       const auto* udp = reinterpret_cast<const rte_udp_hdr*>(l4);
       const uint16_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
-      if (udp_len < sizeof(rte_udp_hdr) || udp_len > l4_len) return drop(DropReason::kMalformed);
+      if (udp_len < sizeof(rte_udp_hdr) || udp_len > l4_len) return drop(f, DropReason::kMalformed);
       f.key.src_port_be = udp->src_port;
       f.key.dst_port_be = udp->dst_port;
       break;
     }
     case IPPROTO_ICMP:
-      if (l4_len < sizeof(rte_icmp_hdr)) return drop(DropReason::kMalformed);
+      if (l4_len < sizeof(rte_icmp_hdr)) return drop(f, DropReason::kMalformed);
+      f.key.src_port_be = 0;
+      f.key.dst_port_be = 0;
       break;
     default:
-      return drop(DropReason::kUnsupported);
+      return drop(f, DropReason::kUnsupported);
   }
   f.kind = FrameKind::kIpv4;
-  return f;
 }
 
 }  // namespace lb::dataplane

@@ -32,6 +32,14 @@ struct ParsedFrame {
   hashing::FlowKeyV4 key;  // src/dst address, ports (0 for ICMP), protocol
 };
 
-ParsedFrame parseFrame(rte_mbuf* m);
+// Fills `out`; fields not relevant to the frame's kind are left as they were (callers read only what
+// `kind` says is valid), which keeps the per-packet cost to what the frame needs.
+void parseFrame(rte_mbuf* m, ParsedFrame& out);
+
+inline ParsedFrame parseFrame(rte_mbuf* m) {
+  ParsedFrame f;
+  parseFrame(m, f);
+  return f;
+}
 
 }  // namespace lb::dataplane

@@ -36,10 +36,25 @@ void queueTx(BurstState& s, rte_mbuf* m, uint16_t port) {
   batch.packets[batch.count++] = m;
 }
 
-// Rewrites the L2 header for the egress port, adding or removing the 802.1Q tag as that port needs.
+bool writeL2Retag(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
+                  const rte_ether_addr& src);
+
+// Rewrites the L2 header for the egress port. Untagged in and out is the common case and stays inline.
+inline bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
+                    const rte_ether_addr& src) {
+  if (l2_len == sizeof(rte_ether_hdr) && egress_vlan == 0) [[likely]] {
+    auto* bytes = rte_pktmbuf_mtod(m, uint8_t*);
+    std::memcpy(bytes, &dst, RTE_ETHER_ADDR_LEN);
+    std::memcpy(bytes + RTE_ETHER_ADDR_LEN, &src, RTE_ETHER_ADDR_LEN);
+    return true;
+  }
+  return writeL2Retag(m, l2_len, egress_vlan, dst, src);
+}
+
+// Slow path of writeL2, adding or removing the 802.1Q tag as that port needs.
 // `l2_len` is updated; returns false when there is no headroom for a tag.
-bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
-             const rte_ether_addr& src) {
+bool writeL2Retag(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
+                  const rte_ether_addr& src) {
   const bool tagged = l2_len > sizeof(rte_ether_hdr);
   if (egress_vlan != 0 && !tagged) {
     if (rte_pktmbuf_prepend(m, sizeof(rte_vlan_hdr)) == nullptr) return false;
@@ -126,38 +141,33 @@ void updateTcpState(FlowEntry& e, uint8_t flags, bool from_client) {
   }
 }
 
-enum class Endpoint : uint8_t { kSource, kDestination };
-
-// Rewrites one endpoint (address and port) of the IP and L4 headers, fixing checksums incrementally.
-void rewriteEndpoint(const ParsedFrame& f, Endpoint which, uint32_t new_addr, uint16_t new_port) {
+// Full-NAT rewrites both endpoints of a packet: new source and destination address and port. The IP
+// checksum covers the addresses; the TCP/UDP checksum covers them (pseudo-header) and the ports.
+// One accumulated delta per checksum, folded once.
+void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port, uint32_t dst_addr,
+                      uint16_t dst_port) {
   rte_ipv4_hdr* ip = f.ip;
-  const bool src = which == Endpoint::kSource;
-  const uint32_t old_addr = src ? ip->src_addr : ip->dst_addr;
-  if (src) {
-    ip->src_addr = new_addr;
-  } else {
-    ip->dst_addr = new_addr;
-  }
-  ip->hdr_checksum = checksumReplace32(ip->hdr_checksum, old_addr, new_addr);
+  const uint64_t addr_delta = checksumDelta32(ip->src_addr, src_addr) + checksumDelta32(ip->dst_addr, dst_addr);
+  ip->src_addr = src_addr;
+  ip->dst_addr = dst_addr;
+  ip->hdr_checksum = checksumApply(ip->hdr_checksum, addr_delta);
+  // TCP and UDP both start with source and destination port: one 32-bit word.
+  uint32_t old_ports;
+  std::memcpy(&old_ports, f.l4, sizeof(old_ports));
+  uint16_t new_port_pair[2] = {src_port, dst_port};
+  uint32_t new_ports;
+  std::memcpy(&new_ports, new_port_pair, sizeof(new_ports));
+  std::memcpy(f.l4, &new_ports, sizeof(new_ports));
+  const uint64_t l4_delta = addr_delta + checksumDelta32(old_ports, new_ports);
   if (f.key.protocol == IPPROTO_TCP) {
     auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
-    const uint16_t old_port = src ? tcp->src_port : tcp->dst_port;
-    if (src) {
-      tcp->src_port = new_port;
-    } else {
-      tcp->dst_port = new_port;
-    }
-    tcp->cksum = checksumReplace16(checksumReplace32(tcp->cksum, old_addr, new_addr), old_port, new_port);
+    tcp->cksum = checksumApply(tcp->cksum, l4_delta);
   } else {
     auto* udp = static_cast<rte_udp_hdr*>(f.l4);
-    const uint16_t old_port = src ? udp->src_port : udp->dst_port;
-    if (src) {
-      udp->src_port = new_port;
-    } else {
-      udp->dst_port = new_port;
+    if (udp->dgram_cksum != 0) {  // zero = no checksum (RFC 768); a computed zero is sent as 0xffff
+      const uint16_t updated = checksumApply(udp->dgram_cksum, l4_delta);
+      udp->dgram_cksum = updated == 0 ? 0xffff : updated;
     }
-    udp->dgram_cksum = udpChecksumReplace16(udpChecksumReplace32(udp->dgram_cksum, old_addr, new_addr),
-                                            old_port, new_port);
   }
 }
 
@@ -270,8 +280,7 @@ Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t fl
   const LocalPort& egress = s.snap.ports[e->egress_port];
   switch (e->forwarding) {
     case ForwardingMode::kFullNat:
-      rewriteEndpoint(f, Endpoint::kSource, egress.address_be, e->local_port_be);
-      rewriteEndpoint(f, Endpoint::kDestination, e->backend_address_be, e->backend_port_be);
+      rewriteEndpoints(f, egress.address_be, e->local_port_be, e->backend_address_be, e->backend_port_be);
       break;
     case ForwardingMode::kDsrL2:
       break;
@@ -306,8 +315,8 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
   e->last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, false);
 
-  rewriteEndpoint(f, Endpoint::kSource, e->client_key.dst_addr_be, e->client_key.dst_port_be);
-  rewriteEndpoint(f, Endpoint::kDestination, e->client_key.src_addr_be, e->client_key.src_port_be);
+  rewriteEndpoints(f, e->client_key.dst_addr_be, e->client_key.dst_port_be, e->client_key.src_addr_be,
+                   e->client_key.src_port_be);
   const LocalPort& out = s.snap.ports[e->ingress_port];
   if (!writeL2(m, f.l2_len, out.vlan, e->client_mac, out.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   queueTx(s, m, e->ingress_port);
@@ -362,7 +371,7 @@ void processBurst(WorkerContext& ctx, const Snapshot& snapshot, uint16_t rx_port
   for (uint16_t i = 0; i < count; ++i) {
     if (i + kPrefetchAhead < count) rte_prefetch0(rte_pktmbuf_mtod(packets[i + kPrefetchAhead], void*));
     rx_bytes += rte_pktmbuf_pkt_len(packets[i]);
-    frames[i] = parseFrame(packets[i]);
+    parseFrame(packets[i], frames[i]);
     if (needsFlowLookup(frames[i])) {
       hashes[i] = ctx.flows.hashKey(frames[i].key);
       ctx.flows.prefetchIndex(hashes[i]);
