@@ -8,8 +8,10 @@
 //  - a key given with no value (`vip:`) is an error for scalars; for a section or a list (`neighbors:`)
 //    it means "empty", which is what people write before filling a section in.
 // Single-field ranges are checked here, where the line number is still known, with the same limits and
-// wording as validateConfig(); cross-field rules (uniqueness, DSR ports, prime table sizes) are left to
-// validateConfig(), which also checks configs that never were YAML (REST).
+// wording as validateConfig(); cross-field rules (uniqueness, DSR ports, prime table sizes, a health
+// check's timeout_ms <= interval_ms) are left to validateConfig(), which also checks configs that never
+// were YAML (REST). The one rule only the parser can apply is about keys, not values: `http_*` keys in a
+// health_check need `type: http` (a Config cannot tell a written default from an omitted key).
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -18,6 +20,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -287,6 +290,58 @@ constexpr uint64_t kMaxPort = std::numeric_limits<uint16_t>::max();
 constexpr std::string_view kAddressText = "an IPv4 address";
 constexpr std::string_view kPrefixText = "an IPv4 prefix";
 
+// Health-check limits, as documented on HealthCheckConfig in config.h. config_validate.cc holds the same
+// numbers (and the tests pin both): config.h, where the other limits live, does not export these yet.
+constexpr uint32_t kMinHealthIntervalMs = 100;
+constexpr uint32_t kMaxHealthIntervalMs = 3600000;
+constexpr uint32_t kMinHealthTimeoutMs = 10;
+constexpr uint32_t kMinHealthRiseFall = 1;
+constexpr uint32_t kMaxHealthRiseFall = 100;
+constexpr uint32_t kMinHttpStatus = 100;
+constexpr uint32_t kMaxHttpStatus = 599;
+
+// YAML names of the enums added for backend admin state and health checks, spelled as the REST API
+// spells them (controlplane/rest_json.h). One table per enum so parsing and naming cannot disagree.
+constexpr std::array<std::pair<BackendAdminState, std::string_view>, 3> kBackendStateNames{{
+    {BackendAdminState::kEnabled, "enabled"},
+    {BackendAdminState::kDraining, "draining"},
+    {BackendAdminState::kDisabled, "disabled"},
+}};
+constexpr std::array<std::pair<HealthCheckType, std::string_view>, 3> kHealthCheckTypeNames{{
+    {HealthCheckType::kNone, "none"},
+    {HealthCheckType::kTcp, "tcp"},
+    {HealthCheckType::kHttp, "http"},
+}};
+
+// Worded like config.cc's parsers: `"drain" is not one of enabled, draining, disabled`.
+template <class Enum, size_t N>
+absl::StatusOr<Enum> valueNamed(const std::array<std::pair<Enum, std::string_view>, N>& table,
+                                std::string_view name) {
+  std::string choices;
+  for (const auto& [value, candidate] : table) {
+    if (candidate == name) return value;
+    if (!choices.empty()) choices += ", ";
+    choices += candidate;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s is not one of %s", quoteValue(name), choices));
+}
+
+template <class Enum, size_t N>
+std::string_view nameOf(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum value) {
+  for (const auto& [candidate, name] : table) {
+    if (candidate == value) return name;
+  }
+  return "unknown";
+}
+
+absl::StatusOr<BackendAdminState> parseBackendStateName(std::string_view name) {
+  return valueNamed(kBackendStateNames, name);
+}
+absl::StatusOr<HealthCheckType> parseHealthCheckTypeName(std::string_view name) {
+  return valueNamed(kHealthCheckTypeNames, name);
+}
+
 DataplaneConfig readDataplane(Reader& r, const Field& field) {
   DataplaneConfig dataplane;
   const MapView view =
@@ -341,7 +396,7 @@ StaticNeighbor readNeighbor(Reader& r, const Field& field) {
 // `service` already holds its port and forwarding mode: DSR backends default to the service port.
 BackendConfig readBackend(Reader& r, const Field& field, const ServiceConfig& service) {
   BackendConfig backend;
-  const MapView view = r.map(field, {"address", "port", "weight"}, /*null_is_empty=*/false);
+  const MapView view = r.map(field, {"address", "port", "weight", "state"}, /*null_is_empty=*/false);
   if (const Field* address = r.require(view, "address")) {
     backend.address = r.parsed(*address, parseIpv4, kAddressText);
   }
@@ -356,14 +411,53 @@ BackendConfig readBackend(Reader& r, const Field& field, const ServiceConfig& se
     backend.port = service.port;
   }
   r.optionalInteger(view, "weight", 0, kMaxWeight, backend.weight);
+  r.optionalParsed(view, "state", parseBackendStateName, "enabled, draining or disabled", backend.state);
   return backend;
+}
+
+// `health_check:` written with nothing under it is the default: type none, backends are never checked.
+HealthCheckConfig readHealthCheck(Reader& r, const Field& field) {
+  HealthCheckConfig check;
+  const MapView view = r.map(field,
+                             {"type", "interval_ms", "timeout_ms", "rise", "fall", "port", "http_path",
+                              "http_expect_status"},
+                             /*null_is_empty=*/true);
+  r.optionalParsed(view, "type", parseHealthCheckTypeName, "none, tcp or http", check.type);
+  // An http_* key on a tcp (or untyped) check is most likely a forgotten `type: http`; accepting it
+  // would leave the operator believing the path is being probed.
+  if (r.ok() && check.type != HealthCheckType::kHttp) {
+    for (size_t i = 0; i < view.keys.size(); ++i) {
+      if (!view.keys[i].starts_with("http_")) continue;
+      r.fail(view.values[i],
+             view.find("type") != nullptr
+                 ? absl::StrFormat("needs type: http (type is %s)",
+                                   nameOf(kHealthCheckTypeNames, check.type))
+                 : std::string("needs type: http (type defaults to none)"));
+      break;
+    }
+  }
+  r.optionalInteger(view, "interval_ms", kMinHealthIntervalMs, kMaxHealthIntervalMs,
+                    check.interval_ms);
+  // timeout_ms <= interval_ms spans two keys: validateConfig() checks it.
+  r.optionalInteger(view, "timeout_ms", kMinHealthTimeoutMs, kMaxHealthIntervalMs, check.timeout_ms);
+  r.optionalInteger(view, "rise", kMinHealthRiseFall, kMaxHealthRiseFall, check.rise);
+  r.optionalInteger(view, "fall", kMinHealthRiseFall, kMaxHealthRiseFall, check.fall);
+  r.optionalInteger(view, "port", 0, kMaxPort, check.port);  // 0 = the backend's port
+  // The path's characters are checked by validateConfig(), which REST-built configs also pass through.
+  if (const Field* path = view.find("http_path")) {
+    std::string text = r.string(*path);
+    if (r.ok()) check.http_path = std::move(text);
+  }
+  r.optionalInteger(view, "http_expect_status", kMinHttpStatus, kMaxHttpStatus,
+                    check.http_expect_status);
+  return check;
 }
 
 ServiceConfig readService(Reader& r, const Field& field) {
   ServiceConfig service;
   const MapView view = r.map(field,
                              {"name", "vip", "port", "protocol", "forwarding", "key", "algorithm",
-                              "maglev_size", "ring_vnodes", "seed", "backends"},
+                              "maglev_size", "ring_vnodes", "seed", "health_check", "backends"},
                              /*null_is_empty=*/false);
   if (const Field* name = r.require(view, "name")) service.name = r.string(*name);
   if (const Field* vip = r.require(view, "vip")) service.vip = r.parsed(*vip, parseIpv4, kAddressText);
@@ -378,6 +472,9 @@ ServiceConfig readService(Reader& r, const Field& field) {
   r.optionalInteger(view, "maglev_size", 1, kMaxMaglevSize, service.selector.maglev_size);
   r.optionalInteger(view, "ring_vnodes", 1, kMaxRingVnodes, service.selector.ring_vnodes);
   r.optionalInteger(view, "seed", 0, std::numeric_limits<uint64_t>::max(), service.selector.seed);
+  if (const Field* health_check = view.find("health_check")) {
+    service.health_check = readHealthCheck(r, *health_check);
+  }
   if (const Field* backends = r.require(view, "backends")) {
     for (const Field& item : r.list(*backends)) {
       service.backends.push_back(readBackend(r, item, service));

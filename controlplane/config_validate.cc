@@ -2,6 +2,8 @@
 // from YAML (parseConfig calls this last) or was assembled by the REST API. Single-field ranges are
 // checked again here, with the parser's limits and wording, because a REST-built Config never went
 // through the parser. Returns the first violation, named by key path and value.
+// Rules that need the key as written rather than the value (`http_*` keys need `type: http`) are the
+// parser's alone: here a default http_path is indistinguishable from an omitted one.
 #include <algorithm>
 #include <initializer_list>
 #include <map>
@@ -21,6 +23,17 @@ namespace lb::controlplane {
 namespace {
 
 constexpr uint32_t kMaxPort = 65535;
+
+// Health-check limits, as documented on HealthCheckConfig in config.h; config_parse.cc holds the same
+// numbers (config.h does not export them yet) and the tests pin both.
+constexpr uint32_t kMinHealthIntervalMs = 100;
+constexpr uint32_t kMaxHealthIntervalMs = 3600000;
+constexpr uint32_t kMinHealthTimeoutMs = 10;
+constexpr uint32_t kMinHealthRiseFall = 1;
+constexpr uint32_t kMaxHealthRiseFall = 100;
+constexpr uint32_t kMinHttpStatus = 100;
+constexpr uint32_t kMaxHttpStatus = 599;
+constexpr size_t kMaxHttpPathLength = 1024;
 
 bool isPowerOfTwo(uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }
 
@@ -44,6 +57,13 @@ absl::Status checkName(std::string_view path, std::string_view name) {
 template <class Enum>
 absl::Status checkEnum(std::string_view path, std::string_view name, Enum value) {
   if (name != "unknown") return absl::OkStatus();
+  return fieldError(path, absl::StrCat(static_cast<int>(value), " is not a valid value"));
+}
+
+// For enums without a name table in config.h: valid values are 0..last.
+template <class Enum>
+absl::Status checkEnumUpTo(std::string_view path, Enum value, Enum last) {
+  if (static_cast<int>(value) <= static_cast<int>(last)) return absl::OkStatus();
   return fieldError(path, absl::StrCat(static_cast<int>(value), " is not a valid value"));
 }
 
@@ -210,6 +230,51 @@ absl::Status checkSelector(std::string_view path, const ServiceConfig& service) 
   return absl::OkStatus();
 }
 
+// The HTTP fields are checked whatever the type, so a check later switched to http (a REST PATCH of
+// `type` alone) never carries a path that cannot be sent.
+absl::Status checkHealthCheck(std::string_view service_path, const HealthCheckConfig& check) {
+  const std::string path = absl::StrFormat("%s.health_check", service_path);
+  if (auto s = checkEnumUpTo(path + ".type", check.type, HealthCheckType::kHttp); !s.ok()) return s;
+  if (auto s = checkRanges({
+          {path + ".interval_ms", check.interval_ms, kMinHealthIntervalMs, kMaxHealthIntervalMs},
+          {path + ".rise", check.rise, kMinHealthRiseFall, kMaxHealthRiseFall},
+          {path + ".fall", check.fall, kMinHealthRiseFall, kMaxHealthRiseFall},
+          {path + ".http_expect_status", check.http_expect_status, kMinHttpStatus, kMaxHttpStatus},
+      });
+      !s.ok()) {
+    return s;
+  }
+  // A check still running when the next one is due would overlap it.
+  if (check.timeout_ms < kMinHealthTimeoutMs || check.timeout_ms > check.interval_ms) {
+    return fieldError(path + ".timeout_ms",
+                      absl::StrCat(rangeMessage(absl::StrCat(check.timeout_ms), kMinHealthTimeoutMs,
+                                                check.interval_ms),
+                                   " (at most interval_ms)"));
+  }
+  // The path goes verbatim into the request line `GET <path> HTTP/1.1`: a space or control byte would
+  // split or corrupt it, and bytes above 0x7e would need percent-encoding.
+  const std::string& http_path = check.http_path;
+  if (http_path.empty() || http_path.front() != '/') {
+    return fieldError(path + ".http_path",
+                      absl::StrCat(quoteValue(http_path), " must start with \"/\""));
+  }
+  if (http_path.size() > kMaxHttpPathLength) {
+    return fieldError(path + ".http_path",
+                      absl::StrFormat("%s is longer than %d characters", quoteValue(http_path),
+                                      kMaxHttpPathLength));
+  }
+  for (size_t i = 0; i < http_path.size(); ++i) {
+    const auto c = static_cast<unsigned char>(http_path[i]);
+    if (c < 0x21 || c > 0x7e) {
+      return fieldError(
+          path + ".http_path",
+          absl::StrFormat("%s must be printable ASCII without spaces (0x%02x at offset %d)",
+                          quoteValue(http_path), static_cast<unsigned>(c), i));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status checkBackends(std::string_view path, const ServiceConfig& service) {
   if (service.backends.size() > hashing::kMaxBackends) {
     return fieldError(absl::StrFormat("%s.backends", path),
@@ -230,6 +295,10 @@ absl::Status checkBackends(std::string_view path, const ServiceConfig& service) 
                           service.port, forwardingModeName(service.forwarding)));
     }
     if (auto s = checkRange(backend_path + ".weight", backend.weight, 0, kMaxWeight); !s.ok()) return s;
+    if (auto s = checkEnumUpTo(backend_path + ".state", backend.state, BackendAdminState::kDisabled);
+        !s.ok()) {
+      return s;
+    }
     if (auto [it, inserted] = seen.emplace(std::pair(backend.address, backend.port), i); !inserted) {
       return fieldError(backend_path,
                         absl::StrFormat("%s port %d is already %s.backends[%d]",
@@ -285,6 +354,7 @@ absl::Status checkServices(const Config& config) {
                                 it->second, config.services[it->second].name));
     }
     if (auto s = checkSelector(path, service); !s.ok()) return s;
+    if (auto s = checkHealthCheck(path, service.health_check); !s.ok()) return s;
     if (auto s = checkBackends(path, service); !s.ok()) return s;
   }
   return absl::OkStatus();

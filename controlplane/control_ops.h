@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +20,16 @@
 namespace lb::controlplane {
 
 enum class HealthState : uint8_t { kUnknown, kUp, kDown };
+
+// "unknown" | "up" | "down": the label value in metrics, the REST API and logs.
+inline std::string_view healthStateName(HealthState state) {
+  switch (state) {
+    case HealthState::kUp: return "up";
+    case HealthState::kDown: return "down";
+    case HealthState::kUnknown: break;
+  }
+  return "unknown";
+}
 
 struct BackendHealth {
   std::string service;

@@ -11,7 +11,9 @@
 
 #include "absl/strings/str_format.h"
 #include "controlplane/arp_frames.h"
+#include "controlplane/prometheus_metrics.h"
 #include "controlplane/snapshot_builder.h"
+#include "controlplane/telemetry.h"
 #include "dataplane/port_setup.h"
 
 namespace lb::controlplane {
@@ -142,11 +144,48 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
     d->neighbors_.addStatic(n.address, mac);
   }
   d->neighbors_.setWanted(wantedNextHops(cfg));
-  if (auto st = d->rebuildAndPublish(); !st.ok()) return st;
+
+  HealthCheckerOptions health_options;
+  health_options.bind_device = d->options_.health_bind_device;
+  auto checker = HealthChecker::create(health_options);
+  if (checker.ok()) {
+    d->health_checker_ = *std::move(checker);
+    Daemon* self = d.get();
+    d->health_checker_->setTransitionCallback([self](const BackendHealth& h) {
+      const BackendKey key{h.service, h.address, h.port};
+      if (h.state == HealthState::kDown) {
+        self->down_.insert(key);
+      } else {
+        self->down_.erase(key);
+      }
+      self->health_changed_ = true;
+      std::fprintf(stderr, "tetherd: backend %s:%u of %s is %s%s%s\n", formatIpv4(h.address).c_str(), h.port,
+                   h.service.c_str(), h.state == HealthState::kDown ? "down" : "up",
+                   h.last_error.empty() ? "" : ": ", h.last_error.c_str());
+    });
+  } else {
+    std::fprintf(stderr, "tetherd: health checks disabled: %s\n", std::string(checker.status().message()).c_str());
+  }
+
+  std::lock_guard lock(d->mutex_);
+  d->setHealthTargetsLocked();
+  if (auto st = d->rebuildAndPublishLocked(); !st.ok()) return st;
+
+  TelemetrySources telemetry;
+  telemetry.workers = d->workerCounters();
+  telemetry.flow_entries_per_lcore = cfg.dataplane.flow_entries_per_lcore;
+  telemetry.stats = [self = d.get()] { return self->stats(); };
+  telemetry.health = [self = d.get()] { return self->health(); };
+  if (auto st = registerTelemetry(std::move(telemetry)); !st.ok()) {
+    std::fprintf(stderr, "tetherd: telemetry commands unavailable: %s\n", std::string(st.message()).c_str());
+  }
   return d;
 }
 
 Daemon::~Daemon() {
+  if (rest_api_ != nullptr) rest_api_->stop();
+  unregisterTelemetry();
+  health_checker_.reset();
   for (uint16_t p = 0; p < port_macs_.size(); ++p) {
     rte_eth_dev_stop(p);
     rte_eth_dev_close(p);
@@ -162,9 +201,9 @@ Daemon::~Daemon() {
   rte_mempool_free(pool_);
 }
 
-absl::Status Daemon::rebuildAndPublish() {
+absl::Status Daemon::rebuildAndPublishLocked() {
   BuildInputs in{&config_, port_macs_, &neighbors_, &counter_slots_, rte_get_tsc_hz(),
-                 control_stats_.generation + 1};
+                 control_stats_.generation + 1, &down_};
   auto snap = buildSnapshot(in);
   if (!snap.ok()) return snap.status();
   const uint64_t cycles = publisher_->publish(*std::move(snap));
@@ -174,31 +213,102 @@ absl::Status Daemon::rebuildAndPublish() {
   return absl::OkStatus();
 }
 
-void Daemon::reload() {
-  auto next = loadConfigFile(options_.config_path);
-  if (!next.ok()) {
-    std::fprintf(stderr, "tetherd: reload rejected, keeping the running config: %s\n",
-                 std::string(next.status().message()).c_str());
-    return;
-  }
-  if (auto st = checkBootKeysUnchanged(config_, *next); !st.ok()) {
-    std::fprintf(stderr, "tetherd: reload rejected: %s\n", std::string(st.message()).c_str());
-    return;
-  }
+absl::Status Daemon::applyConfigLocked(Config next) {
+  if (auto st = validateConfig(next); !st.ok()) return st;
+  if (auto st = checkBootKeysUnchanged(config_, next); !st.ok()) return st;
   Config previous = std::move(config_);
-  config_ = *std::move(next);
+  config_ = std::move(next);
   neighbors_.setWanted(wantedNextHops(config_));
-  if (auto st = rebuildAndPublish(); !st.ok()) {
-    std::fprintf(stderr, "tetherd: reload rejected: %s\n", std::string(st.message()).c_str());
+  if (auto st = rebuildAndPublishLocked(); !st.ok()) {
     config_ = std::move(previous);
     neighbors_.setWanted(wantedNextHops(config_));
-    return;
+    return st;
   }
-  std::fprintf(stderr, "tetherd: reloaded %s (generation %lu)\n", options_.config_path.c_str(),
-               static_cast<unsigned long>(control_stats_.generation));
+  setHealthTargetsLocked();
+  return absl::OkStatus();
 }
 
-void Daemon::pollArp(uint64_t now_ms) {
+Config Daemon::currentConfig() const {
+  std::lock_guard lock(mutex_);
+  return config_;
+}
+
+absl::Status Daemon::applyConfig(const Config& next) {
+  std::lock_guard lock(mutex_);
+  return applyConfigLocked(next);
+}
+
+absl::Status Daemon::reloadFromFile() {
+  auto next = loadConfigFile(options_.config_path);
+  if (!next.ok()) return next.status();
+  std::lock_guard lock(mutex_);
+  if (auto st = applyConfigLocked(*std::move(next)); !st.ok()) return st;
+  std::fprintf(stderr, "tetherd: reloaded %s (generation %lu)\n", options_.config_path.c_str(),
+               static_cast<unsigned long>(control_stats_.generation));
+  return absl::OkStatus();
+}
+
+void Daemon::setHealthTargetsLocked() {
+  if (health_checker_ == nullptr) return;
+  std::vector<HealthTarget> targets;
+  for (const ServiceConfig& s : config_.services) {
+    if (s.health_check.type == HealthCheckType::kNone) continue;
+    for (const BackendConfig& b : s.backends) targets.push_back({s.name, b.address, b.port, s.health_check});
+  }
+  health_checker_->setTargets(std::move(targets));
+  // Forget verdicts for backends that are no longer checked, so they are not held out of the table.
+  std::set<BackendKey> still_down;
+  for (const BackendHealth& h : health_checker_->health()) {
+    if (h.state == HealthState::kDown) still_down.insert(BackendKey{h.service, h.address, h.port});
+  }
+  if (still_down != down_) {
+    down_ = std::move(still_down);
+    health_changed_ = true;
+  }
+}
+
+void Daemon::pollHealthLocked(uint64_t now_ms) {
+  if (health_checker_ == nullptr) return;
+  health_checker_->poll(now_ms);
+  if (!health_changed_) return;
+  health_changed_ = false;
+  if (auto st = rebuildAndPublishLocked(); !st.ok()) {
+    std::fprintf(stderr, "tetherd: health change not applied: %s\n", std::string(st.message()).c_str());
+  }
+}
+
+std::vector<WorkerCounters> Daemon::workerCounters() const {
+  std::vector<WorkerCounters> workers;
+  for (size_t w = 0; w < counters_.size(); ++w) workers.push_back({worker_lcores_[w], counters_[w]});
+  return workers;
+}
+
+nlohmann::json Daemon::statsLocked() const {
+  ControlStats control = control_stats_;
+  control.uptime_s = static_cast<double>(rte_get_tsc_cycles() - start_tsc_) / rte_get_tsc_hz();
+  return statsJson(workerCounters(), config_, counter_slots_, control);
+}
+
+nlohmann::json Daemon::stats() const {
+  std::lock_guard lock(mutex_);
+  return statsLocked();
+}
+
+std::vector<BackendHealth> Daemon::health() const {
+  std::lock_guard lock(mutex_);
+  if (health_checker_ == nullptr) return {};
+  return health_checker_->health();
+}
+
+std::string Daemon::metricsText() const {
+  std::lock_guard lock(mutex_);
+  ControlStats control = control_stats_;
+  control.uptime_s = static_cast<double>(rte_get_tsc_cycles() - start_tsc_) / rte_get_tsc_hz();
+  return renderMetrics(workerCounters(), config_, counter_slots_, control,
+                       health_checker_ != nullptr ? health_checker_->health() : std::vector<BackendHealth>{});
+}
+
+void Daemon::pollArpLocked(uint64_t now_ms) {
   void* frames[64];
   bool changed = false;
   const unsigned n = rte_ring_dequeue_burst(to_control_, frames, 64, nullptr);
@@ -208,7 +318,7 @@ void Daemon::pollArp(uint64_t now_ms) {
     rte_pktmbuf_free(m);
   }
   if (changed) {
-    if (auto st = rebuildAndPublish(); !st.ok()) {
+    if (auto st = rebuildAndPublishLocked(); !st.ok()) {
       std::fprintf(stderr, "tetherd: neighbour update not applied: %s\n", std::string(st.message()).c_str());
     }
   }
@@ -224,10 +334,8 @@ void Daemon::pollArp(uint64_t now_ms) {
 
 void Daemon::writeStats() {
   if (options_.stats_file.empty()) return;
-  std::vector<WorkerCounters> workers;
-  for (size_t w = 0; w < counters_.size(); ++w) workers.push_back({worker_lcores_[w], counters_[w]});
-  control_stats_.uptime_s = static_cast<double>(rte_get_tsc_cycles() - start_tsc_) / rte_get_tsc_hz();
-  writeFileAtomically(options_.stats_file, statsJson(workers, config_, counter_slots_, control_stats_).dump());
+  const nlohmann::json doc = stats();
+  writeFileAtomically(options_.stats_file, doc.dump());
 }
 
 int Daemon::run() {
@@ -235,14 +343,33 @@ int Daemon::run() {
   for (size_t w = 0; w < worker_lcores_.size(); ++w) {
     rte_eal_remote_launch(dataplane::runWorker, &worker_configs_[w], worker_lcores_[w]);
   }
+  if (options_.api_enabled) {
+    rest_api_ = std::make_unique<RestApi>(*this, options_.api);
+    if (auto st = rest_api_->start(); !st.ok()) {
+      std::fprintf(stderr, "tetherd: REST API not started: %s\n", std::string(st.message()).c_str());
+      rest_api_.reset();
+    } else {
+      std::fprintf(stderr, "tetherd: REST API on http://%s:%u/api/v1\n", options_.api.address.c_str(),
+                   rest_api_->port());
+    }
+  }
   std::fprintf(stderr, "tetherd: running with %zu worker(s), %zu service(s)\n", worker_lcores_.size(),
                config_.services.size());
   const uint64_t start_ms = nowMs();
   uint64_t last_stats_ms = 0;
   while (!g_stop.load()) {
     const uint64_t now = nowMs();
-    if (g_reload.exchange(false)) reload();
-    pollArp(now);
+    if (g_reload.exchange(false)) {
+      if (auto st = reloadFromFile(); !st.ok()) {
+        std::fprintf(stderr, "tetherd: reload rejected, keeping the running config: %s\n",
+                     std::string(st.message()).c_str());
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      pollArpLocked(now);
+      pollHealthLocked(now);
+    }
     if (now - last_stats_ms >= options_.stats_interval_ms) {
       writeStats();
       last_stats_ms = now;
@@ -250,6 +377,7 @@ int Daemon::run() {
     if (options_.duration_s != 0 && now - start_ms >= uint64_t{options_.duration_s} * 1000) break;
     std::this_thread::sleep_for(kControlTick);
   }
+  if (rest_api_ != nullptr) rest_api_->stop();
   stop_workers_.store(true);
   rte_eal_mp_wait_lcore();
   writeStats();

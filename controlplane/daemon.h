@@ -8,14 +8,19 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "controlplane/config.h"
+#include "controlplane/control_ops.h"
 #include "controlplane/counter_slots.h"
+#include "controlplane/health_checker.h"
 #include "controlplane/neighbor_table.h"
 #include "controlplane/snapshot_publisher.h"
+#include "controlplane/rest_api.h"
 #include "controlplane/stats_report.h"
 #include "dataplane/worker.h"
 
@@ -26,9 +31,14 @@ struct DaemonOptions {
   std::string stats_file;
   uint32_t stats_interval_ms = 1000;
   uint32_t duration_s = 0;  // 0 = until SIGINT/SIGTERM
+  bool api_enabled = true;
+  RestApiOptions api;
+  std::string health_bind_device;  // SO_BINDTODEVICE for health checks (empty = kernel routing)
 };
 
-class Daemon {
+// Also the ControlOps the REST API calls: every change, from the API, SIGHUP, the health checker or
+// the neighbour resolver, is applied under one control-plane mutex (workers never take it).
+class Daemon final : public ControlOps {
  public:
   // Call after rte_eal_init. Sets up ports, rings and worker state; starts nothing yet.
   static absl::StatusOr<std::unique_ptr<Daemon>> create(Config config, DaemonOptions options);
@@ -41,15 +51,33 @@ class Daemon {
   static void requestStop();
   static void requestReload();
 
+  // ControlOps (thread-safe)
+  Config currentConfig() const override;
+  absl::Status applyConfig(const Config& next) override;
+  absl::Status reloadFromFile() override;
+  nlohmann::json stats() const override;
+  std::vector<BackendHealth> health() const override;
+  std::string metricsText() const override;
+
  private:
   Daemon() = default;
-  absl::Status rebuildAndPublish();
-  void reload();
-  void pollArp(uint64_t now_ms);
+  // The *Locked methods expect mutex_ held.
+  absl::Status rebuildAndPublishLocked();
+  absl::Status applyConfigLocked(Config next);
+  void pollArpLocked(uint64_t now_ms);
+  void pollHealthLocked(uint64_t now_ms);
+  void setHealthTargetsLocked();
+  std::vector<WorkerCounters> workerCounters() const;
+  nlohmann::json statsLocked() const;
   void writeStats();
 
+  mutable std::mutex mutex_;
   Config config_;
   DaemonOptions options_;
+  std::unique_ptr<HealthChecker> health_checker_;
+  std::set<BackendKey> down_;
+  bool health_changed_ = false;
+  std::unique_ptr<RestApi> rest_api_;
   rte_mempool* pool_ = nullptr;
   rte_rcu_qsbr* qsbr_ = nullptr;
   std::vector<rte_ether_addr> port_macs_;

@@ -20,6 +20,10 @@ uint64_t backendId(const BackendConfig& b) {
 
 }  // namespace
 
+uint32_t effectiveWeight(const BackendConfig& backend, bool down) {
+  return backend.state == BackendAdminState::kEnabled && !down ? backend.weight : 0;
+}
+
 std::optional<NeighborTable::Wanted> nextHopFor(const Config& config, uint32_t address) {
   for (uint16_t p = 0; p < config.ports.size(); ++p) {
     if (prefixContains(config.ports[p].address, address)) return NeighborTable::Wanted{address, p};
@@ -72,7 +76,10 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
   for (const ServiceConfig& sc : config.services) {
     std::vector<hashing::WeightedBackend> weighted;
     weighted.reserve(sc.backends.size());
-    for (const BackendConfig& b : sc.backends) weighted.push_back({backendId(b), b.weight});
+    for (const BackendConfig& b : sc.backends) {
+      const bool down = in.down != nullptr && in.down->count(BackendKey{sc.name, b.address, b.port}) != 0;
+      weighted.push_back({backendId(b), effectiveWeight(b, down)});
+    }
     auto selector = hashing::buildSelector(weighted, sc.selector);
     if (!selector.ok()) {
       return absl::InvalidArgumentError(

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -24,7 +25,14 @@ struct BuildInputs {
   CounterSlots* counter_slots = nullptr;
   uint64_t tsc_hz = 0;
   uint64_t generation = 0;
+  // Backends the health checker has marked down (may be null): like draining or disabled ones, they
+  // keep their established flows but get weight 0 in the selection table, so no new ones.
+  const std::set<BackendKey>* down = nullptr;
 };
+
+// The weight a backend takes in the selection table: its configured weight only while it is enabled
+// and not known to be down.
+uint32_t effectiveWeight(const BackendConfig& backend, bool down);
 
 absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildInputs& in);
 

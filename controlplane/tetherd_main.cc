@@ -3,6 +3,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <fstream>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -37,6 +39,15 @@ int main(int argc, char** argv) {
   app.add_option("--stats-interval-ms", options.stats_interval_ms, "how often to write the stats file")
       ->check(CLI::Range(10u, 3600000u));
   app.add_option("--duration-s", options.duration_s, "stop after this many seconds (0 = run until signalled)");
+  app.add_option("--api-address", options.api.address, "REST API listen address (default 127.0.0.1)");
+  app.add_option("--api-port", options.api.port, "REST API port (default 9180; 0 = any free port)");
+  std::string token_file;
+  app.add_option("--api-token-file", token_file, "require `Authorization: Bearer <token>` with the token in this file")
+      ->check(CLI::ExistingFile);
+  bool no_api = false;
+  app.add_flag("--no-api", no_api, "do not start the REST API");
+  app.add_option("--health-bind-device", options.health_bind_device,
+                 "send health checks through this interface (SO_BINDTODEVICE)");
   try {
     // CLI11 expects the program name first; after EAL, argv[0] is the last EAL token ("--").
     app.parse(argc, argv);
@@ -44,6 +55,17 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     rte_eal_cleanup();
     return rc == 0 ? 0 : 2;
+  }
+
+  options.api_enabled = !no_api;
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    std::getline(in, options.api.bearer_token);
+    if (options.api.bearer_token.empty()) {
+      std::fprintf(stderr, "tetherd: %s: empty token file\n", token_file.c_str());
+      rte_eal_cleanup();
+      return 2;
+    }
   }
 
   auto config = lb::controlplane::loadConfigFile(options.config_path);

@@ -71,24 +71,38 @@ services:
       - address: 10.99.0.11
         port: 8443
         weight: 1000000
+        state: draining
       - address: 10.99.0.12
         port: 8443
         weight: 0
+        state: disabled
+    health_check:
+      type: http
+      interval_ms: 5000
+      timeout_ms: 4000
+      rise: 5
+      fall: 7
+      port: 8080
+      http_path: /healthz?full=1
+      http_expect_status: 204
   - name: dns_v2-a
     vip: 10.99.0.101
     port: 53
     protocol: udp
     forwarding: dsr
+    health_check: {type: tcp, port: 5353}
     backends:
       - address: 10.99.0.13
       - address: 10.99.0.14
         port: 53
+        state: enabled
   - name: tunnel
     vip: 10.99.0.102
     port: 8000
     forwarding: ipip
     algorithm: modulo
     seed: 7
+    health_check: {type: none, interval_ms: 100, timeout_ms: 100, rise: 100, fall: 1}
     backends: []
 )";
 
@@ -143,7 +157,17 @@ TEST(ParseConfigTest, FullConfigRoundTripsIntoStruct) {
   EXPECT_EQ(web.backends[0].address, ip(10, 99, 0, 11));
   EXPECT_EQ(web.backends[0].port, 8443);
   EXPECT_EQ(web.backends[0].weight, kMaxWeight);
+  EXPECT_EQ(web.backends[0].state, BackendAdminState::kDraining);
   EXPECT_EQ(web.backends[1].weight, 0u);
+  EXPECT_EQ(web.backends[1].state, BackendAdminState::kDisabled);
+  EXPECT_EQ(web.health_check.type, HealthCheckType::kHttp);
+  EXPECT_EQ(web.health_check.interval_ms, 5000u);
+  EXPECT_EQ(web.health_check.timeout_ms, 4000u);
+  EXPECT_EQ(web.health_check.rise, 5u);
+  EXPECT_EQ(web.health_check.fall, 7u);
+  EXPECT_EQ(web.health_check.port, 8080);
+  EXPECT_EQ(web.health_check.http_path, "/healthz?full=1");
+  EXPECT_EQ(web.health_check.http_expect_status, 204);
 
   const ServiceConfig& dns = c.services[1];
   EXPECT_EQ(dns.protocol, Protocol::kUdp);
@@ -151,12 +175,22 @@ TEST(ParseConfigTest, FullConfigRoundTripsIntoStruct) {
   ASSERT_EQ(dns.backends.size(), 2u);
   EXPECT_EQ(dns.backends[0].port, 53) << "DSR backend port defaults to the service port";
   EXPECT_EQ(dns.backends[0].weight, kDefaultWeight);
+  EXPECT_EQ(dns.backends[0].state, BackendAdminState::kEnabled);
+  EXPECT_EQ(dns.backends[1].state, BackendAdminState::kEnabled);
+  EXPECT_EQ(dns.health_check.type, HealthCheckType::kTcp);
+  EXPECT_EQ(dns.health_check.port, 5353);
+  EXPECT_EQ(dns.health_check.interval_ms, 2000u) << "keys not written keep their defaults";
 
   const ServiceConfig& tunnel = c.services[2];
   EXPECT_EQ(tunnel.forwarding, ForwardingMode::kDsrIpip);
   EXPECT_EQ(tunnel.selector.algorithm, hashing::Algorithm::kModulo);
   EXPECT_EQ(tunnel.selector.seed, 7u);
   EXPECT_TRUE(tunnel.backends.empty());
+  EXPECT_EQ(tunnel.health_check.type, HealthCheckType::kNone);
+  EXPECT_EQ(tunnel.health_check.interval_ms, 100u);
+  EXPECT_EQ(tunnel.health_check.timeout_ms, 100u);
+  EXPECT_EQ(tunnel.health_check.rise, 100u);
+  EXPECT_EQ(tunnel.health_check.fall, 1u);
 
   EXPECT_TRUE(validateConfig(c).ok()) << "a parsed config is already valid";
 }
@@ -199,6 +233,50 @@ services:
   EXPECT_EQ(s.selector.ring_vnodes, hashing::RingTable::kDefaultVnodes);
   EXPECT_EQ(s.selector.seed, 0u);
   EXPECT_EQ(s.backends[0].weight, kDefaultWeight);
+  EXPECT_EQ(s.backends[0].state, BackendAdminState::kEnabled);
+  EXPECT_EQ(s.health_check.type, HealthCheckType::kNone);
+  EXPECT_EQ(s.health_check.interval_ms, 2000u);
+  EXPECT_EQ(s.health_check.timeout_ms, 1000u);
+  EXPECT_EQ(s.health_check.rise, 2u);
+  EXPECT_EQ(s.health_check.fall, 3u);
+  EXPECT_EQ(s.health_check.port, 0);
+  EXPECT_EQ(s.health_check.http_path, "/");
+  EXPECT_EQ(s.health_check.http_expect_status, 200);
+}
+
+// `health_check:` with nothing under it is the default check (type none), like an empty section.
+TEST(ParseConfigTest, EmptyHealthCheckIsTheDefault) {
+  absl::StatusOr<Config> parsed = parseConfig(R"(
+ports: [{name: lan, address: 10.99.0.2/24}]
+services:
+  - name: web
+    vip: 10.99.0.100
+    port: 80
+    health_check:
+    backends: []
+)");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->services[0].health_check.type, HealthCheckType::kNone);
+  EXPECT_EQ(parsed->services[0].health_check.http_path, "/");
+}
+
+// Every health-check limit is inclusive, in the file and in validateConfig().
+TEST(ParseConfigTest, HealthCheckLimitsAreInclusive) {
+  const std::string longest_path = "/" + std::string(1023, 'a');
+  absl::StatusOr<Config> parsed = parseConfig(
+      "ports: [{name: lan, address: 10.99.0.2/24}]\n"
+      "services:\n"
+      "  - {name: a, vip: 10.99.0.100, port: 80, backends: [],\n"
+      "     health_check: {type: http, interval_ms: 3600000, timeout_ms: 3600000, rise: 1, fall: 100,\n"
+      "                    port: 65535, http_expect_status: 599, http_path: \"" + longest_path + "\"}}\n"
+      "  - {name: b, vip: 10.99.0.100, port: 81, backends: [],\n"
+      "     health_check: {type: http, interval_ms: 100, timeout_ms: 10, rise: 100, fall: 1,\n"
+      "                    port: 0, http_expect_status: 100, http_path: \"/~!$&'()*+,;=:@%20\"}}\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->services[0].health_check.http_path.size(), 1024u);
+  EXPECT_EQ(parsed->services[0].health_check.interval_ms, 3600000u);
+  EXPECT_EQ(parsed->services[1].health_check.timeout_ms, 10u);
+  EXPECT_EQ(parsed->services[1].health_check.http_path, "/~!$&'()*+,;=:@%20");
 }
 
 // A section key with nothing under it means "empty", the way people leave a section to fill in later.
@@ -259,6 +337,7 @@ std::string dataplaneWith(const std::string& body) { return kPorts + "dataplane:
 std::string timeoutsWith(const std::string& body) { return kPorts + "timeouts: {" + body + "}\n"; }
 std::string portWith(const std::string& body) { return "ports:\n  - {" + body + "}\n"; }
 std::string neighborWith(const std::string& body) { return kPorts + "neighbors: [{" + body + "}]\n"; }
+std::string healthWith(const std::string& body) { return webWith("health_check: {" + body + "}"); }
 
 const std::vector<BadYamlCase>& badYamlCases() {
   static const std::vector<BadYamlCase> cases = {
@@ -552,6 +631,92 @@ const std::vector<BadYamlCase>& badYamlCases() {
       {"PortNameBad", portWith("name: eth0.1, address: 10.99.0.2/24"),
        "ports[0].name: \"eth0.1\" must match"},
 
+      // --- backend state ------------------------------------------------------------------------------
+      // Unknown state lists the choices.
+      {"BadBackendState", backendWith("address: 10.99.0.11, port: 8080, state: drain"),
+       "services[0].backends[0].state: \"drain\" is not one of enabled, draining, disabled"},
+      // A null state is an error, not the default.
+      {"NullBackendState", backendWith("address: 10.99.0.11, port: 8080, state: ~"),
+       "services[0].backends[0].state: expected enabled, draining or disabled, got null"},
+
+      // --- health checks ------------------------------------------------------------------------------
+      // health_check is a map.
+      {"HealthCheckNotMap", webWith("health_check: tcp"),
+       "services[0].health_check: expected a map, got \"tcp\""},
+      // Unknown key in a health check (here a unit-less spelling of interval_ms).
+      {"UnknownHealthCheckKey", healthWith("type: tcp, interval: 5"),
+       "services[0].health_check.interval: unknown key"},
+      // Unknown check type lists the choices.
+      {"BadHealthCheckType", healthWith("type: icmp"),
+       "services[0].health_check.type: \"icmp\" is not one of none, tcp, http"},
+      // interval_ms below 100.
+      {"HealthIntervalTooShort", healthWith("type: tcp, interval_ms: 99"),
+       "services[0].health_check.interval_ms: 99 is out of range 100..3600000"},
+      // interval_ms above an hour.
+      {"HealthIntervalTooLong", healthWith("type: tcp, interval_ms: 3600001"),
+       "services[0].health_check.interval_ms: 3600001 is out of range 100..3600000"},
+      // timeout_ms below 10.
+      {"HealthTimeoutTooShort", healthWith("type: tcp, timeout_ms: 9"),
+       "services[0].health_check.timeout_ms: 9 is out of range 10..3600000"},
+      // timeout_ms above interval_ms (a check would still run when the next is due).
+      {"HealthTimeoutAboveInterval", healthWith("type: tcp, interval_ms: 1000, timeout_ms: 1001"),
+       "services[0].health_check.timeout_ms: 1001 is out of range 10..1000 (at most interval_ms)"},
+      // ... also against the default interval_ms of 2000.
+      {"HealthTimeoutAboveDefaultInterval", healthWith("type: tcp, timeout_ms: 3000"),
+       "services[0].health_check.timeout_ms: 3000 is out of range 10..2000 (at most interval_ms)"},
+      // rise 0 would mark a backend up without a single pass.
+      {"HealthRiseZero", healthWith("type: tcp, rise: 0"),
+       "services[0].health_check.rise: 0 is out of range 1..100"},
+      // rise above 100.
+      {"HealthRiseTooLarge", healthWith("type: tcp, rise: 101"),
+       "services[0].health_check.rise: 101 is out of range 1..100"},
+      // fall 0 would mark a backend down without a single failure.
+      {"HealthFallZero", healthWith("type: tcp, fall: 0"),
+       "services[0].health_check.fall: 0 is out of range 1..100"},
+      // fall above 100.
+      {"HealthFallTooLarge", healthWith("type: tcp, fall: 101"),
+       "services[0].health_check.fall: 101 is out of range 1..100"},
+      // Check port above 65535.
+      {"HealthPortTooLarge", healthWith("type: tcp, port: 65536"),
+       "services[0].health_check.port: 65536 is out of range 0..65535"},
+      // A quoted number is a string here too.
+      {"HealthIntervalQuoted", healthWith("type: tcp, interval_ms: \"1000\""),
+       "services[0].health_check.interval_ms: \"1000\" is a string, expected an integer"},
+      // Expected status below 100.
+      {"HttpStatusTooLow", healthWith("type: http, http_expect_status: 99"),
+       "services[0].health_check.http_expect_status: 99 is out of range 100..599"},
+      // Expected status above 599.
+      {"HttpStatusTooHigh", healthWith("type: http, http_expect_status: 600"),
+       "services[0].health_check.http_expect_status: 600 is out of range 100..599"},
+      // The path must be absolute: it is the request target of `GET <path> HTTP/1.1`.
+      {"HttpPathRelative", healthWith("type: http, http_path: healthz"),
+       "services[0].health_check.http_path: \"healthz\" must start with \"/\""},
+      // An empty path is not absolute either.
+      {"HttpPathEmpty", healthWith("type: http, http_path: \"\""),
+       "services[0].health_check.http_path: \"\" must start with \"/\""},
+      // A space would split the request line.
+      {"HttpPathSpace", healthWith("type: http, http_path: \"/a b\""),
+       "services[0].health_check.http_path: \"/a b\" must be printable ASCII without spaces "
+       "(0x20 at offset 2)"},
+      // Control bytes would corrupt it.
+      {"HttpPathControl", healthWith("type: http, http_path: \"/a\\tb\""),
+       "must be printable ASCII without spaces (0x09 at offset 2)"},
+      // Non-ASCII must be percent-encoded by the operator.
+      {"HttpPathNonAscii", healthWith("type: http, http_path: \"/caf\xc3\xa9\""),
+       "must be printable ASCII without spaces (0xc3 at offset 4)"},
+      // At most 1024 characters.
+      {"HttpPathTooLong", healthWith("type: http, http_path: /" + std::string(1024, 'a')),
+       "(1025 characters) is longer than 1024 characters"},
+      // A list is not a path.
+      {"HttpPathList", healthWith("type: http, http_path: [/]"),
+       "services[0].health_check.http_path: expected a string, got a list"},
+      // http_* keys need type http: on a tcp check they would be silently ignored.
+      {"HttpPathOnTcpCheck", healthWith("type: tcp, http_path: /healthz"),
+       "services[0].health_check.http_path: needs type: http (type is tcp) (line 4)"},
+      // ... and the default type is none, which says so.
+      {"HttpStatusWithoutType", healthWith("http_expect_status: 204"),
+       "services[0].health_check.http_expect_status: needs type: http (type defaults to none)"},
+
       // --- cross-field rules --------------------------------------------------------------------------
       // Service names are unique.
       {"DuplicateServiceName",
@@ -705,6 +870,59 @@ const std::vector<BadStructCase>& badStructCases() {
       // Unnamed service.
       {"EmptyServiceName", [](Config& c) { c.services[0].name.clear(); },
        "services[0].name: must not be empty"},
+      // Backend admin state outside the enum.
+      {"BackendStateOutOfEnum",
+       [](Config& c) { c.services[0].backends[1].state = static_cast<BackendAdminState>(3); },
+       "services[0].backends[1].state: 3 is not a valid value"},
+      // Health-check type outside the enum.
+      {"HealthTypeOutOfEnum",
+       [](Config& c) { c.services[0].health_check.type = static_cast<HealthCheckType>(7); },
+       "services[0].health_check.type: 7 is not a valid value"},
+      // interval_ms range without the parser.
+      {"HealthIntervalZero", [](Config& c) { c.services[0].health_check.interval_ms = 0; },
+       "services[0].health_check.interval_ms: 0 is out of range 100..3600000"},
+      // interval_ms upper bound without the parser.
+      {"HealthIntervalTooLong", [](Config& c) { c.services[0].health_check.interval_ms = 3600001; },
+       "services[0].health_check.interval_ms: 3600001 is out of range 100..3600000"},
+      // timeout_ms lower bound without the parser.
+      {"HealthTimeoutTooShort", [](Config& c) { c.services[0].health_check.timeout_ms = 9; },
+       "services[0].health_check.timeout_ms: 9 is out of range 10..2000 (at most interval_ms)"},
+      // timeout_ms <= interval_ms.
+      {"HealthTimeoutAboveInterval", [](Config& c) { c.services[0].health_check.timeout_ms = 2001; },
+       "services[0].health_check.timeout_ms: 2001 is out of range 10..2000 (at most interval_ms)"},
+      // rise range.
+      {"HealthRiseZero", [](Config& c) { c.services[0].health_check.rise = 0; },
+       "services[0].health_check.rise: 0 is out of range 1..100"},
+      // fall range.
+      {"HealthFallTooLarge", [](Config& c) { c.services[0].health_check.fall = 101; },
+       "services[0].health_check.fall: 101 is out of range 1..100"},
+      // Expected status range.
+      {"HttpStatusTooHigh", [](Config& c) { c.services[0].health_check.http_expect_status = 600; },
+       "services[0].health_check.http_expect_status: 600 is out of range 100..599"},
+      // Expected status lower bound (0 is what an unset field of a hand-built struct would hold).
+      {"HttpStatusZero", [](Config& c) { c.services[0].health_check.http_expect_status = 0; },
+       "services[0].health_check.http_expect_status: 0 is out of range 100..599"},
+      // A relative path, checked even while the type is none (a later switch to http must be valid).
+      {"HttpPathRelative", [](Config& c) { c.services[0].health_check.http_path = "healthz"; },
+       "services[0].health_check.http_path: \"healthz\" must start with \"/\""},
+      // An empty path.
+      {"HttpPathEmpty", [](Config& c) { c.services[0].health_check.http_path.clear(); },
+       "services[0].health_check.http_path: \"\" must start with \"/\""},
+      // DEL is not printable.
+      {"HttpPathDel",
+       [](Config& c) {
+         c.services[0].health_check.type = HealthCheckType::kHttp;
+         c.services[0].health_check.http_path = "/x\x7f";
+       },
+       "must be printable ASCII without spaces (0x7f at offset 2)"},
+      // A NUL byte (possible from REST, never from YAML text) is not printable either.
+      {"HttpPathNul",
+       [](Config& c) { c.services[0].health_check.http_path = std::string("/a\0b", 4); },
+       "must be printable ASCII without spaces (0x00 at offset 2)"},
+      // Path length cap.
+      {"HttpPathTooLong",
+       [](Config& c) { c.services[0].health_check.http_path = "/" + std::string(1024, 'a'); },
+       "(1025 characters) is longer than 1024 characters"},
   };
   return cases;
 }
@@ -833,7 +1051,7 @@ TEST(ExampleConfigsTest, EveryShippedConfigIsValid) {
   }
 }
 
-// The demo topology the integration tests rely on.
+// The demo topology the integration tests rely on, with an HTTP check on web (backends serve GET /).
 TEST(ExampleConfigsTest, DemoConfigHasExpectedTopology) {
   absl::StatusOr<Config> demo = loadConfigFile(std::string(TETHER_CONFIGS_DIR) + "/demo.yaml");
   ASSERT_TRUE(demo.ok()) << demo.status();
@@ -847,15 +1065,23 @@ TEST(ExampleConfigsTest, DemoConfigHasExpectedTopology) {
   EXPECT_EQ(web.port, 80);
   EXPECT_EQ(web.protocol, Protocol::kTcp);
   EXPECT_EQ(web.forwarding, ForwardingMode::kFullNat);
+  EXPECT_EQ(web.health_check.type, HealthCheckType::kHttp);
+  EXPECT_EQ(web.health_check.http_path, "/");
+  EXPECT_EQ(web.health_check.interval_ms, 1000u);
+  EXPECT_EQ(web.health_check.timeout_ms, 500u);
+  EXPECT_EQ(web.health_check.rise, 2u);
+  EXPECT_EQ(web.health_check.fall, 2u);
   EXPECT_EQ(echo.name, "echo");
   EXPECT_EQ(echo.port, 9000);
   EXPECT_EQ(echo.protocol, Protocol::kUdp);
+  EXPECT_EQ(echo.health_check.type, HealthCheckType::kNone);
   for (const ServiceConfig* s : {&web, &echo}) {
     ASSERT_EQ(s->backends.size(), 3u);
     for (uint32_t i = 0; i < 3; ++i) {
       EXPECT_EQ(s->backends[i].address, ip(10, 99, 0, 11 + i));
       EXPECT_EQ(s->backends[i].port, s == &web ? 8080 : 9000);
       EXPECT_EQ(s->backends[i].weight, 1u);
+      EXPECT_EQ(s->backends[i].state, BackendAdminState::kEnabled);
     }
   }
 }

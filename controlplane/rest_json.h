@@ -1,0 +1,85 @@
+// Config <-> JSON for the REST API (controlplane/rest_api.h, described in controlplane/openapi.yaml).
+//
+// The JSON shapes use the YAML config file's key names and value spellings (configs/README.md), so an
+// operator who knows the file knows the API: `{"address": "10.99.0.11", "port": 8080, "weight": 1}`.
+//
+// Readers are strict for the same reason the YAML parser is: a typo must be an error, not a default.
+// Unknown fields, repeated keys, wrong JSON types (`"port": "80"`, `"weight": 1.5`, `null`) and
+// out-of-range values are rejected before any Config is built, with messages naming the field by its
+// path inside the request body and worded like the config file's (controlplane/value_text.h):
+//   `weight: 2000000 is out of range 0..1000000`, `backends[1].port: "80" is a string, expected an
+//   integer (remove the quotes)`, `forwarding: "dsrr" is not one of fullnat, dsr, ipip`.
+// Rules that span fields or services (prime table size, DSR port == service port, unique backends)
+// stay in validateConfig(); rest_api.cc runs it on the edited Config and rewrites its key paths.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "controlplane/config.h"
+#include "controlplane/control_ops.h"
+
+namespace lb::controlplane {
+
+// Health-check limits (config.h documents them on HealthCheckConfig). validateConfig() does not check
+// health checks yet, so the REST reader enforces them.
+inline constexpr uint32_t kMinHealthIntervalMs = 100;
+inline constexpr uint32_t kMaxHealthIntervalMs = 3600000;
+inline constexpr uint32_t kMinHealthTimeoutMs = 10;
+inline constexpr uint32_t kMinHealthRiseFall = 1;
+inline constexpr uint32_t kMaxHealthRiseFall = 100;
+inline constexpr uint16_t kMinHttpStatus = 100;
+inline constexpr uint16_t kMaxHttpStatus = 599;
+
+// Names used in JSON: "enabled" | "draining" | "disabled", "none" | "tcp" | "http",
+// "unknown" | "up" | "down". Parsers return InvalidArgument worded like parseForwardingMode's.
+std::string_view backendStateName(BackendAdminState state);
+absl::StatusOr<BackendAdminState> parseBackendState(std::string_view name);
+std::string_view healthCheckTypeName(HealthCheckType type);
+absl::StatusOr<HealthCheckType> parseHealthCheckType(std::string_view name);
+
+// A backend's name in URLs and messages: "10.99.0.11:8080".
+std::string backendId(uint32_t address, uint16_t port);
+// Parses "a.b.c.d:port" (port 1..65535). InvalidArgument names the text.
+absl::StatusOr<std::pair<uint32_t, uint16_t>> parseBackendId(std::string_view text);
+
+// --- Config -> JSON ------------------------------------------------------------------------------
+nlohmann::json backendToJson(const BackendConfig& backend);
+nlohmann::json healthCheckToJson(const HealthCheckConfig& health_check);
+nlohmann::json serviceToJson(const ServiceConfig& service);
+nlohmann::json timeoutsToJson(const Timeouts& timeouts);
+nlohmann::json configToJson(const Config& config);
+// {"backends": [{service, address, port, state, transitions, last_error}], "summary": {up, down, unknown}}
+nlohmann::json healthToJson(const std::vector<BackendHealth>& health);
+
+// --- request body -> Config pieces ----------------------------------------------------------------
+// Parses a request body that must be one JSON object. Malformed JSON (message carries line and column),
+// a repeated key anywhere in the document, and any other top-level type are InvalidArgument.
+absl::StatusOr<nlohmann::json> parseJsonObject(std::string_view body);
+
+// A whole service (POST /services, PUT /services/{name}). Required: name, vip, port; with
+// `require_backends` also backends (PUT replaces the list, so it must be given, possibly empty).
+// Everything else takes the config file's defaults. A backend's port may be omitted for dsr/ipip
+// services (it must equal the service port anyway) and is required for fullnat, as in the file.
+absl::StatusOr<ServiceConfig> serviceFromJson(const nlohmann::json& body, bool require_backends);
+
+// One backend to add to `service` (POST /services/{name}/backends): address required, port as above,
+// weight and state optional.
+absl::StatusOr<BackendConfig> backendFromJson(const nlohmann::json& body, const ServiceConfig& service);
+
+// Partial updates. Each applies only the fields present; an empty object, unknown fields, and fields
+// that PATCH cannot change (a service's name, vip, port, protocol, backends; a backend's address, port)
+// are errors. On error the target is left unchanged.
+absl::Status patchBackend(const nlohmann::json& body, BackendConfig& backend);
+// algorithm, key, maglev_size, ring_vnodes, seed, forwarding, health_check (merged field by field).
+absl::Status patchService(const nlohmann::json& body, ServiceConfig& service);
+absl::Status patchTimeouts(const nlohmann::json& body, Timeouts& timeouts);
+
+}  // namespace lb::controlplane
