@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_format.h"
 #include "controlplane/arp_frames.h"
+#include "controlplane/exception_path.h"
 #include "controlplane/prometheus_metrics.h"
 #include "controlplane/snapshot_builder.h"
 #include "controlplane/telemetry.h"
@@ -76,6 +77,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
   unsigned lcore;
   RTE_LCORE_FOREACH_WORKER(lcore) d->worker_lcores_.push_back(lcore);
   const uint16_t workers = static_cast<uint16_t>(d->worker_lcores_.size());
+  uint16_t total_ports = port_count;
   if (workers == 0 || workers > dataplane::kMaxWorkers) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "tetherd needs 1..%d worker lcores besides the main one (got %d; e.g. -l 0-1)", dataplane::kMaxWorkers, workers));
@@ -94,6 +96,18 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
     rte_ether_addr mac;
     rte_eth_macaddr_get(p, &mac);
     d->port_macs_.push_back(mac);
+  }
+  if (!d->options_.exception_iface.empty()) {
+    auto tap = createExceptionTap(d->options_.exception_iface, d->port_macs_[0]);
+    if (!tap.ok()) return tap.status();
+    if (auto st = dataplane::setupPort(*tap, workers, d->pool_); !st.ok()) return st;
+    if (auto st = configureKernelInterface(d->options_.exception_iface, cfg.ports[0].address); !st.ok()) return st;
+    if (auto st = separateEphemeralPorts(cfg.dataplane.local_port_min, cfg.dataplane.local_port_max); !st.ok()) {
+      return st;
+    }
+    d->exception_port_ = *tap;
+    total_ports = static_cast<uint16_t>(*tap + 1);
+    if (d->options_.health_bind_device.empty()) d->options_.health_bind_device = d->options_.exception_iface;
   }
 
   const size_t qsbr_size = rte_rcu_qsbr_get_memsize(workers);
@@ -129,10 +143,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
     wc.published = &d->publisher_->published();
     wc.stop = &d->stop_workers_;
     wc.qsbr = d->qsbr_;
-    wc.port_count = port_count;
+    wc.port_count = total_ports;
     wc.tx_queue = w;
     wc.burst_size = static_cast<uint16_t>(cfg.dataplane.burst_size);
-    for (uint16_t p = 0; p < port_count; ++p) wc.rx[wc.rx_count++] = {p, w};
+    for (uint16_t p = 0; p < total_ports; ++p) wc.rx[wc.rx_count++] = {p, w};
     wc.inject = makeRing(absl::StrFormat("tether_inject_%d", w), kInjectRingSize, RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (wc.inject == nullptr) return absl::ResourceExhaustedError("cannot create inject rings");
     d->rings_.push_back(wc.inject);
@@ -186,7 +200,9 @@ Daemon::~Daemon() {
   if (rest_api_ != nullptr) rest_api_->stop();
   unregisterTelemetry();
   health_checker_.reset();
-  for (uint16_t p = 0; p < port_macs_.size(); ++p) {
+  const uint16_t ports = exception_port_ != dataplane::kNoPort ? static_cast<uint16_t>(exception_port_ + 1)
+                                                                 : static_cast<uint16_t>(port_macs_.size());
+  for (uint16_t p = 0; p < ports; ++p) {
     rte_eth_dev_stop(p);
     rte_eth_dev_close(p);
   }
@@ -203,7 +219,7 @@ Daemon::~Daemon() {
 
 absl::Status Daemon::rebuildAndPublishLocked() {
   BuildInputs in{&config_, port_macs_, &neighbors_, &counter_slots_, rte_get_tsc_hz(),
-                 control_stats_.generation + 1, &down_};
+                 control_stats_.generation + 1, &down_, exception_port_};
   auto snap = buildSnapshot(in);
   if (!snap.ok()) return snap.status();
   const uint64_t cycles = publisher_->publish(*std::move(snap));

@@ -34,6 +34,8 @@ struct DaemonOptions {
   bool api_enabled = true;
   RestApiOptions api;
   std::string health_bind_device;  // SO_BINDTODEVICE for health checks (empty = kernel routing)
+  // Kernel interface name of the exception path (empty = none). Health checks then go through it.
+  std::string exception_iface;
 };
 
 // Also the ControlOps the REST API calls: every change, from the API, SIGHUP, the health checker or
@@ -80,7 +82,8 @@ class Daemon final : public ControlOps {
   std::unique_ptr<RestApi> rest_api_;
   rte_mempool* pool_ = nullptr;
   rte_rcu_qsbr* qsbr_ = nullptr;
-  std::vector<rte_ether_addr> port_macs_;
+  std::vector<rte_ether_addr> port_macs_;  // config ports only, by DPDK port id
+  uint16_t exception_port_ = dataplane::kNoPort;
   std::unique_ptr<SnapshotPublisher> publisher_;
   NeighborTable neighbors_;
   CounterSlots counter_slots_{dataplane::kMaxBackendCounters};

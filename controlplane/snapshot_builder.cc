@@ -59,6 +59,8 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
   auto snap = std::make_unique<dataplane::Snapshot>();
   snap->generation = in.generation;
   snap->port_count = static_cast<uint16_t>(config.ports.size());
+  snap->exception_port = in.exception_port;
+  snap->exception_uplink = 0;
   for (size_t p = 0; p < config.ports.size(); ++p) {
     dataplane::LocalPort& lp = snap->ports[p];
     lp.address_be = rte_cpu_to_be_32(config.ports[p].address.address);

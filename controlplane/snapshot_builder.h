@@ -28,6 +28,7 @@ struct BuildInputs {
   // Backends the health checker has marked down (may be null): like draining or disabled ones, they
   // keep their established flows but get weight 0 in the selection table, so no new ones.
   const std::set<BackendKey>* down = nullptr;
+  uint16_t exception_port = dataplane::kNoPort;  // the kernel's tap, mirroring port 0
 };
 
 // The weight a backend takes in the selection table: its configured weight only while it is enabled

@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   bool no_api = false;
   app.add_flag("--no-api", no_api, "do not start the REST API");
+  app.add_option("--exception-tap", options.exception_iface,
+                 "create this kernel interface as the exception path (uplink address, MAC; health checks use it)");
   app.add_option("--health-bind-device", options.health_bind_device,
                  "send health checks through this interface (SO_BINDTODEVICE)");
   try {

@@ -42,6 +42,8 @@ struct alignas(64) LcoreCounters {
   Counter icmp_replies;
   Counter handoff_out;
   Counter handoff_in;
+  Counter exception_in;   // from the kernel's tap to the wire
+  Counter exception_out;  // from the wire to the kernel's tap
   Counter flows_created;
   Counter flows_expired;
   std::atomic<uint64_t> flows_active{0};  // gauge: entries in this lcore's flow table

@@ -80,6 +80,24 @@ bool writeL2Retag(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte
   return true;
 }
 
+bool isLocalAddress(const Snapshot& snap, uint32_t address_be) {
+  for (uint16_t p = 0; p < snap.port_count; ++p) {
+    if (snap.ports[p].address_be == address_be) return true;
+  }
+  return false;
+}
+
+bool hasExceptionPath(const BurstState& s) {
+  return s.snap.exception_port != kNoPort && s.rx_port == s.snap.exception_uplink;
+}
+
+// Hands a frame for Tether's own address to the kernel through the exception port.
+Verdict toKernel(BurstState& s, rte_mbuf* m) {
+  s.ctx.counters->exception_out.inc();
+  queueTx(s, m, s.snap.exception_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, s.snap.exception_port};
+}
+
 // Answers ARP requests for VIPs and local addresses in place; hands ARP replies addressed to the
 // port to the control plane's resolver. Other ARP traffic is not ours.
 Verdict handleArp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
@@ -101,6 +119,10 @@ Verdict handleArp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
     return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
   }
   if (arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REPLY) && target == port.address_be) {
+    // The kernel behind the exception path resolves its own next hops (health checks) too.
+    if (hasExceptionPath(s)) {
+      if (rte_mbuf* copy = rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX); copy != nullptr) toKernel(s, copy);
+    }
     m->port = s.rx_port;
     if (s.ctx.to_control == nullptr || rte_ring_enqueue(s.ctx.to_control, m) != 0) {
       return dropPacket(s, m, DropReason::kControlFull);
@@ -113,6 +135,8 @@ Verdict handleArp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
 Verdict handleIcmp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   auto* icmp = static_cast<rte_icmp_hdr*>(f.l4);
   if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0) {
+    // Errors about the kernel's own connections (e.g. port unreachable for a health check).
+    if (hasExceptionPath(s) && isLocalAddress(s.snap, f.key.dst_addr_be)) return toKernel(s, m);
     return dropPacket(s, m, DropReason::kUnsupported);
   }
   // Echo reply: swap addresses (the IP checksum is unchanged by a swap), flip the type.
@@ -323,18 +347,17 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
   return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->ingress_port};
 }
 
-bool isLocalAddress(const Snapshot& snap, uint32_t address_be) {
-  for (uint16_t p = 0; p < snap.port_count; ++p) {
-    if (snap.ports[p].address_be == address_be) return true;
-  }
-  return false;
-}
-
 bool needsFlowLookup(const ParsedFrame& f) {
   return f.kind == FrameKind::kIpv4 && f.key.protocol != IPPROTO_ICMP;
 }
 
 Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash) {
+  if (s.rx_port == s.snap.exception_port) [[unlikely]] {
+    // The kernel speaks on the uplink with the uplink's own address and MAC: pass it through as is.
+    s.ctx.counters->exception_in.inc();
+    queueTx(s, m, s.snap.exception_uplink);
+    return Verdict{VerdictKind::kForwarded, DropReason::kCount, s.snap.exception_uplink};
+  }
   if (f.kind == FrameKind::kDrop) return dropPacket(s, m, f.drop);
   // A port belongs to one VLAN (or none): frames tagged for another segment are not ours to answer.
   if (f.vlan != s.snap.ports[s.rx_port].vlan) return dropPacket(s, m, DropReason::kNotForUs);
@@ -347,8 +370,9 @@ Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_
   }
   const uint32_t service = s.snap.service_index.find(dst, f.key.dst_port_be, f.key.protocol);
   if (service != ServiceIndex::kEmpty) return forwardToBackend(s, m, f, flow_hash, s.snap.services[service]);
-  if (isLocalAddress(s.snap, dst) && s.ctx.ports.contains(rte_be_to_cpu_16(f.key.dst_port_be))) {
-    return returnToClient(s, m, f, flow_hash);
+  if (isLocalAddress(s.snap, dst)) {
+    if (s.ctx.ports.contains(rte_be_to_cpu_16(f.key.dst_port_be))) return returnToClient(s, m, f, flow_hash);
+    if (hasExceptionPath(s)) return toKernel(s, m);
   }
   if (s.snap.service_index.isVip(dst)) return dropPacket(s, m, DropReason::kUnknownVip);
   return dropPacket(s, m, DropReason::kNotForUs);

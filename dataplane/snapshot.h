@@ -95,8 +95,15 @@ struct FlowTimeouts {
   uint64_t udp_tsc = 0;
 };
 
+inline constexpr uint16_t kNoPort = UINT16_MAX;
+
 struct Snapshot {
   uint64_t generation = 0;
+  // The kernel's exception path (a net_tap port, see ARCHITECTURE.md): frames the kernel sends on it
+  // leave through `exception_uplink` unchanged; traffic for the uplink's own address that the dataplane
+  // does not handle itself (health-check replies, ARP replies) is copied or passed to it.
+  uint16_t exception_port = kNoPort;
+  uint16_t exception_uplink = 0;
   std::vector<Service> services;
   ServiceIndex service_index;
   std::array<LocalPort, kMaxPorts> ports{};

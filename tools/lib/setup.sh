@@ -9,7 +9,8 @@ TETHER_PACKAGES=(
   build-essential pkg-config meson ninja-build
   libdpdk-dev dpdk dpdk-dev liburing-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libxxhash-dev nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev libcli11-dev libpcap-dev
-  gnuplot-nox python3 python3-yaml iproute2 ethtool iputils-ping curl socat valgrind procps kmod
+  gnuplot-nox python3 python3-yaml python3-prometheus-client iproute2 ethtool iputils-ping curl socat
+  valgrind procps kmod tcpdump
 )
 
 log_quiet() {  # runs a command, shows its output only if it fails
