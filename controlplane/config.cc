@@ -26,6 +26,10 @@ constexpr std::array<std::pair<BalanceKey, std::string_view>, 2> kBalanceKeyName
     {BalanceKey::kFiveTuple, "five_tuple"},
     {BalanceKey::kSourceAddress, "source_address"},
 }};
+constexpr std::array<std::pair<DownBackendFlows, std::string_view>, 2> kDownBackendFlowsNames{{
+    {DownBackendFlows::kKeep, "keep"},
+    {DownBackendFlows::kReset, "reset"},
+}};
 constexpr std::array<std::pair<hashing::Algorithm, std::string_view>, 3> kAlgorithmNames{{
     {hashing::Algorithm::kMaglev, "maglev"},
     {hashing::Algorithm::kRing, "ring"},
@@ -63,6 +67,10 @@ std::string_view protocolName(Protocol protocol) { return nameOf(kProtocolNames,
 absl::StatusOr<Protocol> parseProtocol(std::string_view name) { return valueOf(kProtocolNames, name); }
 
 std::string_view balanceKeyName(BalanceKey key) { return nameOf(kBalanceKeyNames, key); }
+std::string_view downBackendFlowsName(DownBackendFlows policy) { return nameOf(kDownBackendFlowsNames, policy); }
+absl::StatusOr<DownBackendFlows> parseDownBackendFlows(std::string_view name) {
+  return valueOf(kDownBackendFlowsNames, name);
+}
 absl::StatusOr<BalanceKey> parseBalanceKey(std::string_view name) {
   return valueOf(kBalanceKeyNames, name);
 }

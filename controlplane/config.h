@@ -81,6 +81,8 @@ struct BackendConfig {
 
 enum class HealthCheckType : uint8_t { kNone, kTcp, kHttp };
 
+enum class DownBackendFlows : uint8_t { kKeep, kReset };
+
 struct HealthCheckConfig {
   HealthCheckType type = HealthCheckType::kNone;
   uint32_t interval_ms = 2000;   // 100..3600000
@@ -101,6 +103,9 @@ struct ServiceConfig {
   BalanceKey key = BalanceKey::kFiveTuple;
   hashing::SelectorParams selector;  // algorithm, maglev_size (prime), ring_vnodes, seed
   HealthCheckConfig health_check;
+  // What happens to the established flows of a backend that goes down or is disabled (draining
+  // backends always keep theirs): kept until they end, or reset at their next packet.
+  DownBackendFlows down_backend_flows = DownBackendFlows::kKeep;
   std::vector<BackendConfig> backends;  // unique (address, port)
 };
 
@@ -156,6 +161,8 @@ absl::StatusOr<ForwardingMode> parseForwardingMode(std::string_view name);
 std::string_view protocolName(Protocol protocol);
 absl::StatusOr<Protocol> parseProtocol(std::string_view name);
 std::string_view balanceKeyName(BalanceKey key);
+std::string_view downBackendFlowsName(DownBackendFlows policy);
+absl::StatusOr<DownBackendFlows> parseDownBackendFlows(std::string_view name);
 absl::StatusOr<BalanceKey> parseBalanceKey(std::string_view name);
 // Same wording for hashing::Algorithm ("maglev" | "ring" | "modulo"); hashing::parseAlgorithm words its
 // error differently, so config files use this one.

@@ -457,7 +457,8 @@ ServiceConfig readService(Reader& r, const Field& field) {
   ServiceConfig service;
   const MapView view = r.map(field,
                              {"name", "vip", "port", "protocol", "forwarding", "key", "algorithm",
-                              "maglev_size", "ring_vnodes", "seed", "health_check", "backends"},
+                              "maglev_size", "ring_vnodes", "seed", "health_check", "down_backend_flows",
+                              "backends"},
                              /*null_is_empty=*/false);
   if (const Field* name = r.require(view, "name")) service.name = r.string(*name);
   if (const Field* vip = r.require(view, "vip")) service.vip = r.parsed(*vip, parseIpv4, kAddressText);
@@ -467,6 +468,8 @@ ServiceConfig readService(Reader& r, const Field& field) {
   r.optionalParsed(view, "protocol", parseProtocol, "tcp or udp", service.protocol);
   r.optionalParsed(view, "forwarding", parseForwardingMode, "fullnat, dsr or ipip", service.forwarding);
   r.optionalParsed(view, "key", parseBalanceKey, "five_tuple or source_address", service.key);
+  r.optionalParsed(view, "down_backend_flows", parseDownBackendFlows, "keep or reset",
+                   service.down_backend_flows);
   r.optionalParsed(view, "algorithm", parseAlgorithmName, "maglev, ring or modulo",
                    service.selector.algorithm);
   r.optionalInteger(view, "maglev_size", 1, kMaxMaglevSize, service.selector.maglev_size);

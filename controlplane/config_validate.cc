@@ -341,6 +341,11 @@ absl::Status checkServices(const Config& config) {
       return s;
     }
     if (auto s = checkEnum(path + ".key", balanceKeyName(service.key), service.key); !s.ok()) return s;
+    if (auto s = checkEnum(path + ".down_backend_flows", downBackendFlowsName(service.down_backend_flows),
+                           service.down_backend_flows);
+        !s.ok()) {
+      return s;
+    }
     if (auto s = checkEnum(path + ".algorithm", hashing::algorithmName(service.selector.algorithm),
                            service.selector.algorithm);
         !s.ok()) {

@@ -113,6 +113,9 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
       auto slot = in.counter_slots->slotFor(key);
       if (!slot.ok()) return slot.status();
       target.counter_slot = *slot;
+      const bool out_of_service =
+          b.state == BackendAdminState::kDisabled || (in.down != nullptr && in.down->count(key) != 0);
+      snap->reset_flows_of_slot[*slot] = out_of_service && sc.down_backend_flows == DownBackendFlows::kReset;
       live_keys.push_back(std::move(key));
       if (auto hop = nextHopFor(config, b.address)) {
         target.egress_port = hop->port;

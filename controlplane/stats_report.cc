@@ -48,6 +48,7 @@ nlohmann::json statsJson(const std::vector<WorkerCounters>& workers, const Confi
                       {"tx_bytes", values[3]},
                       {"flows_created", values[4]},
                       {"flows_expired", values[5]},
+                      {"flows_reset", c.flows_reset.read()},
                       {"flows_active", active},
                       {"arp_replies", c.arp_replies.read()},
                       {"icmp_replies", c.icmp_replies.read()},

@@ -46,6 +46,7 @@ struct alignas(64) LcoreCounters {
   Counter exception_out;  // from the wire to the kernel's tap
   Counter flows_created;
   Counter flows_expired;
+  Counter flows_reset;  // established flows ended because their backend went down (reset policy)
   std::atomic<uint64_t> flows_active{0};  // gauge: entries in this lcore's flow table
   Counter drops[kDropReasonCount];
   BackendCounters backends[kMaxBackendCounters];

@@ -284,9 +284,65 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, u
   return e;
 }
 
+void releaseFlow(BurstState& s, FlowEntry* e, bool reset) {
+  if (e->local_port_be != 0) s.ctx.local_ports.release(rte_be_to_cpu_16(e->local_port_be));
+  s.ctx.flows.erase(e);
+  if (reset) s.ctx.counters->flows_reset.inc();
+}
+
+// Turns a client's TCP segment into the RST that ends its connection (RFC 9293 section 3.10.7.3):
+// back to the sender, no payload, sequence number taken from its ACK.
+Verdict resetClient(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
+  auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
+  rte_ipv4_hdr* ip = f.ip;
+  const uint32_t payload = rte_be_to_cpu_16(ip->total_length) - f.l3_len - ((tcp->data_off >> 4) * 4u);
+  const uint32_t seq_span = payload + ((tcp->tcp_flags & RTE_TCP_SYN_FLAG) ? 1 : 0) +
+                            ((tcp->tcp_flags & RTE_TCP_FIN_FLAG) ? 1 : 0);
+  const bool had_ack = (tcp->tcp_flags & RTE_TCP_ACK_FLAG) != 0;
+  const uint32_t their_seq = rte_be_to_cpu_32(tcp->sent_seq);
+  tcp->sent_seq = had_ack ? tcp->recv_ack : 0;
+  tcp->recv_ack = rte_cpu_to_be_32(their_seq + seq_span);
+  tcp->tcp_flags = RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG;
+  tcp->data_off = 5 << 4;
+  tcp->rx_win = 0;
+  tcp->tcp_urp = 0;
+  const uint16_t client_port = tcp->src_port;
+  tcp->src_port = tcp->dst_port;
+  tcp->dst_port = client_port;
+  const uint32_t client = ip->src_addr;
+  ip->src_addr = ip->dst_addr;
+  ip->dst_addr = client;
+  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(f.l3_len + sizeof(rte_tcp_hdr)));
+  ip->time_to_live = 64;
+  ip->hdr_checksum = 0;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  tcp->cksum = 0;
+  tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+  rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - (f.l2_len + f.l3_len + sizeof(rte_tcp_hdr))));
+  const rte_ether_addr sender = rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr;
+  const LocalPort& port = s.snap.ports[s.rx_port];
+  if (!writeL2(m, f.l2_len, port.vlan, sender, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  queueTx(s, m, s.rx_port);
+  return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
+}
+
 Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash,
                          const Service& svc) {
   FlowEntry* e = s.ctx.flows.findByClient(f.key, flow_hash);
+  if (e != nullptr && e->state == FlowState::kTcpClosing &&
+      (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) [[unlikely]] {
+    // A client reusing the 5-tuple of a finished connection opens a new one: balance it afresh
+    // (the old backend may be draining or down) and count it as a new flow.
+    releaseFlow(s, e, /*reset=*/false);
+    e = nullptr;
+  }
+  if (e != nullptr && s.snap.reset_flows_of_slot[e->backend_counter_slot]) [[unlikely]] {
+    // The backend is out of service and the service resets its flows: TCP clients learn at once;
+    // a UDP flow is simply balanced again.
+    releaseFlow(s, e, /*reset=*/true);
+    if (f.key.protocol == IPPROTO_TCP) return resetClient(s, m, f);
+    e = nullptr;
+  }
   if (e == nullptr) {
     DropReason why = DropReason::kCount;
     e = createFlow(s, svc, f, flow_hash, why);
@@ -336,6 +392,10 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
   }
   FlowEntry* e = s.ctx.flows.findByReply(f.key, flow_hash);
   if (e == nullptr) return dropPacket(s, m, DropReason::kNoFlow);
+  if (s.snap.reset_flows_of_slot[e->backend_counter_slot]) [[unlikely]] {
+    releaseFlow(s, e, /*reset=*/true);
+    return dropPacket(s, m, DropReason::kNoFlow);
+  }
   e->last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, false);
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "dataplane/lcore_counters.h"
 #include "dataplane/service_types.h"
 #include "hashing/selector.h"
 
@@ -109,6 +110,9 @@ struct Snapshot {
   std::array<LocalPort, kMaxPorts> ports{};
   uint16_t port_count = 0;
   FlowTimeouts timeouts;
+  // Indexed by backend counter slot: 1 when that backend is down or disabled in a service whose
+  // policy resets established flows. Checked on every established packet, hence inline, not a vector.
+  std::array<uint8_t, kMaxBackendCounters> reset_flows_of_slot{};
 };
 
 }  // namespace lb::dataplane

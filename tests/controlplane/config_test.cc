@@ -63,6 +63,7 @@ services:
     protocol: tcp
     forwarding: fullnat
     key: source_address
+    down_backend_flows: reset
     algorithm: ring
     maglev_size: 251
     ring_vnodes: 40
@@ -149,6 +150,7 @@ TEST(ParseConfigTest, FullConfigRoundTripsIntoStruct) {
   EXPECT_EQ(web.protocol, Protocol::kTcp);
   EXPECT_EQ(web.forwarding, ForwardingMode::kFullNat);
   EXPECT_EQ(web.key, BalanceKey::kSourceAddress);
+  EXPECT_EQ(web.down_backend_flows, DownBackendFlows::kReset);
   EXPECT_EQ(web.selector.algorithm, hashing::Algorithm::kRing);
   EXPECT_EQ(web.selector.maglev_size, 251u);
   EXPECT_EQ(web.selector.ring_vnodes, 40u);
@@ -228,6 +230,7 @@ services:
   EXPECT_EQ(s.protocol, Protocol::kTcp);
   EXPECT_EQ(s.forwarding, ForwardingMode::kFullNat);
   EXPECT_EQ(s.key, BalanceKey::kFiveTuple);
+  EXPECT_EQ(s.down_backend_flows, DownBackendFlows::kKeep);
   EXPECT_EQ(s.selector.algorithm, hashing::Algorithm::kMaglev);
   EXPECT_EQ(s.selector.maglev_size, hashing::MaglevTable::kDefaultSize);
   EXPECT_EQ(s.selector.ring_vnodes, hashing::RingTable::kDefaultVnodes);
@@ -306,7 +309,7 @@ TEST(ParseConfigTest, ErrorsCarryLineNumbers) {
   absl::Status status = parseConfig(yaml).status();
   EXPECT_TRUE(failsWith(status,
                         "services[0].backends[0].weight: 2000000 is out of range 0..1000000 "
-                        "(line 37)"));
+                        "(line 38)"));
 
   status = parseConfig("ports:\n  - name: lan\n    address: [\n").status();
   EXPECT_TRUE(failsWith(status, "YAML syntax error at line 4, column 1"));
@@ -553,6 +556,9 @@ const std::vector<BadYamlCase>& badYamlCases() {
       // Unknown balance key.
       {"BadKey", webWith("key: src_ip"),
        "services[0].key: \"src_ip\" is not one of five_tuple, source_address"},
+      // The down-backend policy is one of two names.
+      {"BadDownBackendFlows", webWith("down_backend_flows: drop"),
+       "services[0].down_backend_flows: \"drop\" is not one of keep, reset"},
       // Unknown algorithm.
       {"BadAlgorithm", webWith("algorithm: rendezvous"),
        "services[0].algorithm: \"rendezvous\" is not one of maglev, ring, modulo"},

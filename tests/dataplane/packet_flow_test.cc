@@ -172,6 +172,84 @@ TEST_F(PacketFlowTest, ExistingFlowKeepsBackendAcrossSnapshots) {
 }
 
 // Per-backend counters follow the flow: new_flows once, packets and bytes for every forwarded packet.
+// Policy per service: with `reset`, a flow whose backend is disabled ends at its next client segment
+// (the client gets an RST answering it, the flow is freed); with `keep` it stays on that backend.
+TEST_F(PacketFlowTest, DownBackendFlowsResetOrKeptPerPolicy) {
+  for (const auto policy : {controlplane::DownBackendFlows::kReset, controlplane::DownBackendFlows::kKeep}) {
+    WorkerHarness worker(0, twoWorkerPartition());
+    SnapshotSource source;
+    controlplane::ServiceConfig* web = nullptr;
+    for (auto& svc : source.config.services) {
+      if (svc.port == kWebPort && svc.protocol == controlplane::Protocol::kTcp) web = &svc;
+    }
+    ASSERT_NE(web, nullptr);
+    web->down_backend_flows = policy;
+    const std::unique_ptr<Snapshot> before = source.build();
+    ASSERT_NE(before, nullptr);
+    const DecodedFrame first = decode(forward(worker, *before, fromClient().tcp(kClientPort, kWebPort, kSyn, 5000).build()));
+    for (auto& b : web->backends) {
+      if (b.address == first.ip_dst) b.state = controlplane::BackendAdminState::kDisabled;
+    }
+    const std::unique_ptr<Snapshot> after = source.build();
+    ASSERT_NE(after, nullptr);
+
+    const Bytes data = fromClient().tcp(kClientPort, kWebPort, kAck, 5001, 777).payload({1, 2, 3}).build();
+    const Verdict v = worker.process(*after, data);
+    if (policy == controlplane::DownBackendFlows::kKeep) {
+      ASSERT_EQ(v.kind, VerdictKind::kForwarded);
+      EXPECT_EQ(decode(worker.popTx(0).value_or(Bytes{})).ip_dst, first.ip_dst);
+      EXPECT_EQ(worker.ctx().flows.size(), 1u);
+      continue;
+    }
+    ASSERT_EQ(v.kind, VerdictKind::kAnswered);
+    const Bytes rst = worker.popTx(0).value_or(Bytes{});
+    const DecodedFrame r = decode(rst);
+    EXPECT_EQ(r.tcp_flags, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG);
+    EXPECT_EQ(r.ip_src, kVip);
+    EXPECT_EQ(r.ip_dst, kClientIp);
+    EXPECT_EQ(r.src_port, kWebPort);
+    EXPECT_EQ(r.dst_port, kClientPort);
+    EXPECT_EQ(r.total_length, 40);
+    ASSERT_GE(rst.size(), r.l4_offset + 12);
+    const uint32_t seq = (uint32_t{rst[r.l4_offset + 4]} << 24) | (uint32_t{rst[r.l4_offset + 5]} << 16) |
+                         (uint32_t{rst[r.l4_offset + 6]} << 8) | rst[r.l4_offset + 7];
+    EXPECT_EQ(seq, 777u) << "RST sequence number is the client's acknowledgement";
+    EXPECT_TRUE(ipv4HeaderChecksumValid(rst, r.l3_offset));
+    EXPECT_TRUE(l4ChecksumValid(rst, r.l3_offset));
+    EXPECT_EQ(worker.ctx().flows.size(), 0u);
+    EXPECT_EQ(worker.counters().flows_reset.read(), 1u);
+    // The next connection of the same client goes to a backend still in service.
+    const DecodedFrame next = decode(forward(worker, *after, fromClient().tcp(kClientPort + 1, kWebPort, kSyn).build()));
+    EXPECT_NE(next.ip_dst, first.ip_dst);
+  }
+}
+
+// A SYN reusing the 5-tuple of a connection that has closed starts a new flow, balanced afresh: it
+// does not follow the old flow to a backend that has since been drained.
+TEST_F(PacketFlowTest, SynAfterCloseOnSameTupleIsBalancedAgain) {
+  WorkerHarness worker(0, twoWorkerPartition());
+  SnapshotSource source;
+  controlplane::ServiceConfig* web = nullptr;
+  for (auto& svc : source.config.services) {
+    if (svc.port == kWebPort && svc.protocol == controlplane::Protocol::kTcp) web = &svc;
+  }
+  ASSERT_NE(web, nullptr);
+  const std::unique_ptr<Snapshot> before = source.build();
+  ASSERT_NE(before, nullptr);
+  const DecodedFrame first = decode(forward(worker, *before, fromClient().tcp(kClientPort, kWebPort, kSyn).build()));
+  forward(worker, *before, fromClient().tcp(kClientPort, kWebPort, RTE_TCP_FIN_FLAG | kAck, 1001, 1).build());
+  for (auto& b : web->backends) {
+    if (b.address == first.ip_dst) b.state = controlplane::BackendAdminState::kDraining;
+  }
+  const std::unique_ptr<Snapshot> after = source.build();
+  ASSERT_NE(after, nullptr);
+  const uint64_t created = worker.counters().flows_created.read();
+  const DecodedFrame again = decode(forward(worker, *after, fromClient().tcp(kClientPort, kWebPort, kSyn, 9000).build()));
+  EXPECT_NE(again.ip_dst, first.ip_dst);
+  EXPECT_EQ(worker.counters().flows_created.read(), created + 1);
+  EXPECT_EQ(worker.ctx().flows.size(), 1u);
+}
+
 TEST_F(PacketFlowTest, BackendCountersCountFlowPacketsAndBytes) {
   const Snapshot& snap = standardSnapshot();
   const Bytes syn = fromClient().tcp(kClientPort, kWebPort, kSyn).build();

@@ -28,6 +28,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 TOPOLOGY = REPO / "tools" / "topology"
 NETPROBE = HERE / "netprobe.py"
+APIPROBE = HERE / "apiprobe.py"
+DEFAULT_TETHERCTL = REPO / "build" / "tools" / "tetherctl" / "tetherctl"
 APPS = REPO / "tools" / "apps"
 
 VIP = "10.99.0.100"
@@ -56,6 +58,11 @@ class Deadline(BaseException):
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)
+
+
+def web_backend_port(mode):
+    """The backends' HTTP port behind service web: 8080 in fullnat; dsr/ipip need the service port."""
+    return HTTP_PORT_FULLNAT if mode == "fullnat" else 80
 
 
 def backend_addr(i):
@@ -183,12 +190,16 @@ class Topology:
 
 
 def make_config(mode, backends, udp_backends=None, static_neighbors=True, stats_backends=True,
-                web_port=None, algorithm="maglev", timeouts=None):
+                web_port=None, algorithm="maglev", timeouts=None, health_check=None,
+                neighbor_hosts=()):
     """tetherd YAML config (configs/README.md) as a dict.
 
-    backends: list of (address, weight) for the TCP service `web` on VIP:80.
-    udp_backends: list of (address, weight) for the UDP service `echo` on VIP:9000 (None = same
-    addresses as `backends`)."""
+    backends: list of (address, weight) or (address, weight, state) for the TCP service `web` on
+    VIP:80; state is enabled | draining | disabled (omitted: the config's default, enabled).
+    udp_backends: the same for the UDP service `echo` on VIP:9000 (None = same as `backends`).
+    health_check: the `health_check:` mapping of service `web` (None = none configured).
+    neighbor_hosts: more addresses given static `neighbors:` entries, e.g. backends that the test
+    adds later through the REST API."""
     if web_port is None:
         web_port = HTTP_PORT_FULLNAT if mode == "fullnat" else 80
     if udp_backends is None:
@@ -202,23 +213,37 @@ def make_config(mode, backends, udp_backends=None, static_neighbors=True, stats_
         "services": [
             {"name": "web", "vip": VIP, "port": 80, "protocol": "tcp", "forwarding": mode,
              "key": "five_tuple", "algorithm": algorithm, "maglev_size": 65537, "seed": 0,
-             "backends": [{"address": a, "port": web_port, "weight": w} for a, w in backends]},
+             "backends": [_backend_entry(b, web_port) for b in backends]},
             {"name": "echo", "vip": VIP, "port": UDP_PORT, "protocol": "udp", "forwarding": mode,
              "key": "five_tuple", "algorithm": algorithm, "maglev_size": 65537, "seed": 0,
-             "backends": [{"address": a, "port": UDP_PORT, "weight": w} for a, w in udp_backends]},
+             "backends": [_backend_entry(b, UDP_PORT) for b in udp_backends]},
         ],
     }
+    if health_check is not None:
+        cfg["services"][0]["health_check"] = dict(health_check)
     if static_neighbors:
-        hosts = [CLIENT_ADDR] + sorted({a for a, _ in backends} | {a for a, _ in udp_backends},
+        hosts = [CLIENT_ADDR] + sorted({b[0] for b in backends} | {b[0] for b in udp_backends} |
+                                       set(neighbor_hosts),
                                        key=lambda a: tuple(map(int, a.split("."))))
         cfg["neighbors"] = [{"address": a, "mac": mac_for(a)} for a in hosts]
     return cfg
 
 
-class Tetherd:
-    """tetherd running in P-lb on P-lb0 (lcore 0 control, lcore 1 worker)."""
+def _backend_entry(b, port):
+    entry = {"address": b[0], "port": port, "weight": b[1]}
+    if len(b) > 2 and b[2] is not None:
+        entry["state"] = b[2]
+    return entry
 
-    def __init__(self, exe, topo, workdir, stats_interval_ms=250, memory_mb=512):
+
+class Tetherd:
+    """tetherd running in P-lb on P-lb0 (lcore 0 control, lcore 1 worker).
+
+    extra_args go after the config and stats options, e.g. ["--exception-tap", "tether0"] for health
+    checks (they leave through a tap in P-lb that carries Tether's address and MAC). The REST API
+    listens on its default 127.0.0.1:9180 inside P-lb; reach it with TetherCtl or apiprobe.py there."""
+
+    def __init__(self, exe, topo, workdir, stats_interval_ms=250, memory_mb=512, extra_args=()):
         self.exe, self.topo, self.workdir = str(exe), topo, Path(workdir)
         self.config_path = self.workdir / "tether.yaml"
         self.stats_path = self.workdir / "stats.json"
@@ -228,6 +253,7 @@ class Tetherd:
         self.proc = None
         self.last_stats = None
         self.file_prefix = "tether-it-" + topo.prefix
+        self.extra_args = [str(a) for a in extra_args]
 
     def write_config(self, cfg):
         tmp = self.config_path.with_suffix(".tmp")
@@ -239,11 +265,15 @@ class Tetherd:
                "--file-prefix", self.file_prefix,
                "--vdev", "net_af_packet0,iface=%s,qpairs=1" % self.topo.lb_dev]
         app = ["--config", str(self.config_path), "--stats-file", str(self.stats_path),
-               "--stats-interval-ms", str(self.stats_interval_ms)]
+               "--stats-interval-ms", str(self.stats_interval_ms), *self.extra_args]
         return ["ip", "netns", "exec", self.topo.ns("lb"), self.exe, *eal, "--", *app]
 
     def start(self, cfg, ready_timeout=30):
         self.write_config(cfg)
+        try:
+            self.stats_path.unlink()  # a previous run's file in the same workdir is not "ready"
+        except FileNotFoundError:
+            pass
         argv = self.argv()
         log("starting tetherd: " + " ".join(argv))
         self.logf = open(self.log_path, "wb")
@@ -318,6 +348,127 @@ class Tetherd:
             return "(no log: %s)" % e
 
 
+class TetherCtl:
+    """tetherctl run inside P-lb, where tetherd's REST API listens (127.0.0.1:9180)."""
+
+    def __init__(self, exe, topo, server=None):
+        self.exe, self.topo, self.server = str(exe), topo, server
+
+    def run(self, *args, timeout=30, check_rc=True):
+        argv = [self.exe] + (["--server", self.server] if self.server else []) + [str(a) for a in args]
+        return self.topo.run("lb", argv, timeout=timeout, check_rc=check_rc)
+
+    def json(self, *args, timeout=30):
+        p = self.run("--json", *args, timeout=timeout)
+        try:
+            return json.loads(p.stdout)
+        except ValueError:
+            raise TestFailure("tetherctl --json %s: unparsable output %r" % (" ".join(map(str, args)),
+                                                                            p.stdout[-500:]))
+
+    def json_lines(self, *args, timeout=30):
+        """For commands that print one JSON object per line (`top`)."""
+        p = self.run("--json", *args, timeout=timeout)
+        return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+    def health(self):
+        """{(address, port): backend health entry} of service web (`tetherctl --json health`)."""
+        return {(h["address"], h["port"]): h for h in self.json("health")["backends"]
+                if h["service"] == "web"}
+
+    def metrics(self):
+        """`tetherctl metrics` parsed: {(name, frozenset(labels.items())): value}."""
+        return parse_metrics(self.run("metrics").stdout)
+
+
+def parse_metrics(text):
+    """Prometheus text exposition -> {(sample name, frozenset(labels.items())): value}, parsed with
+    prometheus_client's own parser (Debian: python3-prometheus-client) so the format is checked too."""
+    from prometheus_client.parser import text_string_to_metric_families
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return out
+
+
+def metric(samples, name, **labels):
+    """One sample's value from parse_metrics() output; fails if it is missing."""
+    key = (name, frozenset(labels.items()))
+    check(key in samples, "metric %s%s missing" % (name, labels))
+    return samples[key]
+
+
+def require_modules(*modules):
+    """Re-executes the script with Debian's /usr/bin/python3 when this interpreter lacks a module
+    that Debian packages (e.g. a pyenv python3 first on PATH without python3-prometheus-client)."""
+    import importlib.util
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return
+    if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath(
+            "/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3", *sys.argv])
+    print("FAIL: python modules missing: %s (apt-get install python3-prometheus-client)" % missing,
+          flush=True)
+    sys.exit(1)
+
+
+class BackgroundProbe:
+    """A long-running netprobe.py subcommand (http-loop, http-stream, udp-loop) in a namespace.
+
+    It prints {"event": "started"} when its traffic runs, takes commands on stdin (`mark NAME`
+    starts a new phase, acknowledged with {"event": "marked"}; `stop` ends it) and prints its JSON
+    result last."""
+
+    def __init__(self, topo, args, node="cl"):
+        self.args = args
+        self.proc = topo.popen(node, [python(), NETPROBE, *args], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line or json.loads(line).get("event") != "started":
+            self.kill()
+            raise TestFailure("netprobe %s did not start: %r %s" %
+                              (args[0], line, self.proc.stderr.read()[-2000:]))
+
+    def send(self, command):
+        if self.proc.poll() is not None:
+            raise TestFailure("netprobe %s exited early (status %s): %s" % (
+                self.args[0], self.proc.returncode, self.proc.stderr.read()[-2000:]))
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def mark(self, phase):
+        """Returns once the probe has switched: no later packet belongs to the previous phase."""
+        self.send("mark " + phase)
+        line = self.proc.stdout.readline()
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            ev = None
+        if not ev or ev.get("event") != "marked" or ev.get("phase") != phase:
+            raise TestFailure("netprobe %s: no acknowledgement for mark %s: %r" % (self.args[0], phase, line))
+
+    def stop(self, timeout=30):
+        self.send("stop")
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise TestFailure("netprobe %s did not stop within %ss" % (self.args[0], timeout))
+        lines = out.strip().splitlines()
+        try:
+            return json.loads(lines[-1])
+        except (ValueError, IndexError):
+            raise TestFailure("netprobe %s: unparsable result %r (stderr %r)" %
+                              (self.args[0], out[-500:], err[-2000:]))
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
 def warm_up(topo, what="first GET http://VIP/ through tetherd"):
     """Retries the first request: ARP on either side of a fresh tetherd may cost a SYN or two."""
     def ok():
@@ -363,11 +514,16 @@ class Context:
         self.topo.up()
         return self.topo
 
-    def start_tetherd(self, cfg):
+    def start_tetherd(self, cfg, extra_args=()):
         check(self.args.tetherd, "this test needs --tetherd PATH")
-        self.tetherd = Tetherd(self.args.tetherd, self.topo, self.workdir)
+        self.tetherd = Tetherd(self.args.tetherd, self.topo, self.workdir, extra_args=extra_args)
         self.tetherd.start(cfg)
         return self.tetherd
+
+    def tetherctl(self):
+        exe = self.args.tetherctl
+        check(exe and os.access(exe, os.X_OK), "tetherctl not found at %s (pass --tetherctl PATH)" % exe)
+        return TetherCtl(exe, self.topo)
 
     def config(self, backends, **kw):
         kw.setdefault("static_neighbors", not self.args.dynamic_neighbors)
@@ -418,6 +574,8 @@ def run_test(short, description, body, needs_tetherd=True, default_mode="fullnat
     ap.add_argument("--dynamic-neighbors", action="store_true",
                     help="no static `neighbors:` in the config: tetherd must resolve them by ARP")
     ap.add_argument("--keep-workdir", action="store_true", help="keep config/stats/log files")
+    ap.add_argument("--tetherctl", default=str(DEFAULT_TETHERCTL),
+                    help="path to tetherctl, for tests that use it (default %(default)s)")
     if add_args:
         add_args(ap)
     args = ap.parse_args()

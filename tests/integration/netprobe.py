@@ -15,6 +15,17 @@ Python standard library only; raw frames go through AF_PACKET and need root.
               the reply (checks a backend's decapsulation without a balancer)
   hold        keep-alive HTTP session: GET / (who serves me), then a /blob download that pauses
               until a line arrives on stdin, then finishes and verifies the SHA-256
+
+Background loops: they print {"event": "started"} once traffic runs, then read commands on stdin
+(`mark NAME`: later requests count under phase NAME, acknowledged with {"event": "marked"}; `stop` or
+end of input: finish) and print one JSON result. A request belongs to the phase that was current when
+its first packet was sent; the switch is atomic with that, so every request of a phase acknowledged
+after a balancer change started after the change, and every request of the phase before it started
+before the mark was sent.
+  http-loop   new TCP connection per GET / at a steady rate; per-phase counts and every failure
+  http-stream one keep-alive connection repeating GET /blob, checking size, SHA-256 and backend
+  udp-loop    numbered UDP requests at a steady rate over a rotating set of flows; every reply is
+              matched to its request, and each flow must be answered by one backend only
 """
 import argparse
 import collections
@@ -23,12 +34,14 @@ import fcntl
 import hashlib
 import http.client
 import json
+import os
 import random
 import select
 import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 ETH_P_ALL = 0x0003
@@ -306,6 +319,277 @@ def cmd_hold(args):
          "sport_after": conn.sock.getsockname()[1]})
 
 
+# --- background loops ------------------------------------------------------------------------------
+class Control:
+    """stdin commands for the background loops: `mark NAME` switches the phase, `stop` (or EOF) ends.
+
+    Senders hold `lock` from reading `phase` until their first packet is on its way (connect()
+    returned, or send() did), so a mark is acknowledged only once no packet of the old phase is
+    still to be sent."""
+
+    def __init__(self):
+        self.phase = "start"
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in sys.stdin:
+            cmd, _, arg = line.strip().partition(" ")
+            if cmd == "mark":
+                with self.lock:
+                    self.phase = arg
+                out({"event": "marked", "phase": arg})
+            elif cmd == "stop":
+                break
+        self.stopped.set()
+
+
+def pacer(rate):
+    """Yields once per 1/rate seconds on a fixed schedule (no drift); after a stall it catches up on
+    at most a second's worth, so a descheduled client does not turn into a burst."""
+    period = 1.0 / rate
+    t = time.monotonic()
+    while True:
+        t += period
+        delay = t - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        elif delay < -1.0:
+            t = time.monotonic()
+        yield
+
+
+def cmd_http_loop(args):
+    ctl = Control()
+    lock = threading.Lock()
+    phases = collections.OrderedDict()
+    total = [0]
+
+    def record(phase, name, err):
+        with lock:
+            ph = phases.setdefault(phase, {"counts": collections.Counter(), "errors": []})
+            if err:
+                ph["errors"].append(err)
+            else:
+                ph["counts"][name] += 1
+            total[0] += 1
+
+    def worker(i):
+        for _ in pacer(args.rate / args.parallel):
+            if ctl.stopped.is_set():
+                return
+            conn = http.client.HTTPConnection(args.host, args.port, timeout=args.timeout)
+            try:
+                with ctl.lock:
+                    phase = ctl.phase
+                    try:
+                        conn.connect()
+                    except OSError as e:
+                        record(phase, None, "connect: %s: %s" % (type(e).__name__, e))
+                        continue
+                # No "Connection: close": we read the whole response and close first, as curl does,
+                # so our side keeps TIME_WAIT and the kernel never hands the same source port to a
+                # later connection of this run. (If the server closed first, the port could come
+                # back within seconds as the same 5-tuple, which tetherd, still tracking the old
+                # flow in its closing state, takes for that flow: same backend, no new flow.)
+                conn.request("GET", args.path)
+                resp = conn.getresponse()
+                body = resp.read().decode(errors="replace").strip()
+                if resp.status != 200:
+                    record(phase, None, "HTTP %d %s" % (resp.status, body[:80]))
+                else:
+                    record(phase, body, None)
+            except (OSError, http.client.HTTPException) as e:
+                record(phase, None, "%s: %s" % (type(e).__name__, e))
+            finally:
+                conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(args.parallel)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    out({"event": "started"})
+    ctl.stopped.wait(args.duration)
+    ctl.stopped.set()
+    for t in threads:
+        t.join(args.timeout + 5)
+    seconds = time.monotonic() - start
+    out({"phases": {k: {"counts": dict(v["counts"]), "errors": v["errors"][:20],
+                        "failed": len(v["errors"])} for k, v in phases.items()},
+         "phase_order": list(phases), "requests": total[0], "seconds": round(seconds, 3),
+         "rate": round(total[0] / seconds, 1)})
+
+
+def cmd_http_stream(args):
+    """Everything on one keep-alive connection: one flow through the balancer for the whole run."""
+    ctl = Control()
+    want = None
+    conn = http.client.HTTPConnection(args.host, args.port, timeout=args.timeout)
+    backends = collections.Counter()
+    errors = []
+    requests = 0
+    received = 0
+    sport = None
+    first = True
+    start = time.monotonic()
+    for _ in pacer(args.rate):
+        if ctl.stopped.is_set() or time.monotonic() - start > args.duration:
+            break
+        try:
+            conn.request("GET", "/blob?bytes=%d" % args.bytes)
+            resp = conn.getresponse()
+            data = resp.read()
+            requests += 1
+            received += len(data)
+            backends[resp.getheader("X-Backend")] += 1
+            if sport is None:
+                sport = conn.sock.getsockname()[1]
+            elif conn.sock.getsockname()[1] != sport:
+                errors.append("connection was re-opened (source port %d -> %d)" %
+                              (sport, conn.sock.getsockname()[1]))
+                sport = conn.sock.getsockname()[1]
+            if want is None:
+                sys.path.insert(0, args.apps)
+                from blob import blob_sha256
+                want = blob_sha256(args.bytes)
+            if resp.status != 200 or len(data) != args.bytes or hashlib.sha256(data).hexdigest() != want:
+                errors.append("request %d: status %d, %d bytes, sha256 %s" % (
+                    requests, resp.status, len(data), hashlib.sha256(data).hexdigest()[:16]))
+        except (OSError, http.client.HTTPException) as e:
+            errors.append("request %d: %s: %s" % (requests + 1, type(e).__name__, e))
+            conn.close()  # http.client reconnects on the next request; the error is what counts
+        if first:
+            out({"event": "started"})
+            first = False
+    if first:
+        out({"event": "started"})
+    conn.close()
+    out({"requests": requests, "bytes": received, "backends": dict(backends), "errors": errors[:20],
+         "failed": len(errors), "seconds": round(time.monotonic() - start, 3)})
+
+
+def cmd_udp_loop(args):
+    """Request i carries "<flow>:<i>"; the echo answers "bN:<flow>:<i>". A flow (one connected
+    socket, so one 5-tuple) sends `--per-flow` requests, then only listens for `--linger` seconds
+    before it is closed, so new flows are created all the time while old ones finish cleanly."""
+    ctl = Control()
+    seq = 0
+    pending = {}       # seq -> (flow id, send time, phase)
+    flows = {}         # flow id -> {"sock", "sent", "retire_at", "backends"}
+    by_fd = {}
+    flow_backends = {}  # flow id -> Counter of backends that answered it
+    phases = collections.OrderedDict()
+    unexpected = []
+    answered = 0
+    late_max = 0.0
+    next_flow = [0]
+
+    def phase_stats(name):
+        return phases.setdefault(name, {"sent": 0, "answered": 0, "counts": collections.Counter()})
+
+    def open_flow():
+        fid = next_flow[0]
+        next_flow[0] += 1
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.connect((args.vip, args.port))
+        sock.setblocking(False)
+        flows[fid] = {"sock": sock, "sent": 0, "retire_at": None}
+        by_fd[sock.fileno()] = fid
+        flow_backends[fid] = collections.Counter()
+        return fid
+
+    active = [open_flow() for _ in range(args.flows)]
+    poller = select.poll()
+    for f in flows.values():
+        poller.register(f["sock"], select.POLLIN)
+    period = 1.0 / args.rate
+    next_send = time.monotonic()
+    start = next_send
+    stop_at = None
+    out({"event": "started"})
+    rr = 0
+    while True:
+        now = time.monotonic()
+        if stop_at is None and (ctl.stopped.is_set() or now - start > args.duration):
+            stop_at = now
+        if stop_at is not None and (not pending or now - stop_at > args.linger):
+            break
+        # Send what is due (bounded by the window of unanswered requests).
+        while stop_at is None and next_send <= now and len(pending) < args.window:
+            fid = active[rr % len(active)]
+            rr += 1
+            f = flows[fid]
+            payload = ("%d:%d" % (fid, seq)).encode()
+            with ctl.lock:
+                phase = ctl.phase
+                try:
+                    f["sock"].send(payload)
+                except OSError as e:
+                    unexpected.append("send flow %d: %s" % (fid, e))
+            pending[seq] = (fid, now, phase)
+            phase_stats(phase)["sent"] += 1
+            seq += 1
+            f["sent"] += 1
+            next_send += period
+            if f["sent"] >= args.per_flow:  # retire it: listen only, then close
+                f["retire_at"] = now + args.linger
+                new = open_flow()
+                poller.register(flows[new]["sock"], select.POLLIN)
+                active[active.index(fid)] = new
+        if next_send < now - 1.0:
+            next_send = now  # don't try to catch up on more than a second of stall
+        # Receive.
+        for fd, _ev in poller.poll(1):
+            fid = by_fd.get(fd)
+            if fid is None:
+                continue
+            sock = flows[fid]["sock"]
+            while True:
+                try:
+                    data = sock.recv(2048).decode(errors="replace")
+                except BlockingIOError:
+                    break
+                except OSError as e:
+                    unexpected.append("recv flow %d: %s" % (fid, e))
+                    break
+                name, _, rest = data.partition(":")
+                rfid, _, rseq = rest.partition(":")
+                try:
+                    rfid, rseq = int(rfid), int(rseq)
+                except ValueError:
+                    unexpected.append(data[:80])
+                    continue
+                p = pending.get(rseq)
+                if p is None or p[0] != rfid or rfid != fid:
+                    unexpected.append("unmatched or duplicate reply %r on flow %d" % (data[:80], fid))
+                    continue
+                del pending[rseq]
+                answered += 1
+                late_max = max(late_max, time.monotonic() - p[1])
+                phase_stats(p[2])["answered"] += 1
+                phase_stats(p[2])["counts"][name] += 1
+                flow_backends[fid][name] += 1
+        # Close retired flows whose linger ended.
+        for fid in [k for k, f in flows.items() if f["retire_at"] is not None and f["retire_at"] <= now]:
+            f = flows.pop(fid)
+            poller.unregister(f["sock"])
+            del by_fd[f["sock"].fileno()]
+            f["sock"].close()
+    seconds = (stop_at or time.monotonic()) - start
+    multi = {fid: dict(c) for fid, c in flow_backends.items() if len(c) > 1}
+    lost = sorted(pending)
+    out({"sent": seq, "answered": answered, "lost": len(lost), "lost_first": lost[:20],
+         "lost_flows": sorted({pending[s][0] for s in lost})[:20],
+         "flows": next_flow[0], "flows_multi_backend": multi,
+         "unexpected": unexpected[:20], "unexpected_count": len(unexpected),
+         "max_rtt_ms": round(late_max * 1000, 1), "seconds": round(seconds, 3),
+         "rate": round(seq / seconds, 1) if seconds > 0 else 0,
+         "phases": {k: {"sent": v["sent"], "answered": v["answered"], "counts": dict(v["counts"])}
+                    for k, v in phases.items()}, "phase_order": list(phases)})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -355,9 +639,39 @@ def main():
     p.add_argument("--chunk-delay", type=float, default=0.0)
     p.add_argument("--timeout", type=float, default=30)
 
+    p = sub.add_parser("http-loop")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, default=80)
+    p.add_argument("--path", default="/")
+    p.add_argument("--rate", type=float, default=50, help="new connections per second, in total")
+    p.add_argument("--parallel", type=int, default=4, help="client threads")
+    p.add_argument("--timeout", type=float, default=5, help="seconds per request")
+    p.add_argument("--duration", type=float, default=120, help="stop by itself after this long")
+
+    p = sub.add_parser("http-stream")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, default=80)
+    p.add_argument("--bytes", type=int, default=65536, help="size of each /blob response")
+    p.add_argument("--rate", type=float, default=20, help="requests per second")
+    p.add_argument("--timeout", type=float, default=5)
+    p.add_argument("--duration", type=float, default=120)
+    p.add_argument("--apps", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                                  "tools", "apps"), help="where blob.py is")
+
+    p = sub.add_parser("udp-loop")
+    p.add_argument("--vip", required=True)
+    p.add_argument("--port", type=int, default=9000)
+    p.add_argument("--rate", type=float, default=2000, help="requests per second")
+    p.add_argument("--flows", type=int, default=8, help="flows sending at a time")
+    p.add_argument("--per-flow", type=int, default=500, help="requests per flow before it is replaced")
+    p.add_argument("--window", type=int, default=256, help="most unanswered requests at a time")
+    p.add_argument("--linger", type=float, default=2.0, help="seconds a retired flow still listens")
+    p.add_argument("--duration", type=float, default=120)
+
     args = ap.parse_args()
     {"http-burst": cmd_http_burst, "udp": cmd_udp, "arp": cmd_arp, "frames": cmd_frames,
-     "ipip-udp": cmd_ipip_udp, "hold": cmd_hold}[args.cmd](args)
+     "ipip-udp": cmd_ipip_udp, "hold": cmd_hold, "http-loop": cmd_http_loop,
+     "http-stream": cmd_http_stream, "udp-loop": cmd_udp_loop}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,18 @@ Endpoints, all answered with Content-Length and an `X-Backend: <name>` header:
   GET  /               -> "<name>\n"  (which backend served the request)
   GET  /blob?bytes=N   -> N deterministic pseudo-random bytes (tools/apps/blob.py), streamed
   POST /upload         -> SHA-256 hex of the request body + "\n" (Content-Length or chunked)
-  GET  /health         -> "ok\n"
+  GET  /health         -> "ok\n" (200), or 500 "sick\n" while sick (SIGUSR1)
 HTTP/1.1 with keep-alive, one thread per connection, so a slow client never blocks the others.
 Listens on every --port given (fullnat uses 8080; dsr/ipip also need the service port, 80).
+
+Failure modes for health-check tests (tests/integration/test_health.py), switched by signals so that
+tools/topology needs no new options; each change is logged to stderr:
+  SIGUSR1  sick: GET /health answers 500; every other path keeps working
+  SIGUSR2  closed: the listening sockets are closed, so new connections are refused (RST) while
+           established ones keep being served on their own threads
+  SIGHUP   back to normal: /health answers 200 and the ports listen again
+  SIGSTOP  (the kernel's) hangs everything: SYNs are still answered from the listen backlog, requests
+           are not; SIGCONT resumes
 """
 import argparse
 import hashlib
@@ -22,6 +31,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from blob import blob_chunks  # noqa: E402
 
 MAX_BLOB_BYTES = 8 << 30
+CONTROL_SIGNALS = {signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, signal.SIGTERM}
+
+
+class Mode:
+    """What the control signals set. Written by the main thread only; handlers just read `sick`."""
+    sick = False
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -54,7 +69,7 @@ def make_handler(name, verbose):
             if url.path == "/":
                 return self._reply(200, (name + "\n").encode())
             if url.path == "/health":
-                return self._reply(200, b"ok\n")
+                return self._reply(500, b"sick\n") if Mode.sick else self._reply(200, b"ok\n")
             if url.path == "/blob":
                 query = urllib.parse.parse_qs(url.query)
                 try:
@@ -101,6 +116,29 @@ def make_handler(name, verbose):
     return Handler
 
 
+class Listeners:
+    """One ThreadingHTTPServer per port, each served on its own thread, so that the main thread is
+    free to wait for control signals and can close (and reopen) the listening sockets without
+    touching established connections."""
+
+    def __init__(self, bind, ports, handler):
+        self.bind, self.ports, self.handler = bind, ports, handler
+        self.servers = []
+
+    def open(self):
+        # SO_REUSEADDR (allow_reuse_address) lets a reopened listener bind while connections accepted
+        # by the previous one still use the port.
+        self.servers = [Server((self.bind, port), self.handler) for port in self.ports]
+        for srv in self.servers:
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        for srv in self.servers:
+            srv.shutdown()      # stop accepting; daemon handler threads keep serving their clients
+            srv.server_close()
+        self.servers = []
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", required=True)
@@ -109,14 +147,31 @@ def main():
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = ap.parse_args()
 
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    handler = make_handler(args.name, args.verbose)
-    servers = [Server((args.bind, port), handler) for port in args.port]
-    for srv in servers[1:]:
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    # Control signals are taken synchronously by the main thread (sigwaitinfo), never by a handler
+    # thread: blocked here, before any thread starts, so every thread inherits the mask.
+    signal.pthread_sigmask(signal.SIG_BLOCK, CONTROL_SIGNALS)
+    listeners = Listeners(args.bind, args.port, make_handler(args.name, args.verbose))
+    listeners.open()
     sys.stderr.write("%s: http on %s ports %s\n" % (args.name, args.bind, args.port))
     sys.stderr.flush()
-    servers[0].serve_forever()
+    while True:
+        sig = signal.sigwaitinfo(CONTROL_SIGNALS).si_signo
+        if sig == signal.SIGTERM:
+            os._exit(0)
+        if sig == signal.SIGUSR1:
+            Mode.sick = True
+            what = "sick (GET /health -> 500)"
+        elif sig == signal.SIGUSR2:
+            if listeners.servers:
+                listeners.close()
+            what = "closed (not listening; established connections continue)"
+        else:  # SIGHUP
+            Mode.sick = False
+            if not listeners.servers:
+                listeners.open()
+            what = "normal"
+        sys.stderr.write("%s: mode %s\n" % (args.name, what))
+        sys.stderr.flush()
 
 
 if __name__ == "__main__":
