@@ -26,6 +26,16 @@ constexpr std::array<std::pair<BalanceKey, std::string_view>, 2> kBalanceKeyName
     {BalanceKey::kFiveTuple, "five_tuple"},
     {BalanceKey::kSourceAddress, "source_address"},
 }};
+constexpr std::array<std::pair<BackendAdminState, std::string_view>, 3> kBackendStateNames{{
+    {BackendAdminState::kEnabled, "enabled"},
+    {BackendAdminState::kDraining, "draining"},
+    {BackendAdminState::kDisabled, "disabled"},
+}};
+constexpr std::array<std::pair<HealthCheckType, std::string_view>, 3> kHealthCheckTypeNames{{
+    {HealthCheckType::kNone, "none"},
+    {HealthCheckType::kTcp, "tcp"},
+    {HealthCheckType::kHttp, "http"},
+}};
 constexpr std::array<std::pair<DownBackendFlows, std::string_view>, 2> kDownBackendFlowsNames{{
     {DownBackendFlows::kKeep, "keep"},
     {DownBackendFlows::kReset, "reset"},
@@ -67,6 +77,14 @@ std::string_view protocolName(Protocol protocol) { return nameOf(kProtocolNames,
 absl::StatusOr<Protocol> parseProtocol(std::string_view name) { return valueOf(kProtocolNames, name); }
 
 std::string_view balanceKeyName(BalanceKey key) { return nameOf(kBalanceKeyNames, key); }
+std::string_view backendStateName(BackendAdminState state) { return nameOf(kBackendStateNames, state); }
+absl::StatusOr<BackendAdminState> parseBackendState(std::string_view name) {
+  return valueOf(kBackendStateNames, name);
+}
+std::string_view healthCheckTypeName(HealthCheckType type) { return nameOf(kHealthCheckTypeNames, type); }
+absl::StatusOr<HealthCheckType> parseHealthCheckType(std::string_view name) {
+  return valueOf(kHealthCheckTypeNames, name);
+}
 std::string_view downBackendFlowsName(DownBackendFlows policy) { return nameOf(kDownBackendFlowsNames, policy); }
 absl::StatusOr<DownBackendFlows> parseDownBackendFlows(std::string_view name) {
   return valueOf(kDownBackendFlowsNames, name);

@@ -83,6 +83,15 @@ enum class HealthCheckType : uint8_t { kNone, kTcp, kHttp };
 
 enum class DownBackendFlows : uint8_t { kKeep, kReset };
 
+// Health-check limits, shared by the file parser, validateConfig() and the REST API.
+inline constexpr uint32_t kMinHealthIntervalMs = 100;
+inline constexpr uint32_t kMaxHealthIntervalMs = 3600000;
+inline constexpr uint32_t kMinHealthTimeoutMs = 10;
+inline constexpr uint32_t kMinHealthRiseFall = 1;
+inline constexpr uint32_t kMaxHealthRiseFall = 100;
+inline constexpr uint16_t kMinHttpStatus = 100;
+inline constexpr uint16_t kMaxHttpStatus = 599;
+
 struct HealthCheckConfig {
   HealthCheckType type = HealthCheckType::kNone;
   uint32_t interval_ms = 2000;   // 100..3600000
@@ -162,6 +171,10 @@ std::string_view protocolName(Protocol protocol);
 absl::StatusOr<Protocol> parseProtocol(std::string_view name);
 std::string_view balanceKeyName(BalanceKey key);
 std::string_view downBackendFlowsName(DownBackendFlows policy);
+std::string_view backendStateName(BackendAdminState state);               // enabled | draining | disabled
+absl::StatusOr<BackendAdminState> parseBackendState(std::string_view name);
+std::string_view healthCheckTypeName(HealthCheckType type);               // none | tcp | http
+absl::StatusOr<HealthCheckType> parseHealthCheckType(std::string_view name);
 absl::StatusOr<DownBackendFlows> parseDownBackendFlows(std::string_view name);
 absl::StatusOr<BalanceKey> parseBalanceKey(std::string_view name);
 // Same wording for hashing::Algorithm ("maglev" | "ring" | "modulo"); hashing::parseAlgorithm words its

@@ -290,58 +290,6 @@ constexpr uint64_t kMaxPort = std::numeric_limits<uint16_t>::max();
 constexpr std::string_view kAddressText = "an IPv4 address";
 constexpr std::string_view kPrefixText = "an IPv4 prefix";
 
-// Health-check limits, as documented on HealthCheckConfig in config.h. config_validate.cc holds the same
-// numbers (and the tests pin both): config.h, where the other limits live, does not export these yet.
-constexpr uint32_t kMinHealthIntervalMs = 100;
-constexpr uint32_t kMaxHealthIntervalMs = 3600000;
-constexpr uint32_t kMinHealthTimeoutMs = 10;
-constexpr uint32_t kMinHealthRiseFall = 1;
-constexpr uint32_t kMaxHealthRiseFall = 100;
-constexpr uint32_t kMinHttpStatus = 100;
-constexpr uint32_t kMaxHttpStatus = 599;
-
-// YAML names of the enums added for backend admin state and health checks, spelled as the REST API
-// spells them (controlplane/rest_json.h). One table per enum so parsing and naming cannot disagree.
-constexpr std::array<std::pair<BackendAdminState, std::string_view>, 3> kBackendStateNames{{
-    {BackendAdminState::kEnabled, "enabled"},
-    {BackendAdminState::kDraining, "draining"},
-    {BackendAdminState::kDisabled, "disabled"},
-}};
-constexpr std::array<std::pair<HealthCheckType, std::string_view>, 3> kHealthCheckTypeNames{{
-    {HealthCheckType::kNone, "none"},
-    {HealthCheckType::kTcp, "tcp"},
-    {HealthCheckType::kHttp, "http"},
-}};
-
-// Worded like config.cc's parsers: `"drain" is not one of enabled, draining, disabled`.
-template <class Enum, size_t N>
-absl::StatusOr<Enum> valueNamed(const std::array<std::pair<Enum, std::string_view>, N>& table,
-                                std::string_view name) {
-  std::string choices;
-  for (const auto& [value, candidate] : table) {
-    if (candidate == name) return value;
-    if (!choices.empty()) choices += ", ";
-    choices += candidate;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrFormat("%s is not one of %s", quoteValue(name), choices));
-}
-
-template <class Enum, size_t N>
-std::string_view nameOf(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum value) {
-  for (const auto& [candidate, name] : table) {
-    if (candidate == value) return name;
-  }
-  return "unknown";
-}
-
-absl::StatusOr<BackendAdminState> parseBackendStateName(std::string_view name) {
-  return valueNamed(kBackendStateNames, name);
-}
-absl::StatusOr<HealthCheckType> parseHealthCheckTypeName(std::string_view name) {
-  return valueNamed(kHealthCheckTypeNames, name);
-}
-
 DataplaneConfig readDataplane(Reader& r, const Field& field) {
   DataplaneConfig dataplane;
   const MapView view =
@@ -411,7 +359,7 @@ BackendConfig readBackend(Reader& r, const Field& field, const ServiceConfig& se
     backend.port = service.port;
   }
   r.optionalInteger(view, "weight", 0, kMaxWeight, backend.weight);
-  r.optionalParsed(view, "state", parseBackendStateName, "enabled, draining or disabled", backend.state);
+  r.optionalParsed(view, "state", parseBackendState, "enabled, draining or disabled", backend.state);
   return backend;
 }
 
@@ -422,7 +370,7 @@ HealthCheckConfig readHealthCheck(Reader& r, const Field& field) {
                              {"type", "interval_ms", "timeout_ms", "rise", "fall", "port", "http_path",
                               "http_expect_status"},
                              /*null_is_empty=*/true);
-  r.optionalParsed(view, "type", parseHealthCheckTypeName, "none, tcp or http", check.type);
+  r.optionalParsed(view, "type", parseHealthCheckType, "none, tcp or http", check.type);
   // An http_* key on a tcp (or untyped) check is most likely a forgotten `type: http`; accepting it
   // would leave the operator believing the path is being probed.
   if (r.ok() && check.type != HealthCheckType::kHttp) {
@@ -431,7 +379,7 @@ HealthCheckConfig readHealthCheck(Reader& r, const Field& field) {
       r.fail(view.values[i],
              view.find("type") != nullptr
                  ? absl::StrFormat("needs type: http (type is %s)",
-                                   nameOf(kHealthCheckTypeNames, check.type))
+                                   healthCheckTypeName(check.type))
                  : std::string("needs type: http (type defaults to none)"));
       break;
     }

@@ -24,15 +24,6 @@ namespace {
 
 constexpr uint32_t kMaxPort = 65535;
 
-// Health-check limits, as documented on HealthCheckConfig in config.h; config_parse.cc holds the same
-// numbers (config.h does not export them yet) and the tests pin both.
-constexpr uint32_t kMinHealthIntervalMs = 100;
-constexpr uint32_t kMaxHealthIntervalMs = 3600000;
-constexpr uint32_t kMinHealthTimeoutMs = 10;
-constexpr uint32_t kMinHealthRiseFall = 1;
-constexpr uint32_t kMaxHealthRiseFall = 100;
-constexpr uint32_t kMinHttpStatus = 100;
-constexpr uint32_t kMaxHttpStatus = 599;
 constexpr size_t kMaxHttpPathLength = 1024;
 
 bool isPowerOfTwo(uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }

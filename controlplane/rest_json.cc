@@ -28,38 +28,6 @@ constexpr int kMaxJsonDepth = 32;
 // nlohmann's parse messages quote the last token read, which can be most of a 1 MiB body.
 constexpr size_t kMaxParseMessage = 200;
 
-constexpr std::array<std::pair<BackendAdminState, std::string_view>, 3> kBackendStateNames{{
-    {BackendAdminState::kEnabled, "enabled"},
-    {BackendAdminState::kDraining, "draining"},
-    {BackendAdminState::kDisabled, "disabled"},
-}};
-constexpr std::array<std::pair<HealthCheckType, std::string_view>, 3> kHealthCheckTypeNames{{
-    {HealthCheckType::kNone, "none"},
-    {HealthCheckType::kTcp, "tcp"},
-    {HealthCheckType::kHttp, "http"},
-}};
-
-template <class Table>
-std::string_view nameOf(const Table& table, typename Table::value_type::first_type value) {
-  for (const auto& [candidate, name] : table) {
-    if (candidate == value) return name;
-  }
-  return "unknown";
-}
-
-// Same wording as config.cc's enum parsers: `"drain" is not one of enabled, draining, disabled`.
-template <class Table>
-absl::StatusOr<typename Table::value_type::first_type> valueOf(const Table& table,
-                                                               std::string_view name) {
-  for (const auto& [value, candidate] : table) {
-    if (candidate == name) return value;
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      quoteValue(name), " is not one of ",
-      absl::StrJoin(table, ", ",
-                    [](std::string* out, const auto& entry) { out->append(entry.second); })));
-}
-
 // Debian's abseil has its own absl::string_view, which std::string_view does not convert to; hence
 // StrFormat (which takes std::string_view for %s) and these helpers instead of StrCat/StrJoin.
 std::string childPath(std::string_view parent, std::string_view key) {
@@ -317,14 +285,6 @@ void readServiceSettings(BodyReader& reader, const json& body, ServiceConfig& se
 
 }  // namespace
 
-std::string_view backendStateName(BackendAdminState state) { return nameOf(kBackendStateNames, state); }
-absl::StatusOr<BackendAdminState> parseBackendState(std::string_view name) {
-  return valueOf(kBackendStateNames, name);
-}
-std::string_view healthCheckTypeName(HealthCheckType type) { return nameOf(kHealthCheckTypeNames, type); }
-absl::StatusOr<HealthCheckType> parseHealthCheckType(std::string_view name) {
-  return valueOf(kHealthCheckTypeNames, name);
-}
 
 std::string backendId(uint32_t address, uint16_t port) {
   return absl::StrCat(formatIpv4(address), ":", port);

@@ -28,23 +28,6 @@
 
 namespace lb::controlplane {
 
-// Health-check limits (config.h documents them on HealthCheckConfig). validateConfig() does not check
-// health checks yet, so the REST reader enforces them.
-inline constexpr uint32_t kMinHealthIntervalMs = 100;
-inline constexpr uint32_t kMaxHealthIntervalMs = 3600000;
-inline constexpr uint32_t kMinHealthTimeoutMs = 10;
-inline constexpr uint32_t kMinHealthRiseFall = 1;
-inline constexpr uint32_t kMaxHealthRiseFall = 100;
-inline constexpr uint16_t kMinHttpStatus = 100;
-inline constexpr uint16_t kMaxHttpStatus = 599;
-
-// Names used in JSON: "enabled" | "draining" | "disabled", "none" | "tcp" | "http",
-// "unknown" | "up" | "down". Parsers return InvalidArgument worded like parseForwardingMode's.
-std::string_view backendStateName(BackendAdminState state);
-absl::StatusOr<BackendAdminState> parseBackendState(std::string_view name);
-std::string_view healthCheckTypeName(HealthCheckType type);
-absl::StatusOr<HealthCheckType> parseHealthCheckType(std::string_view name);
-
 // A backend's name in URLs and messages: "10.99.0.11:8080".
 std::string backendId(uint32_t address, uint16_t port);
 // Parses "a.b.c.d:port" (port 1..65535). InvalidArgument names the text.
