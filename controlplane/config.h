@@ -91,6 +91,7 @@ inline constexpr uint32_t kMinHealthRiseFall = 1;
 inline constexpr uint32_t kMaxHealthRiseFall = 100;
 inline constexpr uint16_t kMinHttpStatus = 100;
 inline constexpr uint16_t kMaxHttpStatus = 599;
+inline constexpr uint32_t kMaxSlowStartS = 3600;
 
 struct HealthCheckConfig {
   HealthCheckType type = HealthCheckType::kNone;
@@ -115,6 +116,9 @@ struct ServiceConfig {
   // What happens to the established flows of a backend that goes down or is disabled (draining
   // backends always keep theirs): kept until they end, or reset at their next packet.
   DownBackendFlows down_backend_flows = DownBackendFlows::kKeep;
+  // Seconds over which a backend that comes back up (health check) ramps from a small share to its full
+  // weight, so a cold instance is not handed its whole share of new flows at once. 0 = off.
+  uint32_t slow_start_s = 0;
   std::vector<BackendConfig> backends;  // unique (address, port)
 };
 

@@ -405,7 +405,7 @@ ServiceConfig readService(Reader& r, const Field& field) {
   ServiceConfig service;
   const MapView view = r.map(field,
                              {"name", "vip", "port", "protocol", "forwarding", "key", "algorithm",
-                              "maglev_size", "ring_vnodes", "seed", "health_check", "down_backend_flows",
+                              "maglev_size", "ring_vnodes", "seed", "health_check", "down_backend_flows", "slow_start_s",
                               "backends"},
                              /*null_is_empty=*/false);
   if (const Field* name = r.require(view, "name")) service.name = r.string(*name);
@@ -418,6 +418,7 @@ ServiceConfig readService(Reader& r, const Field& field) {
   r.optionalParsed(view, "key", parseBalanceKey, "five_tuple or source_address", service.key);
   r.optionalParsed(view, "down_backend_flows", parseDownBackendFlows, "keep or reset",
                    service.down_backend_flows);
+  r.optionalInteger(view, "slow_start_s", 0, kMaxSlowStartS, service.slow_start_s);
   r.optionalParsed(view, "algorithm", parseAlgorithmName, "maglev, ring or modulo",
                    service.selector.algorithm);
   r.optionalInteger(view, "maglev_size", 1, kMaxMaglevSize, service.selector.maglev_size);

@@ -337,6 +337,7 @@ absl::Status checkServices(const Config& config) {
         !s.ok()) {
       return s;
     }
+    if (auto s = checkRange(path + ".slow_start_s", service.slow_start_s, 0, kMaxSlowStartS); !s.ok()) return s;
     if (auto s = checkEnum(path + ".algorithm", hashing::algorithmName(service.selector.algorithm),
                            service.selector.algorithm);
         !s.ok()) {

@@ -169,8 +169,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
       const BackendKey key{h.service, h.address, h.port};
       if (h.state == HealthState::kDown) {
         self->down_.insert(key);
-      } else {
-        self->down_.erase(key);
+        self->slow_start_since_ms_.erase(key);
+      } else if (self->down_.erase(key) != 0) {
+        for (const ServiceConfig& s : self->config_.services) {
+          if (s.name == h.service && s.slow_start_s > 0) self->slow_start_since_ms_[key] = self->poll_now_ms_;
+        }
       }
       self->health_changed_ = true;
       std::fprintf(stderr, "tetherd: backend %s:%u of %s is %s%s%s\n", formatIpv4(h.address).c_str(), h.port,
@@ -219,7 +222,7 @@ Daemon::~Daemon() {
 
 absl::Status Daemon::rebuildAndPublishLocked() {
   BuildInputs in{&config_, port_macs_, &neighbors_, &counter_slots_, rte_get_tsc_hz(),
-                 control_stats_.generation + 1, &down_, exception_port_};
+                 control_stats_.generation + 1, &down_, exception_port_, &slow_start_share_};
   auto snap = buildSnapshot(in);
   if (!snap.ok()) return snap.status();
   const uint64_t cycles = publisher_->publish(*std::move(snap));
@@ -283,9 +286,37 @@ void Daemon::setHealthTargetsLocked() {
   }
 }
 
+// Re-weights backends in slow start every kSlowStartStepMs: share = time since up / slow_start_s.
+void Daemon::stepSlowStartLocked(uint64_t now_ms) {
+  constexpr uint64_t kSlowStartStepMs = 500;
+  if (slow_start_since_ms_.empty() && slow_start_share_.empty()) return;
+  if (!health_changed_ && now_ms - last_slow_start_step_ms_ < kSlowStartStepMs) return;
+  last_slow_start_step_ms_ = now_ms;
+  std::map<BackendKey, double> shares;
+  for (auto it = slow_start_since_ms_.begin(); it != slow_start_since_ms_.end();) {
+    uint32_t window_s = 0;
+    for (const ServiceConfig& s : config_.services) {
+      if (s.name == it->first.service) window_s = s.slow_start_s;
+    }
+    const double share = window_s == 0 ? 1.0 : static_cast<double>(now_ms - it->second) / (window_s * 1000.0);
+    if (share >= 1.0) {
+      it = slow_start_since_ms_.erase(it);
+      continue;
+    }
+    shares[it->first] = share;
+    ++it;
+  }
+  if (shares != slow_start_share_) {
+    slow_start_share_ = std::move(shares);
+    health_changed_ = true;
+  }
+}
+
 void Daemon::pollHealthLocked(uint64_t now_ms) {
   if (health_checker_ == nullptr) return;
+  poll_now_ms_ = now_ms;
   health_checker_->poll(now_ms);
+  stepSlowStartLocked(now_ms);
   if (!health_changed_) return;
   health_changed_ = false;
   if (auto st = rebuildAndPublishLocked(); !st.ok()) {

@@ -7,6 +7,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -69,6 +70,7 @@ class Daemon final : public ControlOps {
   void pollArpLocked(uint64_t now_ms);
   void pollHealthLocked(uint64_t now_ms);
   void setHealthTargetsLocked();
+  void stepSlowStartLocked(uint64_t now_ms);
   std::vector<WorkerCounters> workerCounters() const;
   nlohmann::json statsLocked() const;
   void writeStats();
@@ -79,6 +81,11 @@ class Daemon final : public ControlOps {
   std::unique_ptr<HealthChecker> health_checker_;
   std::set<BackendKey> down_;
   bool health_changed_ = false;
+  // Slow start: when each recovering backend came up, and the weight share the snapshot gives it now.
+  std::map<BackendKey, uint64_t> slow_start_since_ms_;
+  std::map<BackendKey, double> slow_start_share_;
+  uint64_t poll_now_ms_ = 0;
+  uint64_t last_slow_start_step_ms_ = 0;
   std::unique_ptr<RestApi> rest_api_;
   rte_mempool* pool_ = nullptr;
   rte_rcu_qsbr* qsbr_ = nullptr;

@@ -184,10 +184,10 @@ constexpr std::string_view kHealthCheckFields[] = {"type",   "interval_ms", "tim
                                                    "http_expect_status"};
 constexpr std::string_view kServiceFields[] = {
     "name", "vip",         "port", "protocol",     "forwarding", "key",
-    "algorithm", "maglev_size", "ring_vnodes", "seed", "health_check", "down_backend_flows", "backends"};
+    "algorithm", "maglev_size", "ring_vnodes", "seed", "health_check", "down_backend_flows", "slow_start_s", "backends"};
 constexpr std::string_view kServicePatchFields[] = {"algorithm",   "key",  "maglev_size",
                                                     "ring_vnodes", "seed", "forwarding",
-                                                    "health_check", "down_backend_flows"};
+                                                    "health_check", "down_backend_flows", "slow_start_s"};
 constexpr std::string_view kTimeoutFields[] = {"tcp_syn_s", "tcp_established_s", "tcp_closing_s",
                                                "udp_s"};
 
@@ -274,6 +274,7 @@ void readServiceSettings(BodyReader& reader, const json& body, ServiceConfig& se
   reader.parsed(body, "", "forwarding", parseForwardingMode, service.forwarding);
   reader.parsed(body, "", "key", parseBalanceKey, service.key);
   reader.parsed(body, "", "down_backend_flows", parseDownBackendFlows, service.down_backend_flows);
+  reader.integer(body, "", "slow_start_s", 0, kMaxSlowStartS, service.slow_start_s);
   reader.parsed(body, "", "algorithm", parseAlgorithmName, service.selector.algorithm);
   reader.integer(body, "", "maglev_size", 1, kMaxMaglevSize, service.selector.maglev_size);
   reader.integer(body, "", "ring_vnodes", 1, kMaxRingVnodes, service.selector.ring_vnodes);
@@ -346,6 +347,7 @@ nlohmann::json serviceToJson(const ServiceConfig& service) {
           {"seed", service.selector.seed},
           {"health_check", healthCheckToJson(service.health_check)},
           {"down_backend_flows", downBackendFlowsName(service.down_backend_flows)},
+          {"slow_start_s", service.slow_start_s},
           {"backends", backends}};
 }
 

@@ -24,6 +24,12 @@ uint32_t effectiveWeight(const BackendConfig& backend, bool down) {
   return backend.state == BackendAdminState::kEnabled && !down ? backend.weight : 0;
 }
 
+uint32_t slowStartWeight(uint32_t weight, double share) {
+  if (weight == 0 || share >= 1.0) return weight;
+  const double scaled = static_cast<double>(weight) * std::max(share, 0.0);
+  return std::max<uint32_t>(1, static_cast<uint32_t>(scaled));
+}
+
 std::optional<NeighborTable::Wanted> nextHopFor(const Config& config, uint32_t address) {
   for (uint16_t p = 0; p < config.ports.size(); ++p) {
     if (prefixContains(config.ports[p].address, address)) return NeighborTable::Wanted{address, p};
@@ -79,8 +85,15 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
     std::vector<hashing::WeightedBackend> weighted;
     weighted.reserve(sc.backends.size());
     for (const BackendConfig& b : sc.backends) {
-      const bool down = in.down != nullptr && in.down->count(BackendKey{sc.name, b.address, b.port}) != 0;
-      weighted.push_back({backendId(b), effectiveWeight(b, down)});
+      const BackendKey key{sc.name, b.address, b.port};
+      const bool down = in.down != nullptr && in.down->count(key) != 0;
+      uint32_t weight = effectiveWeight(b, down);
+      if (in.slow_start_share != nullptr) {
+        if (auto it = in.slow_start_share->find(key); it != in.slow_start_share->end()) {
+          weight = slowStartWeight(weight, it->second);
+        }
+      }
+      weighted.push_back({backendId(b), weight});
     }
     auto selector = hashing::buildSelector(weighted, sc.selector);
     if (!selector.ok()) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -29,11 +30,16 @@ struct BuildInputs {
   // keep their established flows but get weight 0 in the selection table, so no new ones.
   const std::set<BackendKey>* down = nullptr;
   uint16_t exception_port = dataplane::kNoPort;  // the kernel's tap, mirroring port 0
+  // Backends in slow start and the share (0..1] of their weight they take now (may be null).
+  const std::map<BackendKey, double>* slow_start_share = nullptr;
 };
 
 // The weight a backend takes in the selection table: its configured weight only while it is enabled
 // and not known to be down.
 uint32_t effectiveWeight(const BackendConfig& backend, bool down);
+
+// A backend's weight while it ramps up: share of its weight, at least 1 so it is never left out.
+uint32_t slowStartWeight(uint32_t weight, double share);
 
 absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildInputs& in);
 

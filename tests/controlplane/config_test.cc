@@ -64,6 +64,7 @@ services:
     forwarding: fullnat
     key: source_address
     down_backend_flows: reset
+    slow_start_s: 30
     algorithm: ring
     maglev_size: 251
     ring_vnodes: 40
@@ -151,6 +152,7 @@ TEST(ParseConfigTest, FullConfigRoundTripsIntoStruct) {
   EXPECT_EQ(web.forwarding, ForwardingMode::kFullNat);
   EXPECT_EQ(web.key, BalanceKey::kSourceAddress);
   EXPECT_EQ(web.down_backend_flows, DownBackendFlows::kReset);
+  EXPECT_EQ(web.slow_start_s, 30u);
   EXPECT_EQ(web.selector.algorithm, hashing::Algorithm::kRing);
   EXPECT_EQ(web.selector.maglev_size, 251u);
   EXPECT_EQ(web.selector.ring_vnodes, 40u);
@@ -309,7 +311,7 @@ TEST(ParseConfigTest, ErrorsCarryLineNumbers) {
   absl::Status status = parseConfig(yaml).status();
   EXPECT_TRUE(failsWith(status,
                         "services[0].backends[0].weight: 2000000 is out of range 0..1000000 "
-                        "(line 38)"));
+                        "(line 39)"));
 
   status = parseConfig("ports:\n  - name: lan\n    address: [\n").status();
   EXPECT_TRUE(failsWith(status, "YAML syntax error at line 4, column 1"));
@@ -559,6 +561,9 @@ const std::vector<BadYamlCase>& badYamlCases() {
       // The down-backend policy is one of two names.
       {"BadDownBackendFlows", webWith("down_backend_flows: drop"),
        "services[0].down_backend_flows: \"drop\" is not one of keep, reset"},
+      // Slow start lasts at most an hour.
+      {"SlowStartTooLong", webWith("slow_start_s: 3601"),
+       "services[0].slow_start_s: 3601 is out of range 0..3600"},
       // Unknown algorithm.
       {"BadAlgorithm", webWith("algorithm: rendezvous"),
        "services[0].algorithm: \"rendezvous\" is not one of maglev, ring, modulo"},

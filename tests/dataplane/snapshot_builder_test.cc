@@ -261,3 +261,44 @@ TEST(SnapshotBuilderTest, PortCountMismatchIsRefused) {
 
 }  // namespace
 }  // namespace lb::dataplane::test
+
+namespace lb::dataplane::test {
+namespace {
+
+// Slow start: a backend's weight is scaled by its share (never below 1 while it has weight), and the
+// Maglev table gives it entries in proportion to that scaled weight (10 of 210 instead of 100 of 300).
+TEST(SnapshotBuilderTest, SlowStartShareScalesBackendWeight) {
+  EXPECT_EQ(controlplane::slowStartWeight(100, 0.25), 25u);
+  EXPECT_EQ(controlplane::slowStartWeight(100, 0.0), 1u);
+  EXPECT_EQ(controlplane::slowStartWeight(100, 1.5), 100u);
+  EXPECT_EQ(controlplane::slowStartWeight(0, 0.5), 0u);
+
+  SnapshotSource source;
+  source.config.services.resize(1);
+  for (auto& b : source.config.services[0].backends) b.weight = 100;
+  const uint32_t recovering = backendIp(12);
+  const std::map<controlplane::BackendKey, double> shares = {
+      {{source.config.services[0].name, recovering, source.config.services[0].backends[0].port}, 0.1}};
+
+  auto entriesOf = [&](const std::map<controlplane::BackendKey, double>* share) {
+    controlplane::BuildInputs in;
+    in.config = &source.config;
+    in.port_macs = {portMac()};
+    in.neighbors = &source.neighbors;
+    in.counter_slots = &source.slots;
+    in.tsc_hz = 1000;
+    in.slow_start_share = share;
+    auto built = controlplane::buildSnapshot(in);
+    EXPECT_TRUE(built.ok()) << built.status();
+    const Service& svc = (*built)->services[0];
+    const auto& table = std::get<hashing::MaglevTable>(svc.selector);
+    return table.entriesPerBackend()[backendPosition(svc, recovering)];
+  };
+  const uint32_t full = entriesOf(nullptr);
+  const uint32_t ramping = entriesOf(&shares);
+  const double expected = (10.0 / 210.0) / (100.0 / 300.0);
+  EXPECT_NEAR(static_cast<double>(ramping) / full, expected, 0.01) << ramping << " of " << full;
+}
+
+}  // namespace
+}  // namespace lb::dataplane::test
