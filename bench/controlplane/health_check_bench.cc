@@ -36,6 +36,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench/bench_context.h"
 #include "controlplane/health_checker.h"
 
 #ifndef TETHER_LIBURING_VERSION  // set by bench/controlplane/meson.build
@@ -201,13 +202,6 @@ Options parseArgs(int argc, char** argv) {
   return o;
 }
 
-std::string cpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with("model name")) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
 
 struct Result {
   double checks_per_s = 0;
@@ -301,7 +295,7 @@ int main(int argc, char** argv) {
   std::printf("health_check_bench: %u backends on 127.0.0.1, %.1f s per run after warm-up, poll tick %u us, "
               "max_in_flight %u, max_starts_per_poll %u\n",
               o.backends, o.seconds, o.tick_us, o.max_in_flight, o.max_starts_per_poll);
-  std::printf("context: cpu \"%s\" x%u, kernel %s, liburing %s\n", cpuModel().c_str(),
+  std::printf("context: cpu \"%s\" x%u, kernel %s, liburing %s\n", lb::bench::cpuModel().c_str(),
               std::thread::hardware_concurrency(), u.release, TETHER_LIBURING_VERSION);
   std::printf("%-5s %9s %11s %11s %7s %10s %8s %9s %9s %9s %9s %9s\n", "type", "interval", "demand/s", "checks/s",
               "passed", "cpu/check", "cpu", "poll_p50", "poll_p99", "poll_max", "saturated", "max_late");

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_context.h"
 #include "dataplane/http_head.h"
 
 namespace lb::dataplane::bench {
@@ -28,7 +29,6 @@ enum class Where { kFirst, kMiddle, kLast, kAbsent };
 
 // Extra aggregate for --benchmark_repetitions: the fastest repetition, the one least disturbed by
 // other processes on a shared machine.
-double minOf(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
 
 std::string randomChars(std::mt19937_64& rng, size_t n, std::string_view alphabet) {
   std::string s(n, ' ');
@@ -204,13 +204,13 @@ void registerAll() {
     benchmark::RegisterBenchmark(
         (std::string("BM_FindCookie/526B_6cookies/target:") + label).c_str(),
         [where = where](benchmark::State& s) { findCookieOnly(s, where); })
-        ->ComputeStatistics("min", minOf);
+        ->ComputeStatistics("min", lb::bench::minOf);
   }
   for (auto [label, where] : wheres) {
     benchmark::RegisterBenchmark(
         (std::string("BM_FindCookieReference/526B_6cookies/target:") + label).c_str(),
         [where = where](benchmark::State& s) { findCookieReference(s, where); })
-        ->ComputeStatistics("min", minOf);
+        ->ComputeStatistics("min", lb::bench::minOf);
   }
   for (size_t segments : {1, 3}) {
     for (auto [label, where] : wheres) {
@@ -221,35 +221,24 @@ void registerAll() {
                                    [where = where, segments](benchmark::State& s) {
                                      scanAndFindCookie(s, where, segments);
                                    })
-          ->ComputeStatistics("min", minOf);
+          ->ComputeStatistics("min", lb::bench::minOf);
     }
   }
   benchmark::RegisterBenchmark("BM_ScanHeadAndFindCookie/large_cookie", scanAndFindLargeCookie)
       ->ArgName("value_bytes")
       ->Arg(8 * 1024)
       ->Arg(16 * 1024)
-      ->ComputeStatistics("min", minOf);
+      ->ComputeStatistics("min", lb::bench::minOf);
   benchmark::RegisterBenchmark("BM_ScanResponseAndFindSetCookie/5set_cookies", scanAndFindSetCookie)
-      ->ComputeStatistics("min", minOf);
+      ->ComputeStatistics("min", lb::bench::minOf);
 }
 
-std::string cpuModel() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  }
-  return "unknown";
-}
 
 }  // namespace
 }  // namespace lb::dataplane::bench
 
 int main(int argc, char** argv) {
-  benchmark::AddCustomContext("cpu_model", lb::dataplane::bench::cpuModel());
+  benchmark::AddCustomContext("cpu_model", lb::bench::cpuModel());
   benchmark::AddCustomContext("request", "526-byte GET, 6 cookies, 256 variants");
   benchmark::AddCustomContext("simd", "SSE2 (x86-64 baseline; no runtime dispatch)");
   lb::dataplane::bench::registerAll();

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_context.h"
 #include "dataplane/session_table.h"
 
 namespace lb::dataplane::bench {
@@ -41,9 +42,6 @@ uint64_t splitmix(uint64_t x) {
 
 SessionKey benchKey(uint64_t n) { return SessionKey::fromHash(splitmix(n)); }
 
-double minOf(const std::vector<double>& v) {
-  return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end());
-}
 
 uint64_t anonHugeBytes() {
   std::ifstream smaps("/proc/self/smaps_rollup");
@@ -126,7 +124,7 @@ void BM_SessionLookupBatch(benchmark::State& state) {
   state.counters["burst"] = kBurst;
   tableCounters(state, f);
 }
-BENCHMARK(BM_SessionLookupBatch)->Apply(sizes)->ComputeStatistics("min", minOf);
+BENCHMARK(BM_SessionLookupBatch)->Apply(sizes)->ComputeStatistics("min", lb::bench::minOf);
 
 // Absent keys: both candidate buckets read in full, then the move counter confirms the miss.
 void BM_SessionLookupBatchMiss(benchmark::State& state) {
@@ -282,17 +280,6 @@ void BM_SessionKey(benchmark::State& state) {
 }
 BENCHMARK(BM_SessionKey)->Arg(16)->Arg(32)->Arg(64)->ArgName("cookie_bytes");
 
-std::string cpuModel() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  }
-  return "unknown";
-}
 
 std::string firstLine(const char* path) {
   std::ifstream in(path);
@@ -306,7 +293,7 @@ std::string firstLine(const char* path) {
 
 int main(int argc, char** argv) {
   using lb::dataplane::SessionTable;
-  benchmark::AddCustomContext("cpu_model", lb::dataplane::bench::cpuModel());
+  benchmark::AddCustomContext("cpu_model", lb::bench::cpuModel());
   benchmark::AddCustomContext(
       "layout", "2-choice cuckoo, 128-byte buckets of 4 x 32-byte slots, filled to capacity (" +
                     std::to_string(SessionTable::kLoadPercent) + "% of slots)");

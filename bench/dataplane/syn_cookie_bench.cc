@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_context.h"
 #include "dataplane/checksum.h"
 #include "dataplane/syn_cookie.h"
 #include "dataplane/tcp_options.h"
@@ -157,23 +158,12 @@ void BM_TcpOptions_TranslateSackAndTs(benchmark::State& state) {
 }
 BENCHMARK(BM_TcpOptions_TranslateSackAndTs);
 
-std::string cpuModel() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  }
-  return "unknown";
-}
 
 }  // namespace
 }  // namespace lb::dataplane::bench
 
 int main(int argc, char** argv) {
-  benchmark::AddCustomContext("cpu_model", lb::dataplane::bench::cpuModel());
+  benchmark::AddCustomContext("cpu_model", lb::bench::cpuModel());
   benchmark::AddCustomContext("cookie_hash", "SipHash-2-4, 24-byte input, per-epoch key (64 s)");
   benchmark::AddCustomContext("syns", std::to_string(lb::dataplane::bench::kSyns));
   benchmark::Initialize(&argc, argv);

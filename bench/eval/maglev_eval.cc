@@ -31,6 +31,7 @@
 #include <variant>
 #include <vector>
 
+#include "bench/bench_context.h"
 #include "absl/strings/str_format.h"
 #include "hashing/key_hash.h"
 #include "hashing/selector.h"
@@ -66,16 +67,6 @@ double threadCpuMs() {
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
-std::string cpuModel() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
-      return line.substr(line.find(':') + 2);
-    }
-  }
-  return "unknown CPU";
-}
 
 std::vector<WeightedBackend> makeBackends(size_t count) {
   std::mt19937_64 rng(7);
@@ -210,7 +201,7 @@ std::string formatTable(const std::vector<Result>& results, size_t keys, double 
   absl::StrAppendFormat(&out,
                         "Maglev paper evaluation (NSDI 2016 sec. 5.3) on Tether hashing/: %d flow "
                         "hashes (XXH3, seed %d), equal weights\nCPU: %s\n\n",
-                        keys, kSeed, cpuModel());
+                        keys, kSeed, lb::bench::cpuModel());
   absl::StrAppendFormat(&out, "%5s  %-7s %-19s %7s %6s  %-14s  %-20s  %s\n", "", "", "", "build",
                         "table", "over-provision", "keys moved, removing", "keys moved, adding");
   absl::StrAppendFormat(&out, kRow, "N", "algo", "parameters", "ms", "KiB", "exact", "1M keys",

@@ -5,26 +5,16 @@
 #include <fstream>
 #include <string>
 
+#include "bench/bench_context.h"
 #include "hashing/maglev.h"
 
 namespace {
 
-std::string cpuModel() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  }
-  return "unknown";
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::AddCustomContext("cpu_model", cpuModel());
+  benchmark::AddCustomContext("cpu_model", lb::bench::cpuModel());
   benchmark::AddCustomContext("key_hash", "XXH3-64 seeded, libxxhash " +
                                               std::to_string(XXH_VERSION_MAJOR) + "." +
                                               std::to_string(XXH_VERSION_MINOR) + "." +

@@ -11,10 +11,13 @@
 #include <random>
 #include <vector>
 
+#include "bench/bench_context.h"
 #include "hashing/backend.h"
 #include "hashing/key_hash.h"
 
 namespace lb::hashing::bench {
+
+using lb::bench::minOf;
 
 inline constexpr uint64_t kBenchSeed = 42;
 inline constexpr size_t kDefaultKeyCount = size_t{1} << 20;  // power of two: index with a mask
@@ -59,9 +62,6 @@ inline std::vector<FlowKeyV6> makeFlowsV6(size_t count, uint64_t rng_seed = 13) 
 
 // Extra aggregate for --benchmark_repetitions: the fastest repetition, which on a shared machine is
 // the one least disturbed by other processes (mean and median still show the spread).
-inline double minOf(const std::vector<double>& values) {
-  return values.empty() ? 0.0 : *std::min_element(values.begin(), values.end());
-}
 
 inline std::vector<uint64_t> makeHashes(size_t count, uint64_t rng_seed = 17) {
   std::mt19937_64 rng(rng_seed);
