@@ -22,6 +22,9 @@ enum class DropReason : uint8_t {
   kControlFull,    // ARP for the control plane, and its ring is full
   kTxFull,         // tx_burst did not take it
   kNoHeadroom,     // no room to push an encapsulation or VLAN header
+  kBadSynCookie,   // an ACK to an HTTP service with no connection and no valid SYN cookie
+  kProxyFull,      // this lcore's table of connections being bound (delayed binding) is full
+  kStickyRefused,  // strict stickiness: the session's backend cannot take it; the client got a RST
   kCount,
 };
 
@@ -30,7 +33,8 @@ inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCoun
 inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames = {
     "malformed",     "unsupported", "unknown_vip",  "no_backend",   "no_neighbor",
     "flow_table_full", "no_local_port", "no_flow", "not_for_us",   "handoff_full",
-    "control_full",  "tx_full",     "no_headroom",
+    "control_full",  "tx_full",     "no_headroom",  "bad_syn_cookie", "proxy_full",
+    "sticky_refused",
 };
 
 inline constexpr std::string_view dropReasonName(DropReason reason) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "dataplane/drop_reason.h"
+#include "dataplane/service_types.h"
 
 namespace lb::dataplane {
 
@@ -33,6 +34,32 @@ struct BackendCounters {
   Counter bytes;
 };
 
+// HTTP services' delayed binding and splice (issue 5), per lcore. Drops are also counted by reason.
+struct ProxyCounters {
+  Counter syn_cookies_sent;       // SYN-ACKs answered statelessly (retransmitted SYNs included)
+  Counter cookie_acks;            // pure ACKs that validated a cookie (no state is created for them)
+  Counter connections_bound;      // data segments that validated a cookie and created state
+  Counter heads_complete;         // request heads parsed to the blank line
+  Counter heads_split;            // ... of which needed more than one segment
+  Counter head_too_large;         // exceeded max_head_bytes: client reset
+  Counter head_malformed;         // not HTTP/1.x: client reset
+  Counter head_timeouts;          // client went quiet before the head ended
+  Counter client_closed_early;    // RST or FIN from the client before a backend was bound
+  Counter segments_held;          // client segments held until the backend connected
+  Counter segments_duplicate;     // retransmissions of held bytes, dropped
+  Counter backend_syns;           // connection attempts to backends, retransmissions included
+  Counter backend_refused;        // RST to our SYN
+  Counter backend_timeouts;       // no SYN-ACK after every retransmission
+  Counter backend_retries_other;  // attempts moved to another backend (no byte delivered yet)
+  Counter connections_spliced;    // backend answered; both directions now translated
+  Counter sessions_learned;       // Set-Cookie of the session cookie recorded
+  Counter sessions_forgotten;     // Set-Cookie that expired the session cookie (logout)
+  Counter chosen_by[kStickyMethodCount];  // which method picked each bound connection's backend
+  Counter rebinds[kRebindCauseCount];     // sticky target not used, by cause
+  Counter strict_refusals;        // strict policy: connection refused instead of rebound
+  Counter busy_tsc;               // TSC cycles spent on bursts that had packets (not idle polls)
+};
+
 struct alignas(64) LcoreCounters {
   Counter rx_packets;
   Counter rx_bytes;
@@ -49,6 +76,7 @@ struct alignas(64) LcoreCounters {
   Counter flows_reset;  // established flows ended because their backend went down (reset policy)
   std::atomic<uint64_t> flows_active{0};  // gauge: entries in this lcore's flow table
   Counter drops[kDropReasonCount];
+  ProxyCounters proxy;
   BackendCounters backends[kMaxBackendCounters];
 };
 

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "dataplane/lcore_counters.h"
@@ -28,6 +29,27 @@ struct BackendTarget {
   rte_ether_addr next_hop_mac{};     // backend's MAC if on-link, else the gateway's
   bool next_hop_resolved = false;
   uint32_t counter_slot = 0;         // index into LcoreCounters::backends
+  uint64_t id = 0;                   // stable id (hashing::WeightedBackend::id): session table values
+  BackendAvailability availability = BackendAvailability::kUp;
+};
+
+// Delayed binding for an HTTP service (full-NAT, TCP only; issue 5). When `enabled`, a SYN to the
+// service is answered with a SYN cookie, the request head is read, and `methods` pick the backend.
+struct HttpStickyPolicy {
+  bool enabled = false;
+  std::array<StickyMethod, kStickyMethodCount> methods{};  // tried in order; the last never fails
+  uint8_t method_count = 0;
+  std::string learn_cookie;  // kLearnCookie: the application's session cookie (case-sensitive)
+  std::string hash_cookie;   // kHashCookie: a cookie whose value is stable per user
+  StickyTargetPolicy unavailable_target = StickyTargetPolicy::kSoft;
+  uint16_t session_service = 0;      // this service's index in the session table (stable by name)
+  uint32_t max_head_bytes = 16384;   // request head bound, start line to blank line
+  uint64_t head_timeout_tsc = 0;     // client must finish the head within this
+  uint64_t connect_timeout_tsc = 0;  // per SYN to a backend before it is retransmitted
+  uint8_t connect_attempts = 3;      // SYNs per backend before trying another one
+  uint8_t max_backends_tried = 3;    // backends tried before the client is reset
+  uint16_t mss = 1460;               // MSS announced to clients (clamped to the cookie's table)
+  uint8_t window_scale = 7;          // our window-scale shift announced to clients
 };
 
 struct Service {
@@ -39,6 +61,7 @@ struct Service {
   uint64_t hash_seed = 0;
   hashing::AnySelector selector;
   std::vector<BackendTarget> backends;  // indexed by the selector's BackendIndex (id-sorted)
+  HttpStickyPolicy http;                // only for TCP full-NAT services; disabled otherwise
 };
 
 struct LocalPort {

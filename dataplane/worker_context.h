@@ -12,7 +12,9 @@
 #include "dataplane/packet_parser.h"
 #include "dataplane/lcore_counters.h"
 #include "dataplane/local_port_pool.h"
+#include "dataplane/session_table.h"
 #include "dataplane/snapshot.h"
+#include "dataplane/syn_cookie.h"
 
 namespace lb::dataplane {
 
@@ -41,6 +43,12 @@ struct WorkerContext {
   rte_ring* handoff_in = nullptr;                  // replies other workers received for our ports
   rte_ring* to_control = nullptr;                  // ARP replies for the neighbour resolver
   std::array<TxBatch, kMaxPorts> tx{};
+  // Sticky sessions (issue 5): the table is shared by every lcore and owned by the control plane,
+  // which sets it (and the SYN-cookie master key) before the workers start; nullptr = no HTTP service.
+  SessionTable* sessions = nullptr;
+  const SessionSecret* session_secret = nullptr;
+  SipKey syn_cookie_master{};
+  SessionCounters session_counters;  // this lcore's calls into `sessions`; summed by the control plane
   // Per-burst scratch for the staged pipeline, kept here so a burst does not re-initialise 256
   // entries on the stack; only the first `count` entries of a burst are written and read.
   std::array<ParsedFrame, kMaxBurst> frames;
