@@ -16,6 +16,7 @@
 #include "controlplane/snapshot_builder.h"
 #include "controlplane/telemetry.h"
 #include "dataplane/port_setup.h"
+#include "dataplane/reply_steering.h"
 
 namespace lb::controlplane {
 namespace {
@@ -96,6 +97,18 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
     rte_ether_addr mac;
     rte_eth_macaddr_get(p, &mac);
     d->port_macs_.push_back(mac);
+    if (workers > 1) {
+      // Best effort: without rules, replies reach their owner over the hand-off ring.
+      const dataplane::LocalPortPartition steering_partition{cfg.dataplane.local_port_min,
+                                                             cfg.dataplane.local_port_max, workers};
+      auto rules = dataplane::installReplySteering(p, rte_cpu_to_be_32(cfg.ports[p].address.address),
+                                                   steering_partition, workers);
+      if (rules.ok()) {
+        std::fprintf(stderr, "tetherd: port %d: %u rte_flow rules steer full-NAT replies to their lcore\n", p, *rules);
+      } else {
+        std::fprintf(stderr, "tetherd: %s\n", std::string(rules.status().message()).c_str());
+      }
+    }
   }
   if (!d->options_.exception_iface.empty()) {
     auto tap = createExceptionTap(d->options_.exception_iface, d->port_macs_[0]);
