@@ -40,6 +40,16 @@ constexpr std::array<std::pair<DownBackendFlows, std::string_view>, 2> kDownBack
     {DownBackendFlows::kKeep, "keep"},
     {DownBackendFlows::kReset, "reset"},
 }};
+constexpr std::array<std::pair<StickyMethod, std::string_view>, 4> kStickyMethodNames{{
+    {StickyMethod::kLearnCookie, "learn_cookie"},
+    {StickyMethod::kHashCookie, "hash_cookie"},
+    {StickyMethod::kSourceAddress, "source_address"},
+    {StickyMethod::kFiveTuple, "five_tuple"},
+}};
+constexpr std::array<std::pair<StickyTargetPolicy, std::string_view>, 2> kStickyTargetPolicyNames{{
+    {StickyTargetPolicy::kSoft, "soft"},
+    {StickyTargetPolicy::kStrict, "strict"},
+}};
 constexpr std::array<std::pair<hashing::Algorithm, std::string_view>, 3> kAlgorithmNames{{
     {hashing::Algorithm::kMaglev, "maglev"},
     {hashing::Algorithm::kRing, "ring"},
@@ -91,6 +101,17 @@ absl::StatusOr<DownBackendFlows> parseDownBackendFlows(std::string_view name) {
 }
 absl::StatusOr<BalanceKey> parseBalanceKey(std::string_view name) {
   return valueOf(kBalanceKeyNames, name);
+}
+
+std::string_view stickyMethodName(StickyMethod method) { return nameOf(kStickyMethodNames, method); }
+absl::StatusOr<StickyMethod> parseStickyMethod(std::string_view name) {
+  return valueOf(kStickyMethodNames, name);
+}
+std::string_view stickyTargetPolicyName(StickyTargetPolicy policy) {
+  return nameOf(kStickyTargetPolicyNames, policy);
+}
+absl::StatusOr<StickyTargetPolicy> parseStickyTargetPolicy(std::string_view name) {
+  return valueOf(kStickyTargetPolicyNames, name);
 }
 
 absl::StatusOr<hashing::Algorithm> parseAlgorithmName(std::string_view name) {

@@ -104,6 +104,50 @@ struct HealthCheckConfig {
   uint16_t http_expect_status = 200;  // HTTP only; 100..599
 };
 
+// HTTP services (issue 5): delayed binding (SYN proxy) and sticky backend choice. Only for TCP full-NAT
+// services. Every key is reloadable; the snapshot builder converts the times to TSC cycles.
+inline constexpr size_t kMaxCookieNameLength = 128;
+inline constexpr uint32_t kMinMaxHeadBytes = 512;
+inline constexpr uint32_t kMaxMaxHeadBytes = 65536;
+inline constexpr uint32_t kMinHeadTimeoutMs = 100;
+inline constexpr uint32_t kMaxHeadTimeoutMs = 60000;
+inline constexpr uint32_t kMinConnectTimeoutMs = 10;
+inline constexpr uint32_t kMaxConnectTimeoutMs = 10000;
+inline constexpr uint32_t kMinConnectAttempts = 1;
+inline constexpr uint32_t kMaxConnectAttempts = 10;
+inline constexpr uint32_t kMinBackendsTried = 1;
+inline constexpr uint32_t kMaxBackendsTried = 16;
+inline constexpr uint32_t kMinMss = 536;   // RFC 9293 §3.7.1 default send MSS
+inline constexpr uint32_t kMaxMss = 9000;  // jumbo frames
+inline constexpr uint32_t kMaxWindowScale = 14;  // RFC 7323 §2.3
+inline constexpr uint32_t kMinSessionIdleS = 1;
+inline constexpr uint32_t kMaxSessionIdleS = 2592000;       // 30 days
+inline constexpr uint32_t kMinSessionLifetimeS = 1;
+inline constexpr uint32_t kMaxSessionLifetimeS = 31536000;  // 365 days
+
+using dataplane::StickyMethod;
+using dataplane::StickyTargetPolicy;
+
+struct HttpConfig {
+  // Tried in order; the last must be source_address or five_tuple, which always pick a backend.
+  std::vector<StickyMethod> sticky = {StickyMethod::kLearnCookie, StickyMethod::kSourceAddress};
+  std::string session_cookie;  // required iff sticky lists learn_cookie; RFC 6265 token
+  std::string hash_cookie;     // required iff sticky lists hash_cookie; RFC 6265 token
+  StickyTargetPolicy unavailable_target = StickyTargetPolicy::kSoft;
+  uint32_t max_head_bytes = 16384;     // 512..65536
+  uint32_t head_timeout_ms = 5000;     // 100..60000
+  uint32_t connect_timeout_ms = 300;   // per SYN to a backend, 10..10000
+  uint32_t connect_attempts = 3;       // SYNs per backend, 1..10
+  uint32_t max_backends_tried = 3;     // 1..16
+  uint32_t mss = 1460;                 // announced to clients, 536..9000
+  uint32_t window_scale = 7;           // announced to clients, 0..14
+  // A learnt session expires session_idle_s after its last use or session_lifetime_s after it was
+  // learnt, whichever comes first. The two are independent: a lifetime below the idle time simply
+  // caps every session at the lifetime.
+  uint32_t session_idle_s = 1800;      // 1..2592000
+  uint32_t session_lifetime_s = 86400; // 1..31536000
+};
+
 struct ServiceConfig {
   std::string name;  // unique, [a-z0-9_-]+
   uint32_t vip = 0;
@@ -120,6 +164,7 @@ struct ServiceConfig {
   // weight, so a cold instance is not handed its whole share of new flows at once. 0 = off.
   uint32_t slow_start_s = 0;
   std::vector<BackendConfig> backends;  // unique (address, port)
+  std::optional<HttpConfig> http;       // set: delayed binding with sticky sessions (tcp + fullnat)
 };
 
 struct StaticNeighbor {
@@ -142,8 +187,21 @@ struct DataplaneConfig {  // [boot]
   uint16_t local_port_max = kDefaultLocalPortMax;
 };
 
+// The sticky-session table shared by every lcore (dataplane/session_table.h). [boot]: it is sized
+// once at start; a reload that changes it is refused.
+inline constexpr uint64_t kDefaultSessionCapacity = uint64_t{1} << 20;
+inline constexpr uint64_t kMinSessionCapacity = 1024;
+inline constexpr uint64_t kMaxSessionCapacity = uint64_t{1} << 26;
+inline constexpr uint32_t kMaxSessionShards = uint32_t{1} << 16;
+
+struct SessionsConfig {  // [boot]
+  uint64_t capacity = kDefaultSessionCapacity;  // sessions held without eviction, 1024..67108864
+  uint32_t shards = 0;                          // 0 = auto, else a power of two <= 65536
+};
+
 struct Config {
   DataplaneConfig dataplane;
+  SessionsConfig sessions;
   std::vector<PortConfig> ports;  // at least one
   Timeouts timeouts;
   std::vector<StaticNeighbor> neighbors;
@@ -162,7 +220,10 @@ absl::StatusOr<Config> loadConfigFile(const std::string& path);
 // subnet, unique service names and (vip, port, protocol), VIP not a port address, unique backend
 // (address, port) per service, DSR/IP-in-IP backend port == service port, maglev_size prime and
 // >= backends, local port range >= kMinLocalPorts, flow_entries_per_lcore a power of two, unicast
-// addresses and MACs, static neighbors on some port's subnet. Returns the first violation, worded
+// addresses and MACs, static neighbors on some port's subnet, an `http` block only on tcp fullnat
+// services with a sticky list that has no duplicates and ends with source_address or five_tuple and
+// exactly the cookie names its methods need (RFC 6265 tokens), sessions.shards 0 or a power of two.
+// Returns the first violation, worded
 // like the parser's errors (without a line number).
 absl::Status validateConfig(const Config& config);
 
@@ -181,6 +242,10 @@ std::string_view healthCheckTypeName(HealthCheckType type);               // non
 absl::StatusOr<HealthCheckType> parseHealthCheckType(std::string_view name);
 absl::StatusOr<DownBackendFlows> parseDownBackendFlows(std::string_view name);
 absl::StatusOr<BalanceKey> parseBalanceKey(std::string_view name);
+std::string_view stickyMethodName(StickyMethod method);  // learn_cookie | hash_cookie | source_address | five_tuple
+absl::StatusOr<StickyMethod> parseStickyMethod(std::string_view name);
+std::string_view stickyTargetPolicyName(StickyTargetPolicy policy);  // soft | strict
+absl::StatusOr<StickyTargetPolicy> parseStickyTargetPolicy(std::string_view name);
 // Same wording for hashing::Algorithm ("maglev" | "ring" | "modulo"); hashing::parseAlgorithm words its
 // error differently, so config files use this one.
 absl::StatusOr<hashing::Algorithm> parseAlgorithmName(std::string_view name);

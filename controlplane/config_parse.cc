@@ -401,12 +401,61 @@ HealthCheckConfig readHealthCheck(Reader& r, const Field& field) {
   return check;
 }
 
+// `http:` written with nothing under it is an HTTP service with every default (which then needs a
+// session_cookie, since learn_cookie is in the default sticky list: validateConfig() says so).
+HttpConfig readHttp(Reader& r, const Field& field) {
+  HttpConfig http;
+  const MapView view = r.map(field,
+                             {"sticky", "session_cookie", "hash_cookie", "unavailable_target",
+                              "max_head_bytes", "head_timeout_ms", "connect_timeout_ms",
+                              "connect_attempts", "max_backends_tried", "mss", "window_scale",
+                              "session_idle_s", "session_lifetime_s"},
+                             /*null_is_empty=*/true);
+  // Duplicates and the last method are cross-item rules: validateConfig() checks them.
+  if (const Field* sticky = view.find("sticky")) {
+    std::vector<StickyMethod> methods;
+    for (const Field& item : r.list(*sticky)) {
+      methods.push_back(
+          r.parsed(item, parseStickyMethod, "learn_cookie, hash_cookie, source_address or five_tuple"));
+      if (!r.ok()) break;
+    }
+    if (r.ok()) http.sticky = std::move(methods);
+  }
+  if (const Field* cookie = view.find("session_cookie")) http.session_cookie = r.string(*cookie);
+  if (const Field* cookie = view.find("hash_cookie")) http.hash_cookie = r.string(*cookie);
+  r.optionalParsed(view, "unavailable_target", parseStickyTargetPolicy, "soft or strict",
+                   http.unavailable_target);
+  r.optionalInteger(view, "max_head_bytes", kMinMaxHeadBytes, kMaxMaxHeadBytes, http.max_head_bytes);
+  r.optionalInteger(view, "head_timeout_ms", kMinHeadTimeoutMs, kMaxHeadTimeoutMs, http.head_timeout_ms);
+  r.optionalInteger(view, "connect_timeout_ms", kMinConnectTimeoutMs, kMaxConnectTimeoutMs,
+                    http.connect_timeout_ms);
+  r.optionalInteger(view, "connect_attempts", kMinConnectAttempts, kMaxConnectAttempts,
+                    http.connect_attempts);
+  r.optionalInteger(view, "max_backends_tried", kMinBackendsTried, kMaxBackendsTried,
+                    http.max_backends_tried);
+  r.optionalInteger(view, "mss", kMinMss, kMaxMss, http.mss);
+  r.optionalInteger(view, "window_scale", 0, kMaxWindowScale, http.window_scale);
+  r.optionalInteger(view, "session_idle_s", kMinSessionIdleS, kMaxSessionIdleS, http.session_idle_s);
+  r.optionalInteger(view, "session_lifetime_s", kMinSessionLifetimeS, kMaxSessionLifetimeS,
+                    http.session_lifetime_s);
+  return http;
+}
+
+SessionsConfig readSessions(Reader& r, const Field& field) {
+  SessionsConfig sessions;
+  const MapView view = r.map(field, {"capacity", "shards"}, /*null_is_empty=*/true);
+  r.optionalInteger(view, "capacity", kMinSessionCapacity, kMaxSessionCapacity, sessions.capacity);
+  // Power of two: validateConfig() (0 = auto).
+  r.optionalInteger(view, "shards", 0, kMaxSessionShards, sessions.shards);
+  return sessions;
+}
+
 ServiceConfig readService(Reader& r, const Field& field) {
   ServiceConfig service;
   const MapView view = r.map(field,
                              {"name", "vip", "port", "protocol", "forwarding", "key", "algorithm",
                               "maglev_size", "ring_vnodes", "seed", "health_check", "down_backend_flows", "slow_start_s",
-                              "backends"},
+                              "http", "backends"},
                              /*null_is_empty=*/false);
   if (const Field* name = r.require(view, "name")) service.name = r.string(*name);
   if (const Field* vip = r.require(view, "vip")) service.vip = r.parsed(*vip, parseIpv4, kAddressText);
@@ -427,6 +476,8 @@ ServiceConfig readService(Reader& r, const Field& field) {
   if (const Field* health_check = view.find("health_check")) {
     service.health_check = readHealthCheck(r, *health_check);
   }
+  // Whether http suits the protocol and forwarding mode is validateConfig()'s to say.
+  if (const Field* http = view.find("http")) service.http = readHttp(r, *http);
   if (const Field* backends = r.require(view, "backends")) {
     for (const Field& item : r.list(*backends)) {
       service.backends.push_back(readBackend(r, item, service));
@@ -444,9 +495,10 @@ Config readConfig(Reader& r, const YAML::Node& root) {
   }
   // The root's path is empty so its children read "ports[0]", not "top level.ports[0]".
   const MapView view = r.map(Field{.node = root, .path = "", .line = lineOf(root)},
-                             {"dataplane", "ports", "timeouts", "neighbors", "services"},
+                             {"dataplane", "sessions", "ports", "timeouts", "neighbors", "services"},
                              /*null_is_empty=*/false);
   if (const Field* dataplane = view.find("dataplane")) config.dataplane = readDataplane(r, *dataplane);
+  if (const Field* sessions = view.find("sessions")) config.sessions = readSessions(r, *sessions);
   if (const Field* ports = r.require(view, "ports")) {
     for (const Field& item : r.list(*ports)) config.ports.push_back(readPort(r, item));
   }

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "controlplane/config.h"
 #include "controlplane/value_text.h"
+#include "dataplane/lcore_counters.h"
 #include "hashing/backend.h"
 #include "hashing/maglev.h"
 
@@ -266,6 +267,127 @@ absl::Status checkHealthCheck(std::string_view service_path, const HealthCheckCo
   return absl::OkStatus();
 }
 
+// RFC 6265 §4.1.1: cookie-name is an RFC 2616 token, i.e. visible ASCII except separators. The
+// dataplane compares names byte for byte (case-sensitive), so anything else could never match.
+absl::Status checkCookieName(std::string_view path, std::string_view name) {
+  if (name.empty()) return fieldError(path, "must not be empty");
+  if (name.size() > kMaxCookieNameLength) {
+    return fieldError(path, absl::StrFormat("%s is longer than %d characters", quoteValue(name),
+                                            kMaxCookieNameLength));
+  }
+  constexpr std::string_view kSeparators = "()<>@,;:\\\"/[]?={} \t";
+  for (size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c < 0x21 || c > 0x7e || kSeparators.find(static_cast<char>(c)) != std::string_view::npos) {
+      return fieldError(path, absl::StrFormat("%s is not a cookie name: 0x%02x at offset %d is not an "
+                                              "RFC 6265 token character",
+                                              quoteValue(name), static_cast<unsigned>(c), i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A cookie name is needed exactly when a method that reads it is listed: a name with no method
+// using it is most likely a forgotten list entry, and would silently do nothing.
+absl::Status checkCookieFor(std::string_view http_path, std::string_view key, std::string_view name,
+                            bool listed, StickyMethod method) {
+  const std::string path = absl::StrFormat("%s.%s", http_path, key);
+  if (listed) {
+    if (name.empty()) {
+      return fieldError(path, absl::StrFormat("required when sticky lists %s", stickyMethodName(method)));
+    }
+    return checkCookieName(path, name);
+  }
+  if (!name.empty()) {
+    return fieldError(path, absl::StrFormat("%s is set but sticky does not list %s", quoteValue(name),
+                                             stickyMethodName(method)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status checkHttp(std::string_view service_path, const ServiceConfig& service) {
+  if (!service.http.has_value()) return absl::OkStatus();
+  const HttpConfig& http = *service.http;
+  const std::string path = absl::StrFormat("%s.http", service_path);
+  // Delayed binding answers the SYN itself and splices two TCP connections: it needs TCP, and
+  // replies that come back through Tether.
+  if (service.protocol != Protocol::kTcp) {
+    return fieldError(path, absl::StrFormat("needs protocol tcp (protocol is %s)",
+                                             protocolName(service.protocol)));
+  }
+  if (service.forwarding != ForwardingMode::kFullNat) {
+    return fieldError(path, absl::StrFormat("needs forwarding fullnat (forwarding is %s)",
+                                             forwardingModeName(service.forwarding)));
+  }
+  const std::string sticky_path = path + ".sticky";
+  if (http.sticky.empty()) return fieldError(sticky_path, "must list at least one method");
+  bool listed[dataplane::kStickyMethodCount] = {};
+  for (size_t i = 0; i < http.sticky.size(); ++i) {
+    const std::string item_path = absl::StrCat(sticky_path, "[", i, "]");
+    const StickyMethod method = http.sticky[i];
+    if (auto s = checkEnumUpTo(item_path, method, StickyMethod::kFiveTuple); !s.ok()) return s;
+    bool& seen = listed[static_cast<size_t>(method)];
+    if (seen) {
+      return fieldError(item_path, absl::StrFormat("%s is listed twice",
+                                                    quoteValue(stickyMethodName(method))));
+    }
+    seen = true;
+  }
+  // The last method must always pick a backend, so a request never runs out of choices.
+  const StickyMethod last = http.sticky.back();
+  if (last != StickyMethod::kSourceAddress && last != StickyMethod::kFiveTuple) {
+    return fieldError(sticky_path,
+                      absl::StrFormat("must end with source_address or five_tuple (they always pick a "
+                                      "backend), ends with %s",
+                                      stickyMethodName(last)));
+  }
+  if (auto s = checkCookieFor(path, "session_cookie", http.session_cookie,
+                              listed[static_cast<size_t>(StickyMethod::kLearnCookie)],
+                              StickyMethod::kLearnCookie);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = checkCookieFor(path, "hash_cookie", http.hash_cookie,
+                              listed[static_cast<size_t>(StickyMethod::kHashCookie)],
+                              StickyMethod::kHashCookie);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = checkEnumUpTo(path + ".unavailable_target", http.unavailable_target,
+                             StickyTargetPolicy::kStrict);
+      !s.ok()) {
+    return s;
+  }
+  return checkRanges({
+      {path + ".max_head_bytes", http.max_head_bytes, kMinMaxHeadBytes, kMaxMaxHeadBytes},
+      {path + ".head_timeout_ms", http.head_timeout_ms, kMinHeadTimeoutMs, kMaxHeadTimeoutMs},
+      {path + ".connect_timeout_ms", http.connect_timeout_ms, kMinConnectTimeoutMs,
+       kMaxConnectTimeoutMs},
+      {path + ".connect_attempts", http.connect_attempts, kMinConnectAttempts, kMaxConnectAttempts},
+      {path + ".max_backends_tried", http.max_backends_tried, kMinBackendsTried, kMaxBackendsTried},
+      {path + ".mss", http.mss, kMinMss, kMaxMss},
+      {path + ".window_scale", http.window_scale, 0, kMaxWindowScale},
+      {path + ".session_idle_s", http.session_idle_s, kMinSessionIdleS, kMaxSessionIdleS},
+      {path + ".session_lifetime_s", http.session_lifetime_s, kMinSessionLifetimeS,
+       kMaxSessionLifetimeS},
+  });
+}
+
+absl::Status checkSessions(const SessionsConfig& sessions) {
+  if (auto s = checkRange("sessions.capacity", sessions.capacity, kMinSessionCapacity,
+                          kMaxSessionCapacity);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = checkRange("sessions.shards", sessions.shards, 0, kMaxSessionShards); !s.ok()) return s;
+  // The shard is the top bits of a session key.
+  if (sessions.shards != 0 && !isPowerOfTwo(sessions.shards)) {
+    return fieldError("sessions.shards",
+                      absl::StrCat(sessions.shards, " is not a power of two (or 0 for automatic)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status checkBackends(std::string_view path, const ServiceConfig& service) {
   if (service.backends.size() > hashing::kMaxBackends) {
     return fieldError(absl::StrFormat("%s.backends", path),
@@ -352,7 +474,16 @@ absl::Status checkServices(const Config& config) {
     }
     if (auto s = checkSelector(path, service); !s.ok()) return s;
     if (auto s = checkHealthCheck(path, service.health_check); !s.ok()) return s;
+    if (auto s = checkHttp(path, service); !s.ok()) return s;
     if (auto s = checkBackends(path, service); !s.ok()) return s;
+  }
+  // Each HTTP service owns one of the session table's per-service timeout slots.
+  const size_t http_services = static_cast<size_t>(std::count_if(
+      config.services.begin(), config.services.end(),
+      [](const ServiceConfig& service) { return service.http.has_value(); }));
+  if (http_services > dataplane::kMaxServiceCounters) {
+    return fieldError("services", absl::StrFormat("%d services have an http block, at most %d are supported",
+                                                  http_services, dataplane::kMaxServiceCounters));
   }
   return absl::OkStatus();
 }
@@ -361,6 +492,7 @@ absl::Status checkServices(const Config& config) {
 
 absl::Status validateConfig(const Config& config) {
   if (auto s = checkDataplane(config.dataplane); !s.ok()) return s;
+  if (auto s = checkSessions(config.sessions); !s.ok()) return s;
   if (auto s = checkPorts(config.ports); !s.ok()) return s;
   if (auto s = checkTimeouts(config.timeouts); !s.ok()) return s;
   if (auto s = checkNeighbors(config.neighbors, config.ports); !s.ok()) return s;

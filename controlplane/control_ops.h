@@ -6,7 +6,9 @@
 // snapshot publish) or returns an error and changes nothing.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +42,31 @@ struct BackendHealth {
   std::string last_error;  // empty when the last check passed
 };
 
+// A sticky session as the control plane reports it (dataplane/session_table.h). The cookie value
+// itself is never kept, only its keyed hash.
+struct SessionView {
+  uint64_t key = 0;                   // keyed hash of the session cookie's value
+  std::optional<uint32_t> backend_address;  // host order; unset when the backend left the service
+  uint16_t backend_port = 0;
+  uint64_t backend_id = 0;            // the stable id the session holds (snapshot BackendTarget::id)
+  uint32_t created_age_s = 0;         // seconds since the binding was learnt (or last replaced)
+  uint32_t idle_s = 0;                // seconds since a request last used it
+};
+
+struct SessionListPage {
+  std::vector<SessionView> sessions;  // ascending key order
+  uint64_t next_cursor = 0;           // pass back to continue while `more`
+  bool more = false;
+};
+
+// Names one session: by the cookie value a client sends (hashed with the daemon's secret) or by key.
+struct SessionSelector {
+  std::optional<std::string> cookie;
+  uint64_t key = 0;  // used when cookie is unset
+};
+
+inline constexpr size_t kMaxSessionListLimit = 1000;
+
 class ControlOps {
  public:
   virtual ~ControlOps() = default;
@@ -56,6 +83,16 @@ class ControlOps {
   virtual std::vector<BackendHealth> health() const = 0;
   // Prometheus text exposition format (version 0.0.4).
   virtual std::string metricsText() const = 0;
+
+  // Sticky sessions of an HTTP service. NotFound names what is missing (service, http block,
+  // session); InvalidArgument for a limit outside 1..kMaxSessionListLimit. A page may hold fewer
+  // than `limit` sessions (even none) while `more` is set: the scan behind it is bounded.
+  virtual absl::StatusOr<SessionListPage> listSessions(const std::string& service, uint64_t cursor,
+                                                       size_t limit) const = 0;
+  virtual absl::StatusOr<SessionView> findSession(const std::string& service,
+                                                  const SessionSelector& which) const = 0;
+  // Removes the binding: the client's next request picks a backend afresh.
+  virtual absl::Status deleteSession(const std::string& service, const SessionSelector& which) = 0;
 };
 
 }  // namespace lb::controlplane

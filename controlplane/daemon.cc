@@ -5,8 +5,12 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include <sys/random.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "absl/strings/str_format.h"
@@ -17,6 +21,7 @@
 #include "controlplane/telemetry.h"
 #include "dataplane/port_setup.h"
 #include "dataplane/reply_steering.h"
+#include "dataplane/syn_proxy.h"
 
 namespace lb::controlplane {
 namespace {
@@ -32,6 +37,33 @@ constexpr auto kControlTick = std::chrono::milliseconds(5);
 
 uint64_t nowMs() { return rte_get_tsc_cycles() * 1000 / rte_get_tsc_hz(); }
 
+// The session table's clock: whole seconds of the TSC, the one clock every lcore shares (workers
+// convert their burst's TSC the same way), truncated to 32 bits as the table expects.
+uint32_t sessionNowS() { return static_cast<uint32_t>(rte_get_tsc_cycles() / rte_get_tsc_hz()); }
+
+// Expiry visits every bucket about once per this period, in one slice per control tick.
+constexpr uint64_t kSessionSweepPeriodMs = 10000;
+constexpr uint32_t kMaxExpireBucketsPerTick = 8192;
+// Session listing scans at most this many table pages per REST call when filtering by service.
+constexpr size_t kMaxSessionScanPages = 16;
+
+// The SYN-cookie master key from the kernel's random source (getrandom(2), blocking only until the
+// pool is initialised at boot).
+absl::StatusOr<dataplane::SipKey> randomSipKey() {
+  uint64_t words[2];
+  size_t filled = 0;
+  auto* bytes = reinterpret_cast<uint8_t*>(words);
+  while (filled < sizeof(words)) {
+    const ssize_t n = getrandom(bytes + filled, sizeof(words) - filled, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::ErrnoToStatus(errno, "getrandom for the SYN-cookie key");
+    }
+    filled += static_cast<size_t>(n);
+  }
+  return dataplane::SipKey{words[0], words[1]};
+}
+
 rte_ring* makeRing(const std::string& name, unsigned size, unsigned flags) {
   return rte_ring_create(name.c_str(), size, static_cast<int>(rte_socket_id()), flags);
 }
@@ -44,6 +76,11 @@ absl::Status checkBootKeysUnchanged(const Config& running, const Config& next) {
       a.flow_entries_per_lcore != b.flow_entries_per_lcore || a.local_port_min != b.local_port_min ||
       a.local_port_max != b.local_port_max) {
     return absl::FailedPreconditionError("dataplane: boot-only keys changed; restart tetherd to apply");
+  }
+  if (running.sessions.capacity != next.sessions.capacity ||
+      running.sessions.shards != next.sessions.shards) {
+    return absl::FailedPreconditionError(
+        "sessions: boot-only keys changed (the session table is sized at start); restart tetherd to apply");
   }
   if (running.ports.size() != next.ports.size()) {
     return absl::FailedPreconditionError("ports: boot-only; restart tetherd to apply");
@@ -148,6 +185,37 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
     d->rings_.push_back(ctx->handoff_in);
     d->contexts_.push_back(std::move(ctx));
   }
+  // The session table exists whatever the services are, so a reload may add an http block. Its size
+  // is boot-only; the default (1M sessions) takes about 40 MB.
+  dataplane::SessionTableConfig table_config;
+  table_config.capacity = cfg.sessions.capacity;
+  table_config.shards = cfg.sessions.shards;
+  auto table = dataplane::SessionTable::create(table_config);
+  if (!table.ok()) {
+    return absl::Status(table.status().code(),
+                        absl::StrFormat("sessions: %s (lower sessions.capacity or raise -m)",
+                                        table.status().message()));
+  }
+  d->sessions_ = *std::move(table);
+  d->session_secret_ = std::make_unique<dataplane::SessionSecret>(dataplane::SessionSecret::random());
+  auto master = randomSipKey();
+  if (!master.ok()) return master.status();
+  const uint64_t buckets = d->sessions_->slotCount() / dataplane::SessionTable::kSlotsPerBucket;
+  const uint64_t ticks_per_sweep = kSessionSweepPeriodMs / static_cast<uint64_t>(kControlTick.count());
+  d->expire_buckets_per_tick_ = static_cast<uint32_t>(std::clamp<uint64_t>(
+      (buckets + ticks_per_sweep - 1) / ticks_per_sweep, 1, kMaxExpireBucketsPerTick));
+  for (auto& ctx : d->contexts_) {
+    ctx->sessions = d->sessions_.get();
+    ctx->session_secret = d->session_secret_.get();
+    ctx->syn_cookie_master = *master;
+    // Every lcore gets a SYN proxy even when no service has an http block yet: a reload may add one.
+    dataplane::SynProxyConfig proxy_config;
+    proxy_config.clock = {rte_get_tsc_hz(), dataplane::SynCookieClock{}.epoch_seconds};
+    proxy_config.cookie_master = *master;
+    auto proxy = dataplane::SynProxy::create(proxy_config);
+    if (!proxy.ok()) return proxy.status();
+    ctx->proxy = *std::move(proxy);
+  }
   d->worker_configs_.resize(workers);
   for (uint16_t w = 0; w < workers; ++w) {
     for (uint16_t o = 0; o < workers; ++o) d->contexts_[w]->handoff_to[o] = d->contexts_[o]->handoff_in;
@@ -236,8 +304,20 @@ Daemon::~Daemon() {
 absl::Status Daemon::rebuildAndPublishLocked() {
   BuildInputs in{&config_, port_macs_, &neighbors_, &counter_slots_, rte_get_tsc_hz(),
                  control_stats_.generation + 1, &down_, exception_port_, &slow_start_share_};
+  in.session_services = &session_services_;
   auto snap = buildSnapshot(in);
   if (!snap.ok()) return snap.status();
+  // Before the publish, so the first request of a new HTTP service already sees its timeouts. Live
+  // sessions take changed timeouts at their next check (the table reads them per entry).
+  for (size_t i = 0; i < config_.services.size(); ++i) {
+    const ServiceConfig& sc = config_.services[i];
+    if (!sc.http.has_value()) continue;
+    const dataplane::SessionTimeouts timeouts{.idle_s = sc.http->session_idle_s,
+                                              .lifetime_s = sc.http->session_lifetime_s};
+    if (auto st = sessions_->setTimeouts((*snap)->services[i].http.session_service, timeouts); !st.ok()) {
+      return absl::InternalError(absl::StrFormat("service %s: %s", sc.name, st.message()));
+    }
+  }
   const uint64_t cycles = publisher_->publish(*std::move(snap));
   control_stats_.generation = in.generation;
   control_stats_.publishes++;
@@ -346,7 +426,8 @@ std::vector<WorkerCounters> Daemon::workerCounters() const {
 nlohmann::json Daemon::statsLocked() const {
   ControlStats control = control_stats_;
   control.uptime_s = static_cast<double>(rte_get_tsc_cycles() - start_tsc_) / rte_get_tsc_hz();
-  return statsJson(workerCounters(), config_, counter_slots_, control);
+  control.tsc_hz = rte_get_tsc_hz();
+  return statsJson(workerCounters(), config_, counter_slots_, control, sessionStatsLocked());
 }
 
 nlohmann::json Daemon::stats() const {
@@ -364,8 +445,132 @@ std::string Daemon::metricsText() const {
   std::lock_guard lock(mutex_);
   ControlStats control = control_stats_;
   control.uptime_s = static_cast<double>(rte_get_tsc_cycles() - start_tsc_) / rte_get_tsc_hz();
+  control.tsc_hz = rte_get_tsc_hz();
   return renderMetrics(workerCounters(), config_, counter_slots_, control,
-                       health_checker_ != nullptr ? health_checker_->health() : std::vector<BackendHealth>{});
+                       health_checker_ != nullptr ? health_checker_->health() : std::vector<BackendHealth>{},
+                       sessionStatsLocked());
+}
+
+SessionTableStats Daemon::sessionStatsLocked() const {
+  SessionTableStats stats;
+  if (sessions_ == nullptr) return stats;
+  stats.present = true;
+  stats.occupied = sessions_->occupied();
+  stats.capacity = sessions_->capacity();
+  stats.slots = sessions_->slotCount();
+  stats.shards = sessions_->shardCount();
+  for (const auto& ctx : contexts_) stats.ops.add(ctx->session_counters);
+  stats.ops.add(control_session_counters_);
+  return stats;
+}
+
+void Daemon::expireSessionsLocked() {
+  if (sessions_ == nullptr) return;
+  sessions_->expireSlice(sessionNowS(), expire_buckets_per_tick_, control_session_counters_);
+}
+
+absl::StatusOr<uint16_t> Daemon::sessionServiceLocked(const std::string& service) const {
+  const auto it = std::find_if(config_.services.begin(), config_.services.end(),
+                               [&](const ServiceConfig& s) { return s.name == service; });
+  if (it == config_.services.end()) {
+    return absl::NotFoundError(absl::StrFormat("service \"%s\" not found", service));
+  }
+  const auto slot = session_services_.slots().find(service);
+  if (!it->http.has_value() || slot == session_services_.slots().end() || sessions_ == nullptr) {
+    return absl::NotFoundError(
+        absl::StrFormat("service \"%s\" has no sticky sessions (no http block)", service));
+  }
+  return slot->second;
+}
+
+dataplane::SessionKey Daemon::sessionKeyOf(const SessionSelector& which) const {
+  if (which.cookie.has_value()) return dataplane::sessionKey(*which.cookie, *session_secret_);
+  return dataplane::SessionKey::fromHash(which.key);
+}
+
+SessionView Daemon::sessionViewLocked(const dataplane::SessionEntry& entry, const std::string& service,
+                                      uint32_t now_s) const {
+  SessionView view;
+  view.key = entry.key.value;
+  view.backend_id = entry.backend_id;
+  // Differences as int32, like the table: a worker's clock a second ahead never gives a huge age.
+  view.created_age_s = static_cast<uint32_t>(std::max<int32_t>(0, static_cast<int32_t>(now_s - entry.created_s)));
+  view.idle_s = static_cast<uint32_t>(std::max<int32_t>(0, static_cast<int32_t>(now_s - entry.last_used_s)));
+  // A binding may outlive its backend's membership (removed by reload): then no address is shown.
+  for (const ServiceConfig& sc : config_.services) {
+    if (sc.name != service) continue;
+    for (const BackendConfig& b : sc.backends) {
+      if (backendStableId(b) == entry.backend_id) {
+        view.backend_address = b.address;
+        view.backend_port = b.port;
+      }
+    }
+  }
+  return view;
+}
+
+absl::StatusOr<SessionListPage> Daemon::listSessions(const std::string& service, uint64_t cursor,
+                                                     size_t limit) const {
+  if (limit == 0 || limit > kMaxSessionListLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("limit: %d is out of range 1..%d", limit, kMaxSessionListLimit));
+  }
+  std::lock_guard lock(mutex_);
+  auto index = sessionServiceLocked(service);
+  if (!index.ok()) return index.status();
+  const uint32_t now_s = sessionNowS();
+  SessionListPage out;
+  // The table lists every service's sessions in key order; keep this service's, scanning a bounded
+  // number of pages so a small service in a large table never makes one call walk all of it.
+  for (size_t page_number = 0; page_number < kMaxSessionScanPages; ++page_number) {
+    const dataplane::SessionPage page = sessions_->list(cursor, limit, now_s);
+    for (const dataplane::SessionEntry& entry : page.entries) {
+      cursor = entry.key.value;
+      if (entry.service != *index) continue;
+      out.sessions.push_back(sessionViewLocked(entry, service, now_s));
+      if (out.sessions.size() == limit) break;
+    }
+    out.next_cursor = cursor;
+    // Stopped inside a page: the rest of it is still to come.
+    const bool page_left_over = !page.entries.empty() && cursor != page.entries.back().key.value;
+    out.more = page.more || page_left_over;
+    if (!out.more || out.sessions.size() == limit) break;
+    cursor = page.next_cursor;
+    out.next_cursor = cursor;
+  }
+  return out;
+}
+
+absl::StatusOr<SessionView> Daemon::findSession(const std::string& service,
+                                                const SessionSelector& which) const {
+  std::lock_guard lock(mutex_);
+  auto index = sessionServiceLocked(service);
+  if (!index.ok()) return index.status();
+  const uint32_t now_s = sessionNowS();
+  const std::optional<dataplane::SessionEntry> entry = sessions_->peek(sessionKeyOf(which), now_s);
+  if (!entry.has_value() || entry->service != *index) {
+    return absl::NotFoundError(absl::StrFormat("service \"%s\" has no such session", service));
+  }
+  return sessionViewLocked(*entry, service, now_s);
+}
+
+absl::Status Daemon::deleteSession(const std::string& service, const SessionSelector& which) {
+  std::lock_guard lock(mutex_);
+  auto index = sessionServiceLocked(service);
+  if (!index.ok()) return index.status();
+  const dataplane::SessionKey key = sessionKeyOf(which);
+  // Erase only this service's binding: a key of another service is not this caller's to remove.
+  const std::optional<dataplane::SessionEntry> entry = sessions_->peek(key, sessionNowS());
+  if (!entry.has_value() || entry->service != *index) {
+    return absl::NotFoundError(absl::StrFormat("service \"%s\" has no such session", service));
+  }
+  switch (sessions_->erase(key, control_session_counters_)) {
+    case dataplane::SessionEraseResult::kErased: return absl::OkStatus();
+    case dataplane::SessionEraseResult::kNotFound:
+      return absl::NotFoundError(absl::StrFormat("service \"%s\" has no such session", service));
+    case dataplane::SessionEraseResult::kBusy: break;
+  }
+  return absl::UnavailableError("the session's shard stayed busy; try again");
 }
 
 void Daemon::pollArpLocked(uint64_t now_ms) {
@@ -429,6 +634,7 @@ int Daemon::run() {
       std::lock_guard lock(mutex_);
       pollArpLocked(now);
       pollHealthLocked(now);
+      expireSessionsLocked();
     }
     if (now - last_stats_ms >= options_.stats_interval_ms) {
       writeStats();

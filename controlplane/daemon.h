@@ -61,6 +61,11 @@ class Daemon final : public ControlOps {
   nlohmann::json stats() const override;
   std::vector<BackendHealth> health() const override;
   std::string metricsText() const override;
+  absl::StatusOr<SessionListPage> listSessions(const std::string& service, uint64_t cursor,
+                                               size_t limit) const override;
+  absl::StatusOr<SessionView> findSession(const std::string& service,
+                                          const SessionSelector& which) const override;
+  absl::Status deleteSession(const std::string& service, const SessionSelector& which) override;
 
  private:
   Daemon() = default;
@@ -72,6 +77,14 @@ class Daemon final : public ControlOps {
   void setHealthTargetsLocked();
   void stepSlowStartLocked(uint64_t now_ms);
   std::vector<WorkerCounters> workerCounters() const;
+  SessionTableStats sessionStatsLocked() const;
+  // One bounded slice of session expiry; never waits for a worker (the table only try-locks).
+  void expireSessionsLocked();
+  // The session-table index of an HTTP service, or NotFound naming what is missing.
+  absl::StatusOr<uint16_t> sessionServiceLocked(const std::string& service) const;
+  dataplane::SessionKey sessionKeyOf(const SessionSelector& which) const;
+  SessionView sessionViewLocked(const dataplane::SessionEntry& entry, const std::string& service,
+                                uint32_t now_s) const;
   nlohmann::json statsLocked() const;
   void writeStats();
 
@@ -101,6 +114,14 @@ class Daemon final : public ControlOps {
   std::vector<rte_ring*> rings_;
   rte_ring* to_control_ = nullptr;
   std::atomic<bool> stop_workers_{false};
+  // Sticky sessions (issue 5): one table for every lcore, sized by the boot-only `sessions` block.
+  // Created before the workers start and freed after they stop. The control plane's own calls
+  // (expiry, REST look-ups and deletes) run under mutex_ and count into control_session_counters_.
+  std::unique_ptr<dataplane::SessionTable> sessions_;
+  std::unique_ptr<dataplane::SessionSecret> session_secret_;
+  dataplane::SessionCounters control_session_counters_;
+  ServiceSlots session_services_{dataplane::kMaxServiceCounters};
+  uint32_t expire_buckets_per_tick_ = 0;
   ControlStats control_stats_;
   uint64_t start_tsc_ = 0;
 };

@@ -136,7 +136,8 @@ std::string escapeLabelValue(std::string_view value) {
 
 std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Config& config,
                           const CounterSlots& slots, const ControlStats& control,
-                          const std::vector<BackendHealth>& health) {
+                          const std::vector<BackendHealth>& health,
+                          const SessionTableStats& sessions) {
   Exposition e;
   std::vector<LcoreRow> lcores;
   lcores.reserve(workers.size());
@@ -181,6 +182,70 @@ std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Conf
   const uint64_t capacity = config.dataplane.flow_entries_per_lcore;
   lcoreFamily(e, lcores, "tether_flow_table_capacity", "gauge", "Flow table size in entries.",
               [capacity](const LcoreCounters&) { return capacity; });
+
+  // HTTP services: delayed binding and splice, per lcore.
+  for (const ProxyCounterField& f : kProxyCounterFields) {
+    const std::string name = "tether_proxy_" + std::string(f.name) + "_total";
+    e.family(name, "counter", f.help);
+    for (const LcoreRow& r : lcores) e.sample(name, {{"lcore", r.lcore}}, (r.c->proxy.*f.field).read());
+  }
+  e.family("tether_sticky_chosen_total", "counter",
+           "Connections bound to a backend, by the sticky method that chose it.");
+  for (const LcoreRow& r : lcores) {
+    for (uint32_t m = 0; m < dataplane::kStickyMethodCount; ++m) {
+      e.sample("tether_sticky_chosen_total",
+               {{"lcore", r.lcore}, {"method", stickyMethodName(static_cast<dataplane::StickyMethod>(m))}},
+               r.c->proxy.chosen_by[m].read());
+    }
+  }
+  e.family("tether_sticky_rebinds_total", "counter",
+           "Requests not sent to the backend their sticky binding names, by cause.");
+  for (const LcoreRow& r : lcores) {
+    for (uint32_t c = 0; c < dataplane::kRebindCauseCount; ++c) {
+      e.sample("tether_sticky_rebinds_total",
+               {{"lcore", r.lcore}, {"cause", rebindCauseName(static_cast<dataplane::RebindCause>(c))}},
+               r.c->proxy.rebinds[c].read());
+    }
+  }
+  e.family("tether_worker_busy_seconds_total", "counter",
+           "Time the worker spent on bursts that had packets (idle polling excluded).");
+  for (const LcoreRow& r : lcores) {
+    const double seconds = control.tsc_hz == 0 ? 0.0
+                                               : static_cast<double>(r.c->proxy.busy_tsc.read()) /
+                                                     static_cast<double>(control.tsc_hz);
+    e.sample("tether_worker_busy_seconds_total", {{"lcore", r.lcore}}, seconds);
+  }
+
+  if (sessions.present) {
+    e.family("tether_sessions_active", "gauge",
+             "Sticky-session table entries in use (expired ones not yet reclaimed included).");
+    e.sample("tether_sessions_active", {}, sessions.occupied);
+    e.family("tether_sessions_capacity", "gauge", "Sessions the table holds without eviction.");
+    e.sample("tether_sessions_capacity", {}, sessions.capacity);
+    const dataplane::SessionStats& o = sessions.ops;
+    const std::pair<std::string_view, uint64_t> ops[] = {
+        {"lookups", o.lookups}, {"hits", o.hits},         {"misses", o.misses},
+        {"busy", o.busy},       {"inserts", o.inserts},   {"updates", o.updates},
+        {"evictions", o.evictions}, {"expirations", o.expirations}, {"deletes", o.deletes},
+        {"relocations", o.relocations}};
+    const std::string_view helps[] = {
+        "Session look-ups by workers.",
+        "Session look-ups that found a live entry.",
+        "Session look-ups that found none (expired entries included).",
+        "Session operations that gave up on a concurrent writer.",
+        "Sessions created (after an eviction included).",
+        "Sessions rebound to another backend.",
+        "Sessions evicted because both buckets were full.",
+        "Expired sessions reclaimed.",
+        "Sessions deleted (logout, REST).",
+        "Sessions moved to their other bucket by an insert.",
+    };
+    for (size_t i = 0; i < std::size(ops); ++i) {
+      const std::string name = "tether_session_" + std::string(ops[i].first) + "_total";
+      e.family(name, "counter", helps[i]);
+      e.sample(name, {}, ops[i].second);
+    }
+  }
 
   // Per-backend rows, in config order; health looked up by (service, address, port).
   std::map<std::tuple<std::string_view, uint32_t, uint16_t>, const BackendHealth*> health_by_key;

@@ -19,6 +19,14 @@
 //               tether_backend_admin_state{state="enabled"|"draining"|"disabled"} g (1 on one state),
 //               tether_backend_health_state{state="unknown"|"up"|"down"} g (1 on one state),
 //               tether_backend_health_transitions_total c
+//   per lcore, HTTP services (issue 5)
+//               tether_proxy_<name>_total c (one family per stats_report.h kProxyCounterFields entry),
+//               tether_sticky_chosen_total{method} c, tether_sticky_rebinds_total{cause} c,
+//               tether_worker_busy_seconds_total c (time on bursts that had packets; not idle polls)
+//   sessions    tether_sessions_active g (occupied entries, expired ones not yet reclaimed included),
+//               tether_sessions_capacity g, tether_session_<op>_total c for lookups, hits, misses,
+//               busy, inserts, updates, evictions, expirations, deletes, relocations (every thread
+//               summed); only when the table exists
 //   process     tether_table_publishes_total c, tether_table_generation g,
 //               tether_table_last_publish_duration_seconds g, tether_uptime_seconds g
 //
@@ -42,7 +50,8 @@ inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0
 
 std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Config& config,
                           const CounterSlots& slots, const ControlStats& control,
-                          const std::vector<BackendHealth>& health);
+                          const std::vector<BackendHealth>& health,
+                          const SessionTableStats& sessions = {});
 
 // Label value escaping of the text format: backslash, double quote and line feed become \\, \" and \n.
 std::string escapeLabelValue(std::string_view value);

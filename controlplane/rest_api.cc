@@ -239,6 +239,47 @@ std::string serviceLocation(std::string_view name) {
   return absl::StrFormat("%s/services/%s", kApiPrefix, name);
 }
 
+// Query parameters of the session endpoints: only the listed names, each at most once, so a typo
+// (`?limt=5`) is an error rather than a default. Returns the error reply, if any.
+std::optional<Reply> checkQuery(const httplib::Request& request,
+                                std::initializer_list<std::string_view> allowed) {
+  for (const auto& [name, value] : request.params) {
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      std::string list;
+      for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      return errorReply(400, absl::StrFormat("unknown query parameter %s (expected %s)", quoteValue(name),
+                                             list));
+    }
+    if (request.params.count(name) > 1) {
+      return errorReply(400, absl::StrFormat("query parameter %s is given more than once", quoteValue(name)));
+    }
+  }
+  return std::nullopt;
+}
+
+// ?cookie=VALUE (hashed by the daemon) or ?key=HEX, exactly one.
+std::variant<SessionSelector, Reply> sessionSelector(const httplib::Request& request) {
+  if (auto rejected = checkQuery(request, {"cookie", "key"})) return *rejected;
+  const bool by_cookie = request.has_param("cookie");
+  const bool by_key = request.has_param("key");
+  if (by_cookie == by_key) {
+    return errorReply(400, "give exactly one of the query parameters cookie (the session cookie's value) "
+                           "or key (16 hex digits)");
+  }
+  SessionSelector which;
+  if (by_cookie) {
+    which.cookie = request.get_param_value("cookie");
+    if (which.cookie->empty()) return errorReply(400, "cookie: must not be empty");
+    return which;
+  }
+  auto key = parseSessionKey(request.get_param_value("key"));
+  if (!key.ok()) return errorReply(400, absl::StrCat("key: ", key.status().message()));
+  which.key = *key;
+  return which;
+}
+
+constexpr size_t kDefaultSessionListLimit = 100;
+
 enum class BodyKind { kNone, kJson };
 
 struct Call {
@@ -293,6 +334,9 @@ class RestApi::Impl {
   Reply health(const Call& call);
   Reply stats(const Call& call);
   Reply metrics(const Call& call);
+  Reply listSessions(const Call& call);
+  Reply lookupSession(const Call& call);
+  Reply deleteSessionHandler(const Call& call);
 
   // Locates service params[0] and backend params[1] in `config`; an error reply when either is missing.
   struct BackendRef {
@@ -327,6 +371,9 @@ const RestApi::Impl::Entry RestApi::Impl::kEntries[] = {
      &Impl::patchBackendHandler},
     {{"DELETE", "/api/v1/services/{name}/backends/{address}:{port}"}, BodyKind::kNone,
      &Impl::deleteBackend},
+    {{"GET", "/api/v1/services/{name}/sessions"}, BodyKind::kNone, &Impl::listSessions},
+    {{"DELETE", "/api/v1/services/{name}/sessions"}, BodyKind::kNone, &Impl::deleteSessionHandler},
+    {{"GET", "/api/v1/services/{name}/sessions/lookup"}, BodyKind::kNone, &Impl::lookupSession},
     {{"GET", "/api/v1/config"}, BodyKind::kNone, &Impl::getConfig},
     {{"GET", "/api/v1/config/timeouts"}, BodyKind::kNone, &Impl::getTimeouts},
     {{"PATCH", "/api/v1/config/timeouts"}, BodyKind::kJson, &Impl::patchTimeoutsHandler},
@@ -749,6 +796,58 @@ Reply RestApi::Impl::metrics(const Call&) {
   reply.text = ops_.metricsText();
   reply.content_type = std::string(kMetricsContentType);
   return reply;
+}
+
+// --- sticky sessions -----------------------------------------------------------------------------
+
+Reply RestApi::Impl::listSessions(const Call& call) {
+  if (auto rejected = checkQuery(call.request, {"cursor", "limit"})) return *rejected;
+  uint64_t cursor = 0;
+  if (call.request.has_param("cursor")) {
+    auto parsed = parseSessionKey(call.request.get_param_value("cursor"));
+    if (!parsed.ok()) return errorReply(400, absl::StrCat("cursor: ", parsed.status().message()));
+    cursor = *parsed;
+  }
+  size_t limit = kDefaultSessionListLimit;
+  if (call.request.has_param("limit")) {
+    const std::string text = call.request.get_param_value("limit");
+    uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+      return errorReply(400, absl::StrCat("limit: ", quoteValue(text), " is not a decimal integer"));
+    }
+    if (value < 1 || value > kMaxSessionListLimit) {
+      return errorReply(400, absl::StrCat("limit: ", rangeMessage(text, 1, kMaxSessionListLimit)));
+    }
+    limit = static_cast<size_t>(value);
+  }
+  auto page = ops_.listSessions(call.params[0], cursor, limit);
+  if (!page.ok()) return statusReply(page.status());
+  json sessions = json::array();
+  for (const SessionView& session : page->sessions) sessions.push_back(sessionToJson(session));
+  return okJson({{"service", call.params[0]},
+                 {"sessions", sessions},
+                 {"next_cursor", formatSessionKey(page->next_cursor)},
+                 {"more", page->more}});
+}
+
+Reply RestApi::Impl::lookupSession(const Call& call) {
+  auto which = sessionSelector(call.request);
+  if (auto* error = std::get_if<Reply>(&which)) return *error;
+  auto session = ops_.findSession(call.params[0], std::get<SessionSelector>(which));
+  if (!session.ok()) return statusReply(session.status());
+  json body = sessionToJson(*session);
+  body["service"] = call.params[0];
+  return okJson(body);
+}
+
+Reply RestApi::Impl::deleteSessionHandler(const Call& call) {
+  auto which = sessionSelector(call.request);
+  if (auto* error = std::get_if<Reply>(&which)) return *error;
+  if (auto status = ops_.deleteSession(call.params[0], std::get<SessionSelector>(which)); !status.ok()) {
+    return statusReply(status);
+  }
+  return okJson({{"deleted", true}});
 }
 
 // --- RestApi -------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -184,10 +185,16 @@ constexpr std::string_view kHealthCheckFields[] = {"type",   "interval_ms", "tim
                                                    "http_expect_status"};
 constexpr std::string_view kServiceFields[] = {
     "name", "vip",         "port", "protocol",     "forwarding", "key",
-    "algorithm", "maglev_size", "ring_vnodes", "seed", "health_check", "down_backend_flows", "slow_start_s", "backends"};
+    "algorithm", "maglev_size", "ring_vnodes", "seed", "health_check", "down_backend_flows", "slow_start_s", "http", "backends"};
 constexpr std::string_view kServicePatchFields[] = {"algorithm",   "key",  "maglev_size",
                                                     "ring_vnodes", "seed", "forwarding",
-                                                    "health_check", "down_backend_flows", "slow_start_s"};
+                                                    "health_check", "down_backend_flows", "slow_start_s",
+                                                    "http"};
+constexpr std::string_view kHttpFields[] = {
+    "sticky",          "session_cookie",     "hash_cookie",      "unavailable_target",
+    "max_head_bytes",  "head_timeout_ms",    "connect_timeout_ms", "connect_attempts",
+    "max_backends_tried", "mss",             "window_scale",     "session_idle_s",
+    "session_lifetime_s"};
 constexpr std::string_view kTimeoutFields[] = {"tcp_syn_s", "tcp_established_s", "tcp_closing_s",
                                                "udp_s"};
 
@@ -269,6 +276,49 @@ void readBackend(BodyReader& reader, const json& value, std::string_view path,
   reader.parsed(value, path, "state", parseBackendState, backend.state);
 }
 
+// Merges the fields present in `value` into `http` (the config file's keys and spellings). Cross-field
+// rules (sticky list shape, which cookie names are needed) are validateConfig()'s.
+void readHttp(BodyReader& reader, const json& value, std::string_view path, HttpConfig& http) {
+  if (!reader.object(value, path, kHttpFields)) return;
+  if (const json* sticky = BodyReader::find(value, "sticky")) {
+    const std::string sticky_path = childPath(path, "sticky");
+    if (!sticky->is_array()) {
+      reader.fail(sticky_path, absl::StrCat("expected a list, got ", describe(*sticky)));
+      return;
+    }
+    std::vector<StickyMethod> methods;
+    for (size_t i = 0; i < sticky->size() && reader.ok(); ++i) {
+      const std::string item_path = absl::StrFormat("%s[%d]", sticky_path, i);
+      const std::string* name = reader.string((*sticky)[i], item_path);
+      if (name == nullptr) return;
+      auto method = parseStickyMethod(*name);
+      if (!method.ok()) {
+        reader.fail(item_path, std::string(method.status().message()));
+        return;
+      }
+      methods.push_back(*method);
+    }
+    http.sticky = std::move(methods);
+  }
+  reader.text(value, path, "session_cookie", http.session_cookie);
+  reader.text(value, path, "hash_cookie", http.hash_cookie);
+  reader.parsed(value, path, "unavailable_target", parseStickyTargetPolicy, http.unavailable_target);
+  reader.integer(value, path, "max_head_bytes", kMinMaxHeadBytes, kMaxMaxHeadBytes, http.max_head_bytes);
+  reader.integer(value, path, "head_timeout_ms", kMinHeadTimeoutMs, kMaxHeadTimeoutMs,
+                 http.head_timeout_ms);
+  reader.integer(value, path, "connect_timeout_ms", kMinConnectTimeoutMs, kMaxConnectTimeoutMs,
+                 http.connect_timeout_ms);
+  reader.integer(value, path, "connect_attempts", kMinConnectAttempts, kMaxConnectAttempts,
+                 http.connect_attempts);
+  reader.integer(value, path, "max_backends_tried", kMinBackendsTried, kMaxBackendsTried,
+                 http.max_backends_tried);
+  reader.integer(value, path, "mss", kMinMss, kMaxMss, http.mss);
+  reader.integer(value, path, "window_scale", 0, kMaxWindowScale, http.window_scale);
+  reader.integer(value, path, "session_idle_s", kMinSessionIdleS, kMaxSessionIdleS, http.session_idle_s);
+  reader.integer(value, path, "session_lifetime_s", kMinSessionLifetimeS, kMaxSessionLifetimeS,
+                 http.session_lifetime_s);
+}
+
 // The selector and forwarding fields shared by a whole service and a service PATCH.
 void readServiceSettings(BodyReader& reader, const json& body, ServiceConfig& service) {
   reader.parsed(body, "", "forwarding", parseForwardingMode, service.forwarding);
@@ -281,6 +331,16 @@ void readServiceSettings(BodyReader& reader, const json& body, ServiceConfig& se
   reader.integer(body, "", "seed", 0, std::numeric_limits<uint64_t>::max(), service.selector.seed);
   if (const json* check = BodyReader::find(body, "health_check")) {
     readHealthCheck(reader, *check, "health_check", service.health_check);
+  }
+  // An object adds or edits the http block (field by field over the current one); null removes it.
+  if (const json* http = BodyReader::find(body, "http")) {
+    if (http->is_null()) {
+      service.http.reset();
+    } else {
+      HttpConfig edited = service.http.value_or(HttpConfig{});
+      readHttp(reader, *http, "http", edited);
+      if (reader.ok()) service.http = std::move(edited);
+    }
   }
 }
 
@@ -335,7 +395,7 @@ nlohmann::json healthCheckToJson(const HealthCheckConfig& check) {
 nlohmann::json serviceToJson(const ServiceConfig& service) {
   json backends = json::array();
   for (const BackendConfig& backend : service.backends) backends.push_back(backendToJson(backend));
-  return {{"name", service.name},
+  json out = {{"name", service.name},
           {"vip", formatIpv4(service.vip)},
           {"port", service.port},
           {"protocol", protocolName(service.protocol)},
@@ -349,6 +409,52 @@ nlohmann::json serviceToJson(const ServiceConfig& service) {
           {"down_backend_flows", downBackendFlowsName(service.down_backend_flows)},
           {"slow_start_s", service.slow_start_s},
           {"backends", backends}};
+  if (service.http.has_value()) out["http"] = httpToJson(*service.http);
+  return out;
+}
+
+nlohmann::json httpToJson(const HttpConfig& http) {
+  json sticky = json::array();
+  for (StickyMethod method : http.sticky) sticky.push_back(stickyMethodName(method));
+  json out = {{"sticky", sticky},
+              {"unavailable_target", stickyTargetPolicyName(http.unavailable_target)},
+              {"max_head_bytes", http.max_head_bytes},
+              {"head_timeout_ms", http.head_timeout_ms},
+              {"connect_timeout_ms", http.connect_timeout_ms},
+              {"connect_attempts", http.connect_attempts},
+              {"max_backends_tried", http.max_backends_tried},
+              {"mss", http.mss},
+              {"window_scale", http.window_scale},
+              {"session_idle_s", http.session_idle_s},
+              {"session_lifetime_s", http.session_lifetime_s}};
+  // Only the names in use, as in the file: a name without its method is an error there.
+  if (!http.session_cookie.empty()) out["session_cookie"] = http.session_cookie;
+  if (!http.hash_cookie.empty()) out["hash_cookie"] = http.hash_cookie;
+  return out;
+}
+
+std::string formatSessionKey(uint64_t key) { return absl::StrFormat("%016x", key); }
+
+absl::StatusOr<uint64_t> parseSessionKey(std::string_view text) {
+  if (text.empty() || text.size() > 16 || text.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(quoteValue(text), " is not a session key (1 to 16 hexadecimal digits)"));
+  }
+  uint64_t key = 0;
+  std::from_chars(text.data(), text.data() + text.size(), key, 16);
+  return key;
+}
+
+nlohmann::json sessionToJson(const SessionView& session) {
+  json out = {{"key", formatSessionKey(session.key)},
+              {"backend", nullptr},
+              {"backend_id", formatSessionKey(session.backend_id)},
+              {"created_age_s", session.created_age_s},
+              {"last_used_age_s", session.idle_s}};
+  if (session.backend_address.has_value()) {
+    out["backend"] = backendId(*session.backend_address, session.backend_port);
+  }
+  return out;
 }
 
 nlohmann::json timeoutsToJson(const Timeouts& timeouts) {
@@ -380,6 +486,7 @@ nlohmann::json configToJson(const Config& config) {
             {"flow_entries_per_lcore", dataplane.flow_entries_per_lcore},
             {"local_port_min", dataplane.local_port_min},
             {"local_port_max", dataplane.local_port_max}}},
+          {"sessions", {{"capacity", config.sessions.capacity}, {"shards", config.sessions.shards}}},
           {"ports", ports},
           {"timeouts", timeoutsToJson(config.timeouts)},
           {"neighbors", neighbors},

@@ -36,11 +36,21 @@ absl::StatusOr<std::pair<uint32_t, uint16_t>> parseBackendId(std::string_view te
 // --- Config -> JSON ------------------------------------------------------------------------------
 nlohmann::json backendToJson(const BackendConfig& backend);
 nlohmann::json healthCheckToJson(const HealthCheckConfig& health_check);
-nlohmann::json serviceToJson(const ServiceConfig& service);
+nlohmann::json serviceToJson(const ServiceConfig& service);  // "http" only when the service has one
+nlohmann::json httpToJson(const HttpConfig& http);
 nlohmann::json timeoutsToJson(const Timeouts& timeouts);
 nlohmann::json configToJson(const Config& config);
 // {"backends": [{service, address, port, state, transitions, last_error}], "summary": {up, down, unknown}}
 nlohmann::json healthToJson(const std::vector<BackendHealth>& health);
+
+// --- sticky sessions -----------------------------------------------------------------------------
+// {"key": "<16 hex digits>", "backend": "a.b.c.d:port" | null (left the service), "backend_id": hex,
+//  "created_age_s": n, "last_used_age_s": n}
+nlohmann::json sessionToJson(const SessionView& session);
+// Session keys (and list cursors) travel as 16 lower-case hex digits, since JSON numbers above 2^53
+// do not survive most clients. The parser takes 1..16 hex digits of either case.
+std::string formatSessionKey(uint64_t key);
+absl::StatusOr<uint64_t> parseSessionKey(std::string_view text);
 
 // --- request body -> Config pieces ----------------------------------------------------------------
 // Parses a request body that must be one JSON object. Malformed JSON (message carries line and column),
@@ -61,7 +71,8 @@ absl::StatusOr<BackendConfig> backendFromJson(const nlohmann::json& body, const 
 // that PATCH cannot change (a service's name, vip, port, protocol, backends; a backend's address, port)
 // are errors. On error the target is left unchanged.
 absl::Status patchBackend(const nlohmann::json& body, BackendConfig& backend);
-// algorithm, key, maglev_size, ring_vnodes, seed, forwarding, health_check (merged field by field).
+// algorithm, key, maglev_size, ring_vnodes, seed, forwarding, health_check and http (merged field by
+// field; `"http": null` removes the block).
 absl::Status patchService(const nlohmann::json& body, ServiceConfig& service);
 absl::Status patchTimeouts(const nlohmann::json& body, Timeouts& timeouts);
 

@@ -9,16 +9,42 @@
 #include "hashing/key_hash.h"
 
 namespace lb::controlplane {
-namespace {
-
-// A backend's identity for the hashing tables: stable across restarts and independent of its position
-// in the file, so balancers configured alike agree on every slot.
-uint64_t backendId(const BackendConfig& b) {
+// Stable across restarts and independent of its position in the file, so balancers configured alike
+// agree on every slot, and session bindings survive reloads that reorder backends.
+uint64_t backendStableId(const BackendConfig& b) {
   const uint64_t image[2] = {b.address, b.port};
   return hashing::hashBytes({reinterpret_cast<const char*>(image), sizeof(image)}, 0);
 }
 
-}  // namespace
+dataplane::BackendAvailability backendAvailability(const BackendConfig& backend, bool health_down) {
+  if (health_down || backend.state == BackendAdminState::kDisabled) {
+    return dataplane::BackendAvailability::kDown;
+  }
+  if (backend.state == BackendAdminState::kDraining) return dataplane::BackendAvailability::kDraining;
+  return dataplane::BackendAvailability::kUp;
+}
+
+dataplane::HttpStickyPolicy stickyPolicy(const HttpConfig& http, uint16_t session_service,
+                                         uint64_t tsc_hz) {
+  dataplane::HttpStickyPolicy policy;
+  policy.enabled = true;
+  // validateConfig() caps the list at one entry per method, so it always fits.
+  const size_t count = std::min<size_t>(http.sticky.size(), policy.methods.size());
+  std::copy_n(http.sticky.begin(), count, policy.methods.begin());
+  policy.method_count = static_cast<uint8_t>(count);
+  policy.learn_cookie = http.session_cookie;
+  policy.hash_cookie = http.hash_cookie;
+  policy.unavailable_target = http.unavailable_target;
+  policy.session_service = session_service;
+  policy.max_head_bytes = http.max_head_bytes;
+  policy.head_timeout_tsc = uint64_t{http.head_timeout_ms} * tsc_hz / 1000;
+  policy.connect_timeout_tsc = uint64_t{http.connect_timeout_ms} * tsc_hz / 1000;
+  policy.connect_attempts = static_cast<uint8_t>(http.connect_attempts);
+  policy.max_backends_tried = static_cast<uint8_t>(http.max_backends_tried);
+  policy.mss = static_cast<uint16_t>(http.mss);
+  policy.window_scale = static_cast<uint8_t>(http.window_scale);
+  return policy;
+}
 
 uint32_t effectiveWeight(const BackendConfig& backend, bool down) {
   return backend.state == BackendAdminState::kEnabled && !down ? backend.weight : 0;
@@ -80,6 +106,7 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
   snap->timeouts.udp_tsc = config.timeouts.udp_s * in.tsc_hz;
 
   std::vector<BackendKey> live_keys;
+  std::vector<std::string> live_http_services;
   snap->services.reserve(config.services.size());
   for (const ServiceConfig& sc : config.services) {
     std::vector<hashing::WeightedBackend> weighted;
@@ -93,7 +120,7 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
           weight = slowStartWeight(weight, it->second);
         }
       }
-      weighted.push_back({backendId(b), weight});
+      weighted.push_back({backendStableId(b), weight});
     }
     auto selector = hashing::buildSelector(weighted, sc.selector);
     if (!selector.ok()) {
@@ -116,7 +143,7 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
     }, svc.selector);
     svc.backends.resize(sorted.size());
     for (const BackendConfig& b : sc.backends) {
-      const uint64_t id = backendId(b);
+      const uint64_t id = backendStableId(b);
       const auto pos = std::lower_bound(sorted.begin(), sorted.end(), id,
                                         [](const hashing::WeightedBackend& w, uint64_t v) { return w.id < v; });
       dataplane::BackendTarget& target = svc.backends[static_cast<size_t>(pos - sorted.begin())];
@@ -126,8 +153,10 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
       auto slot = in.counter_slots->slotFor(key);
       if (!slot.ok()) return slot.status();
       target.counter_slot = *slot;
-      const bool out_of_service =
-          b.state == BackendAdminState::kDisabled || (in.down != nullptr && in.down->count(key) != 0);
+      target.id = id;
+      const bool health_down = in.down != nullptr && in.down->count(key) != 0;
+      target.availability = backendAvailability(b, health_down);
+      const bool out_of_service = b.state == BackendAdminState::kDisabled || health_down;
       snap->reset_flows_of_slot[*slot] = out_of_service && sc.down_backend_flows == DownBackendFlows::kReset;
       live_keys.push_back(std::move(key));
       if (auto hop = nextHopFor(config, b.address)) {
@@ -138,10 +167,23 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
         }
       }
     }
+    if (sc.http.has_value()) {
+      uint16_t session_service = 0;
+      if (in.session_services != nullptr) {
+        auto index = in.session_services->slotFor(sc.name);
+        if (!index.ok()) return index.status();
+        session_service = *index;
+        live_http_services.push_back(sc.name);
+      } else {
+        session_service = static_cast<uint16_t>(snap->services.size());
+      }
+      svc.http = stickyPolicy(*sc.http, session_service, in.tsc_hz);
+    }
     snap->services.push_back(std::move(svc));
   }
   snap->service_index.build(snap->services);
   in.counter_slots->retainOnly(live_keys);
+  if (in.session_services != nullptr) in.session_services->retainOnly(live_http_services);
   return snap;
 }
 

@@ -32,7 +32,22 @@ struct BuildInputs {
   uint16_t exception_port = dataplane::kNoPort;  // the kernel's tap, mirroring port 0
   // Backends in slow start and the share (0..1] of their weight they take now (may be null).
   const std::map<BackendKey, double>* slow_start_share = nullptr;
+  // Stable session-table index per HTTP service name (Service::http.session_service). May be null
+  // (tests): then an HTTP service's index is its position in config.services.
+  ServiceSlots* session_services = nullptr;
 };
+
+// A backend's identity for the hashing tables and the session table (BackendTarget::id): a hash of
+// its address and port, stable across restarts and independent of its position in the file.
+uint64_t backendStableId(const BackendConfig& backend);
+
+// What a sticky binding sees of a backend: down if health checks failed it or it is disabled,
+// draining if draining, else up (weight 0 alone does not make it unavailable).
+dataplane::BackendAvailability backendAvailability(const BackendConfig& backend, bool health_down);
+
+// Service::http from the config: times converted to TSC cycles at tsc_hz.
+dataplane::HttpStickyPolicy stickyPolicy(const HttpConfig& http, uint16_t session_service,
+                                         uint64_t tsc_hz);
 
 // The weight a backend takes in the selection table: its configured weight only while it is enabled
 // and not known to be down.

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <tuple>
 
 namespace lb::controlplane {
 namespace {
@@ -15,10 +16,57 @@ nlohmann::json dropsJson(const uint64_t (&drops)[kDropReasonCount]) {
   return out;
 }
 
+using dataplane::kRebindCauseCount;
+using dataplane::kStickyMethodCount;
+using dataplane::ProxyCounters;
+
+// Sums of one lcore's (or every lcore's) proxy counters.
+struct ProxyTotals {
+  std::array<uint64_t, std::tuple_size_v<decltype(kProxyCounterFields)>> fields{};
+  uint64_t chosen_by[kStickyMethodCount] = {};
+  uint64_t rebinds[kRebindCauseCount] = {};
+  uint64_t busy_tsc = 0;
+
+  void add(const ProxyCounters& p) {
+    for (size_t i = 0; i < fields.size(); ++i) fields[i] += (p.*kProxyCounterFields[i].field).read();
+    for (size_t m = 0; m < kStickyMethodCount; ++m) chosen_by[m] += p.chosen_by[m].read();
+    for (size_t c = 0; c < kRebindCauseCount; ++c) rebinds[c] += p.rebinds[c].read();
+    busy_tsc += p.busy_tsc.read();
+  }
+};
+
+nlohmann::json proxyJson(const ProxyTotals& t, uint64_t tsc_hz) {
+  nlohmann::json out = nlohmann::json::object();
+  for (size_t i = 0; i < t.fields.size(); ++i) out[std::string(kProxyCounterFields[i].name)] = t.fields[i];
+  nlohmann::json chosen = nlohmann::json::object();
+  for (size_t m = 0; m < kStickyMethodCount; ++m) {
+    chosen[std::string(stickyMethodName(static_cast<dataplane::StickyMethod>(m)))] = t.chosen_by[m];
+  }
+  out["chosen_by"] = chosen;
+  nlohmann::json rebinds = nlohmann::json::object();
+  for (size_t c = 0; c < kRebindCauseCount; ++c) {
+    rebinds[std::string(rebindCauseName(static_cast<dataplane::RebindCause>(c)))] = t.rebinds[c];
+  }
+  out["rebinds"] = rebinds;
+  out["busy_tsc"] = t.busy_tsc;
+  out["busy_s"] = tsc_hz == 0 ? 0.0 : static_cast<double>(t.busy_tsc) / static_cast<double>(tsc_hz);
+  return out;
+}
+
+nlohmann::json sessionsJson(const SessionTableStats& s) {
+  const dataplane::SessionStats& o = s.ops;
+  return {{"occupied", s.occupied},       {"capacity", s.capacity},     {"slots", s.slots},
+          {"shards", s.shards},           {"lookups", o.lookups},       {"hits", o.hits},
+          {"misses", o.misses},           {"busy", o.busy},             {"inserts", o.inserts},
+          {"updates", o.updates},         {"evictions", o.evictions},   {"expirations", o.expirations},
+          {"deletes", o.deletes},         {"relocations", o.relocations}};
+}
+
 }  // namespace
 
 nlohmann::json statsJson(const std::vector<WorkerCounters>& workers, const Config& config,
-                         const CounterSlots& slots, const ControlStats& control) {
+                         const CounterSlots& slots, const ControlStats& control,
+                         const SessionTableStats& sessions) {
   nlohmann::json doc;
   doc["generation"] = control.generation;
   doc["publishes"] = control.publishes;
@@ -29,8 +77,12 @@ nlohmann::json statsJson(const std::vector<WorkerCounters>& workers, const Confi
   uint64_t totals[6] = {};
   uint64_t flows_active = 0;
   nlohmann::json lcores = nlohmann::json::array();
+  ProxyTotals proxy_totals;
   for (const WorkerCounters& w : workers) {
     const dataplane::LcoreCounters& c = *w.counters;
+    ProxyTotals proxy;
+    proxy.add(c.proxy);
+    proxy_totals.add(c.proxy);
     uint64_t drops[kDropReasonCount];
     for (size_t r = 0; r < kDropReasonCount; ++r) {
       drops[r] = c.drops[r].read();
@@ -54,13 +106,16 @@ nlohmann::json statsJson(const std::vector<WorkerCounters>& workers, const Confi
                       {"icmp_replies", c.icmp_replies.read()},
                       {"handoff_out", c.handoff_out.read()},
                       {"handoff_in", c.handoff_in.read()},
-                      {"drops", dropsJson(drops)}});
+                      {"drops", dropsJson(drops)},
+                      {"proxy", proxyJson(proxy, control.tsc_hz)}});
   }
   doc["lcores"] = lcores;
   doc["totals"] = {{"rx_packets", totals[0]}, {"rx_bytes", totals[1]},     {"tx_packets", totals[2]},
                    {"tx_bytes", totals[3]},   {"flows_created", totals[4]}, {"flows_expired", totals[5]},
                    {"drops", dropsJson(total_drops)}};
   doc["flows_active"] = flows_active;
+  doc["proxy"] = proxyJson(proxy_totals, control.tsc_hz);
+  if (sessions.present) doc["sessions"] = sessionsJson(sessions);
 
   nlohmann::json services = nlohmann::json::array();
   for (const ServiceConfig& s : config.services) {

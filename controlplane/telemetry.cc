@@ -249,7 +249,8 @@ nlohmann::json telemetryStatsJson(const TelemetrySources& s) {
                         {"drops", drops_json}};
   if (s.stats) {
     const nlohmann::json stats = s.stats();
-    for (const char* key : {"generation", "publishes", "last_publish_us", "uptime_s"}) {
+    // "proxy": HTTP proxy totals over every worker; "sessions": the session table (when it exists).
+    for (const char* key : {"generation", "publishes", "last_publish_us", "uptime_s", "proxy", "sessions"}) {
       if (stats.contains(key)) doc[key] = stats[key];
     }
   }

@@ -41,9 +41,9 @@ struct TelemetrySources {
   std::vector<WorkerCounters> workers;
   uint32_t flow_entries_per_lcore = 0;  // [boot] flow table capacity per worker
   // Thread-safe accessors (called on telemetry threads). Either may be empty.
-  // stats: the statsJson() document; its "generation", "publishes", "last_publish_us", "uptime_s" and
-  // "services" (per-backend counters) are used. A copy of the document the control loop last built is
-  // the simplest thread-safe answer.
+  // stats: the statsJson() document; its "generation", "publishes", "last_publish_us", "uptime_s",
+  // "proxy" (HTTP proxy totals), "sessions" (session table) and "services" (per-backend counters) are
+  // used. A copy of the document the control loop last built is the simplest thread-safe answer.
   std::function<nlohmann::json()> stats;
   std::function<std::vector<BackendHealth>()> health;
 };

@@ -16,11 +16,20 @@
 #include "dataplane/pinned_array.h"
 #include "dataplane/service_types.h"
 #include "dataplane/snapshot.h"
+#include "dataplane/tcp_splice.h"
 #include "hashing/key_hash.h"
 
 namespace lb::dataplane {
 
 enum class FlowState : uint8_t { kTcpSynSeen, kTcpEstablished, kTcpClosing, kUdp };
+
+// HTTP delayed binding (issue 5): a flow of an HTTP service is bound by the SYN proxy
+// (dataplane/syn_proxy.h) and then spliced (dataplane/tcp_splice.h).
+enum class ProxyPhase : uint8_t {
+  kNone,     // not proxied: plain forwarding
+  kBinding,  // head being read or backend being connected; `proxy_slot` names the pending slot
+  kSpliced,  // backend answered; every packet goes through `splice`
+};
 
 struct FlowEntry {
   hashing::FlowKeyV4 client_key;  // client -> VIP, as received
@@ -38,6 +47,11 @@ struct FlowEntry {
   FlowState state = FlowState::kUdp;
   bool in_use = false;
   bool has_reply_key = false;
+  ProxyPhase proxy_phase = ProxyPhase::kNone;
+  uint16_t proxy_service = 0;  // snapshot service index; checked against client_key before use
+  uint32_t proxy_slot = 0;     // kBinding: index in this lcore's pending pool
+  uint64_t backend_id = 0;     // proxied flows: the backend's stable id, for Set-Cookie learning
+  SpliceState splice;          // kSpliced: the translation of every packet
 };
 
 class FlowTable {

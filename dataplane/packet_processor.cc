@@ -11,45 +11,11 @@
 
 #include "dataplane/checksum.h"
 #include "dataplane/packet_parser.h"
+#include "dataplane/packet_path.h"
+#include "dataplane/syn_proxy.h"
+#include "dataplane/tcp_splice.h"
 
 namespace lb::dataplane {
-namespace {
-
-constexpr uint8_t kIpipTtl = 64;
-constexpr uint32_t kPrefetchAhead = 3;
-
-struct BurstState {
-  WorkerContext& ctx;
-  const Snapshot& snap;
-  uint16_t rx_port;
-  uint64_t now_tsc;
-};
-
-Verdict dropPacket(BurstState& s, rte_mbuf* m, DropReason reason) {
-  s.ctx.counters->drops[static_cast<size_t>(reason)].inc();
-  rte_pktmbuf_free(m);
-  return Verdict{VerdictKind::kDropped, reason, 0};
-}
-
-void queueTx(BurstState& s, rte_mbuf* m, uint16_t port) {
-  TxBatch& batch = s.ctx.tx[port];
-  batch.packets[batch.count++] = m;
-}
-
-bool writeL2Retag(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
-                  const rte_ether_addr& src);
-
-// Rewrites the L2 header for the egress port. Untagged in and out is the common case and stays inline.
-inline bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
-                    const rte_ether_addr& src) {
-  if (l2_len == sizeof(rte_ether_hdr) && egress_vlan == 0) [[likely]] {
-    auto* bytes = rte_pktmbuf_mtod(m, uint8_t*);
-    std::memcpy(bytes, &dst, RTE_ETHER_ADDR_LEN);
-    std::memcpy(bytes + RTE_ETHER_ADDR_LEN, &src, RTE_ETHER_ADDR_LEN);
-    return true;
-  }
-  return writeL2Retag(m, l2_len, egress_vlan, dst, src);
-}
 
 // Slow path of writeL2, adding or removing the 802.1Q tag as that port needs.
 // `l2_len` is updated; returns false when there is no headroom for a tag.
@@ -79,6 +45,11 @@ bool writeL2Retag(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte
   }
   return true;
 }
+
+namespace {
+
+constexpr uint8_t kIpipTtl = 64;
+constexpr uint32_t kPrefetchAhead = 3;
 
 bool isLocalAddress(const Snapshot& snap, uint32_t address_be) {
   for (uint16_t p = 0; p < snap.port_count; ++p) {
@@ -165,16 +136,18 @@ void updateTcpState(FlowEntry& e, uint8_t flags, bool from_client) {
   }
 }
 
+}  // namespace
+
 // Full-NAT rewrites both endpoints of a packet: new source and destination address and port. The IP
 // checksum covers the addresses; the TCP/UDP checksum covers them (pseudo-header) and the ports.
 // One accumulated delta per checksum, folded once.
 void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port, uint32_t dst_addr,
-                      uint16_t dst_port) {
+                      uint16_t dst_port, uint64_t extra_ip_delta, uint64_t extra_l4_delta) {
   rte_ipv4_hdr* ip = f.ip;
   const uint64_t addr_delta = checksumDelta32(ip->src_addr, src_addr) + checksumDelta32(ip->dst_addr, dst_addr);
   ip->src_addr = src_addr;
   ip->dst_addr = dst_addr;
-  ip->hdr_checksum = checksumApply(ip->hdr_checksum, addr_delta);
+  ip->hdr_checksum = checksumApply(ip->hdr_checksum, addr_delta + extra_ip_delta);
   // TCP and UDP both start with source and destination port: one 32-bit word.
   uint32_t old_ports;
   std::memcpy(&old_ports, f.l4, sizeof(old_ports));
@@ -182,7 +155,7 @@ void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port
   uint32_t new_ports;
   std::memcpy(&new_ports, new_port_pair, sizeof(new_ports));
   std::memcpy(f.l4, &new_ports, sizeof(new_ports));
-  const uint64_t l4_delta = addr_delta + checksumDelta32(old_ports, new_ports);
+  const uint64_t l4_delta = addr_delta + checksumDelta32(old_ports, new_ports) + extra_l4_delta;
   if (f.key.protocol == IPPROTO_TCP) {
     auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
     tcp->cksum = checksumApply(tcp->cksum, l4_delta);
@@ -194,6 +167,8 @@ void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port
     }
   }
 }
+
+namespace {
 
 // Encapsulates the IPv4 packet in an outer IPv4 header (RFC 2003) from the egress port's address.
 bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, uint32_t outer_src_be, uint32_t outer_dst_be) {
@@ -284,41 +259,20 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, u
   return e;
 }
 
+}  // namespace
+
 void releaseFlow(BurstState& s, FlowEntry* e, bool reset) {
   if (e->local_port_be != 0) s.ctx.local_ports.release(rte_be_to_cpu_16(e->local_port_be));
   s.ctx.flows.erase(e);
   if (reset) s.ctx.counters->flows_reset.inc();
 }
 
+namespace {
+
 // Turns a client's TCP segment into the RST that ends its connection (RFC 9293 section 3.10.7.3):
 // back to the sender, no payload, sequence number taken from its ACK.
 Verdict resetClient(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
-  auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
-  rte_ipv4_hdr* ip = f.ip;
-  const uint32_t payload = rte_be_to_cpu_16(ip->total_length) - f.l3_len - ((tcp->data_off >> 4) * 4u);
-  const uint32_t seq_span = payload + ((tcp->tcp_flags & RTE_TCP_SYN_FLAG) ? 1 : 0) +
-                            ((tcp->tcp_flags & RTE_TCP_FIN_FLAG) ? 1 : 0);
-  const bool had_ack = (tcp->tcp_flags & RTE_TCP_ACK_FLAG) != 0;
-  const uint32_t their_seq = rte_be_to_cpu_32(tcp->sent_seq);
-  tcp->sent_seq = had_ack ? tcp->recv_ack : 0;
-  tcp->recv_ack = rte_cpu_to_be_32(their_seq + seq_span);
-  tcp->tcp_flags = RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG;
-  tcp->data_off = 5 << 4;
-  tcp->rx_win = 0;
-  tcp->tcp_urp = 0;
-  const uint16_t client_port = tcp->src_port;
-  tcp->src_port = tcp->dst_port;
-  tcp->dst_port = client_port;
-  const uint32_t client = ip->src_addr;
-  ip->src_addr = ip->dst_addr;
-  ip->dst_addr = client;
-  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(f.l3_len + sizeof(rte_tcp_hdr)));
-  ip->time_to_live = 64;
-  ip->hdr_checksum = 0;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  tcp->cksum = 0;
-  tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
-  rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - (f.l2_len + f.l3_len + sizeof(rte_tcp_hdr))));
+  turnIntoReset(m, f);
   const rte_ether_addr sender = rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr;
   const LocalPort& port = s.snap.ports[s.rx_port];
   if (!writeL2(m, f.l2_len, port.vlan, sender, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
@@ -392,6 +346,10 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
   }
   FlowEntry* e = s.ctx.flows.findByReply(f.key, flow_hash);
   if (e == nullptr) return dropPacket(s, m, DropReason::kNoFlow);
+  if (e->proxy_phase == ProxyPhase::kBinding) [[unlikely]] {
+    if (s.ctx.proxy == nullptr) return dropPacket(s, m, DropReason::kNoFlow);
+    return s.ctx.proxy->onBackendSegment(s, m, f, e);
+  }
   if (s.snap.reset_flows_of_slot[e->backend_counter_slot]) [[unlikely]] {
     releaseFlow(s, e, /*reset=*/true);
     return dropPacket(s, m, DropReason::kNoFlow);
@@ -399,12 +357,52 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
   e->last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, false);
 
+  uint64_t ip_delta = 0;
+  uint64_t l4_delta = 0;
+  if (e->proxy_phase == ProxyPhase::kSpliced) [[unlikely]] {
+    if (f.tcp_flags & RTE_TCP_SYN_FLAG) {
+      // The backend repeats its SYN-ACK: the replayed segments were lost. The client's own
+      // retransmission (never acknowledged by us) completes the handshake; the client must not see
+      // a second SYN-ACK.
+      s.ctx.counters->proxy.segments_duplicate.inc();
+      rte_pktmbuf_free(m);
+      return Verdict{VerdictKind::kDropped, DropReason::kCount, 0};
+    }
+    const uint32_t now_ms = s.ctx.proxy != nullptr ? s.ctx.proxy->nowMs(s.now_tsc) : 0;
+    if (s.ctx.proxy != nullptr) s.ctx.proxy->learnFromResponse(s, m, f, *e);
+    const SpliceError error = spliceBackendToClient(m, f, e->splice, now_ms, l4_delta, ip_delta);
+    if (error == SpliceError::kNoHeadroom) return dropPacket(s, m, DropReason::kNoHeadroom);
+    if (error != SpliceError::kNone) return dropPacket(s, m, DropReason::kMalformed);
+  }
   rewriteEndpoints(f, e->client_key.dst_addr_be, e->client_key.dst_port_be, e->client_key.src_addr_be,
-                   e->client_key.src_port_be);
+                   e->client_key.src_port_be, ip_delta, l4_delta);
   const LocalPort& out = s.snap.ports[e->ingress_port];
   if (!writeL2(m, f.l2_len, out.vlan, e->client_mac, out.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   queueTx(s, m, e->ingress_port);
   return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->ingress_port};
+}
+
+// A client segment to an HTTP service (delayed binding): spliced flows are translated and forwarded;
+// everything else (SYNs, cookie ACKs, segments of a connection being bound) goes to the SYN proxy.
+Verdict forwardHttp(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash, uint32_t service) {
+  FlowEntry* e = s.ctx.flows.findByClient(f.key, flow_hash);
+  if (e != nullptr && e->proxy_phase != ProxyPhase::kBinding && e->state == FlowState::kTcpClosing &&
+      (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) [[unlikely]] {
+    releaseFlow(s, e, /*reset=*/false);  // a new connection on a finished one's 5-tuple
+    e = nullptr;
+  }
+  if (e != nullptr && e->proxy_phase == ProxyPhase::kSpliced) {
+    if (s.snap.reset_flows_of_slot[e->backend_counter_slot]) [[unlikely]] {
+      releaseFlow(s, e, /*reset=*/true);
+      return resetClient(s, m, f);
+    }
+    return forwardSpliced(s, m, f, e);
+  }
+  if (e != nullptr && e->proxy_phase == ProxyPhase::kNone) {
+    // Created before the service became an HTTP one (reload): it keeps plain forwarding.
+    return forwardToBackend(s, m, f, flow_hash, s.snap.services[service]);
+  }
+  return s.ctx.proxy->onClientSegment(s, m, f, flow_hash, service, e);
 }
 
 bool needsFlowLookup(const ParsedFrame& f) {
@@ -429,7 +427,15 @@ Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_
     return dropPacket(s, m, DropReason::kNotForUs);
   }
   const uint32_t service = s.snap.service_index.find(dst, f.key.dst_port_be, f.key.protocol);
-  if (service != ServiceIndex::kEmpty) return forwardToBackend(s, m, f, flow_hash, s.snap.services[service]);
+  if (service != ServiceIndex::kEmpty) {
+    const Service& svc = s.snap.services[service];
+    // HTTP services need this lcore's SYN proxy; without one they are forwarded as plain full-NAT.
+    if (svc.http.enabled && s.ctx.proxy != nullptr && f.key.protocol == IPPROTO_TCP &&
+        svc.forwarding == ForwardingMode::kFullNat) [[unlikely]] {
+      return forwardHttp(s, m, f, flow_hash, service);
+    }
+    return forwardToBackend(s, m, f, flow_hash, svc);
+  }
   if (isLocalAddress(s.snap, dst)) {
     if (s.ctx.ports.contains(rte_be_to_cpu_16(f.key.dst_port_be))) return returnToClient(s, m, f, flow_hash);
     if (hasExceptionPath(s)) return toKernel(s, m);
@@ -439,6 +445,24 @@ Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_
 }
 
 }  // namespace
+
+Verdict forwardSpliced(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry* e) {
+  e->last_seen_tsc = s.now_tsc;
+  e->client_mac = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+  updateTcpState(*e, f.tcp_flags, true);
+  uint64_t l4_delta = 0;
+  if (spliceClientToBackend(f, e->splice, l4_delta) != SpliceError::kNone) {
+    return dropPacket(s, m, DropReason::kMalformed);
+  }
+  BackendCounters& bc = s.ctx.counters->backends[e->backend_counter_slot];
+  bc.packets.inc();
+  bc.bytes.add(rte_pktmbuf_pkt_len(m));
+  const LocalPort& egress = s.snap.ports[e->egress_port];
+  rewriteEndpoints(f, egress.address_be, e->local_port_be, e->backend_address_be, e->backend_port_be, 0, l4_delta);
+  if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  queueTx(s, m, e->egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};
+}
 
 void processBurst(WorkerContext& ctx, const Snapshot& snapshot, uint16_t rx_port,
                   rte_mbuf** packets, uint16_t count, uint64_t now_tsc, Verdict* verdicts) {

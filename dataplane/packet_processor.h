@@ -18,7 +18,8 @@ enum class VerdictKind : uint8_t {
   kAnswered,    // ARP reply or ICMP echo reply built in place; queued in ctx.tx[port]
   kHandedOff,   // full-NAT reply owned by another worker; enqueued on its ring
   kToControl,   // ARP for the neighbour resolver
-  kDropped,     // freed; counted under `drop`
+  kDropped,     // freed; counted under `drop`. drop == kCount: absorbed by the SYN proxy (a segment
+                // held for replay, or an ACK counted in LcoreCounters::proxy), not a drop
 };
 
 struct Verdict {

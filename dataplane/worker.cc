@@ -78,9 +78,18 @@ int runWorker(void* arg) {
       processBurst(ctx, *snap, rx.port, packets.data(), n, now, nullptr);
       flushTx(cfg);
     }
+    if (ctx.proxy != nullptr) {
+      // Delayed-binding timers (head timeout, SYN retransmission): a bounded slice of the pending
+      // pool per loop; whatever it queued (SYNs, RSTs) leaves now.
+      ctx.proxy->poll(ctx, *snap, now);
+      flushTx(cfg);
+    }
     if (++loops % kExpireEveryLoops == 0) {
       const uint32_t expired = ctx.flows.expireSlice(now, snap->timeouts, kExpireSliceEntries,
                                                      [&ctx](const FlowEntry& e) {
+                                                       if (e.proxy_phase == ProxyPhase::kBinding && ctx.proxy) {
+                                                         ctx.proxy->abandon(ctx, e);
+                                                       }
                                                        if (e.local_port_be != 0) {
                                                          ctx.local_ports.release(rte_be_to_cpu_16(e.local_port_be));
                                                        }

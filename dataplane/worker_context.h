@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 
 #include "dataplane/flow_table.h"
 #include "dataplane/packet_parser.h"
@@ -15,6 +16,7 @@
 #include "dataplane/session_table.h"
 #include "dataplane/snapshot.h"
 #include "dataplane/syn_cookie.h"
+#include "dataplane/syn_proxy.h"
 
 namespace lb::dataplane {
 
@@ -49,6 +51,9 @@ struct WorkerContext {
   const SessionSecret* session_secret = nullptr;
   SipKey syn_cookie_master{};
   SessionCounters session_counters;  // this lcore's calls into `sessions`; summed by the control plane
+  // This lcore's SYN proxy for HTTP services (delayed binding), created at start-up with
+  // SynProxy::create; nullptr = HTTP services are forwarded as plain full-NAT.
+  std::unique_ptr<SynProxy> proxy;
   // Per-burst scratch for the staged pipeline, kept here so a burst does not re-initialise 256
   // entries on the stack; only the first `count` entries of a burst are written and read.
   std::array<ParsedFrame, kMaxBurst> frames;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "controlplane/address.h"
 
 namespace lb::controlplane {
@@ -777,6 +778,113 @@ const std::vector<BadYamlCase>& badYamlCases() {
        kPorts + "neighbors:\n  - {address: 10.99.0.11, mac: \"02:00:00:00:00:01\"}\n"
                 "  - {address: 10.99.0.11, mac: \"02:00:00:00:00:02\"}\n",
        "neighbors[1].address: 10.99.0.11 is already neighbors[0]"},
+      // --- http (sticky sessions) --------------------------------------------------------------------
+      // Delayed binding splices TCP: a UDP service cannot have it.
+      {"HttpOnUdp", webWith("protocol: udp, http: {sticky: [source_address]}"),
+       "services[0].http: needs protocol tcp (protocol is udp)"},
+      // ... and replies must come back through Tether.
+      {"HttpOnDsr", service(kWeb + ", forwarding: dsr, backends: [{address: 10.99.0.11}], "
+                            "http: {sticky: [source_address]}"),
+       "services[0].http: needs forwarding fullnat (forwarding is dsr)"},
+      {"HttpOnIpip", service(kWeb + ", forwarding: ipip, backends: [{address: 10.99.0.11}], "
+                             "http: {sticky: [five_tuple]}"),
+       "services[0].http: needs forwarding fullnat (forwarding is ipip)"},
+      // Unknown keys inside http are typos, not defaults.
+      {"HttpUnknownKey", webWith("http: {sticky: [source_address], stiky: x}"),
+       "services[0].http.stiky: unknown key"},
+      // Method names come from a fixed list.
+      {"HttpUnknownMethod", webWith("http: {sticky: [cookie, source_address]}"),
+       "services[0].http.sticky[0]: \"cookie\" is not one of learn_cookie, hash_cookie, source_address, "
+       "five_tuple"},
+      // sticky is a list, not one name.
+      {"HttpStickyNotList", webWith("http: {sticky: source_address}"),
+       "services[0].http.sticky: expected a list, got \"source_address\""},
+      // At least one method.
+      {"HttpStickyEmpty", webWith("http: {sticky: []}"),
+       "services[0].http.sticky: must list at least one method"},
+      // A method listed twice is a mistake (the second could never run).
+      {"HttpStickyDuplicate",
+       webWith("http: {sticky: [source_address, hash_cookie, source_address], hash_cookie: uid}"),
+       "services[0].http.sticky[2]: \"source_address\" is listed twice"},
+      // The last method must always succeed.
+      {"HttpStickyEndsWithCookie", webWith("http: {sticky: [source_address, learn_cookie], "
+                                           "session_cookie: SID}"),
+       "services[0].http.sticky: must end with source_address or five_tuple (they always pick a "
+       "backend), ends with learn_cookie"},
+      // learn_cookie needs the cookie's name; `http:` alone lists learn_cookie by default.
+      {"HttpLearnWithoutCookie", webWith("http: {sticky: [learn_cookie, five_tuple]}"),
+       "services[0].http.session_cookie: required when sticky lists learn_cookie"},
+      {"HttpEmptyBlockNeedsCookie", webWith("http:"),
+       "services[0].http.session_cookie: required when sticky lists learn_cookie"},
+      // hash_cookie needs its cookie's name.
+      {"HttpHashWithoutCookie", webWith("http: {sticky: [hash_cookie, five_tuple]}"),
+       "services[0].http.hash_cookie: required when sticky lists hash_cookie"},
+      // A cookie name no method reads would silently do nothing.
+      {"HttpSessionCookieUnused", webWith("http: {sticky: [source_address], session_cookie: SID}"),
+       "services[0].http.session_cookie: \"SID\" is set but sticky does not list learn_cookie"},
+      {"HttpHashCookieUnused", webWith("http: {sticky: [five_tuple], hash_cookie: uid}"),
+       "services[0].http.hash_cookie: \"uid\" is set but sticky does not list hash_cookie"},
+      // Cookie names are RFC 6265 tokens: no separators, spaces or control bytes.
+      {"HttpCookieNameSeparator", webWith("http: {session_cookie: \"a=b\"}"),
+       "services[0].http.session_cookie: \"a=b\" is not a cookie name: 0x3d at offset 1 is not an "
+       "RFC 6265 token character"},
+      {"HttpCookieNameSpace", webWith("http: {session_cookie: \"my id\"}"),
+       "0x20 at offset 2 is not an RFC 6265 token character"},
+      {"HttpCookieNameEmpty", webWith("http: {session_cookie: \"\"}"),
+       "services[0].http.session_cookie: required when sticky lists learn_cookie"},
+      {"HttpCookieNameTooLong", webWith("http: {session_cookie: " + std::string(129, 'a') + "}"),
+       "services[0].http.session_cookie: \"aaaa"},
+      {"HttpUnavailableTarget", webWith("http: {sticky: [five_tuple], unavailable_target: hard}"),
+       "services[0].http.unavailable_target: \"hard\" is not one of soft, strict"},
+      // Every numeric key's range, on both sides.
+      {"HttpMaxHeadBytesLow", webWith("http: {sticky: [five_tuple], max_head_bytes: 511}"),
+       "services[0].http.max_head_bytes: 511 is out of range 512..65536"},
+      {"HttpMaxHeadBytesHigh", webWith("http: {sticky: [five_tuple], max_head_bytes: 65537}"),
+       "services[0].http.max_head_bytes: 65537 is out of range 512..65536"},
+      {"HttpHeadTimeoutLow", webWith("http: {sticky: [five_tuple], head_timeout_ms: 99}"),
+       "services[0].http.head_timeout_ms: 99 is out of range 100..60000"},
+      {"HttpHeadTimeoutHigh", webWith("http: {sticky: [five_tuple], head_timeout_ms: 60001}"),
+       "services[0].http.head_timeout_ms: 60001 is out of range 100..60000"},
+      {"HttpConnectTimeoutLow", webWith("http: {sticky: [five_tuple], connect_timeout_ms: 9}"),
+       "services[0].http.connect_timeout_ms: 9 is out of range 10..10000"},
+      {"HttpConnectTimeoutHigh", webWith("http: {sticky: [five_tuple], connect_timeout_ms: 10001}"),
+       "services[0].http.connect_timeout_ms: 10001 is out of range 10..10000"},
+      {"HttpConnectAttemptsZero", webWith("http: {sticky: [five_tuple], connect_attempts: 0}"),
+       "services[0].http.connect_attempts: 0 is out of range 1..10"},
+      {"HttpConnectAttemptsHigh", webWith("http: {sticky: [five_tuple], connect_attempts: 11}"),
+       "services[0].http.connect_attempts: 11 is out of range 1..10"},
+      {"HttpBackendsTriedZero", webWith("http: {sticky: [five_tuple], max_backends_tried: 0}"),
+       "services[0].http.max_backends_tried: 0 is out of range 1..16"},
+      {"HttpBackendsTriedHigh", webWith("http: {sticky: [five_tuple], max_backends_tried: 17}"),
+       "services[0].http.max_backends_tried: 17 is out of range 1..16"},
+      {"HttpMssLow", webWith("http: {sticky: [five_tuple], mss: 535}"),
+       "services[0].http.mss: 535 is out of range 536..9000"},
+      {"HttpMssHigh", webWith("http: {sticky: [five_tuple], mss: 9001}"),
+       "services[0].http.mss: 9001 is out of range 536..9000"},
+      {"HttpWindowScaleHigh", webWith("http: {sticky: [five_tuple], window_scale: 15}"),
+       "services[0].http.window_scale: 15 is out of range 0..14"},
+      {"HttpSessionIdleZero", webWith("http: {sticky: [five_tuple], session_idle_s: 0}"),
+       "services[0].http.session_idle_s: 0 is out of range 1..2592000"},
+      {"HttpSessionIdleHigh", webWith("http: {sticky: [five_tuple], session_idle_s: 2592001}"),
+       "services[0].http.session_idle_s: 2592001 is out of range 1..2592000"},
+      {"HttpSessionLifetimeZero", webWith("http: {sticky: [five_tuple], session_lifetime_s: 0}"),
+       "services[0].http.session_lifetime_s: 0 is out of range 1..31536000"},
+      {"HttpSessionLifetimeHigh",
+       webWith("http: {sticky: [five_tuple], session_lifetime_s: 31536001}"),
+       "services[0].http.session_lifetime_s: 31536001 is out of range 1..31536000"},
+      // Quoted numbers are strings here too.
+      {"HttpQuotedNumber", webWith("http: {sticky: [five_tuple], mss: \"1460\"}"),
+       "services[0].http.mss: \"1460\" is a string, expected an integer (remove the quotes)"},
+      // --- sessions (boot-only table size) ------------------------------------------------------------
+      {"SessionsCapacityLow", kPorts + "sessions: {capacity: 1023}\n",
+       "sessions.capacity: 1023 is out of range 1024..67108864"},
+      {"SessionsCapacityHigh", kPorts + "sessions: {capacity: 67108865}\n",
+       "sessions.capacity: 67108865 is out of range 1024..67108864"},
+      {"SessionsShardsNotPowerOfTwo", kPorts + "sessions: {shards: 6}\n",
+       "sessions.shards: 6 is not a power of two (or 0 for automatic)"},
+      {"SessionsShardsHigh", kPorts + "sessions: {shards: 131072}\n",
+       "sessions.shards: 131072 is out of range 0..65536"},
+      {"SessionsUnknownKey", kPorts + "sessions: {size: 4096}\n", "sessions.size: unknown key"},
   };
   return cases;
 }
@@ -793,6 +901,114 @@ INSTANTIATE_TEST_SUITE_P(Config, BadYamlTest, ::testing::ValuesIn(badYamlCases()
                          [](const ::testing::TestParamInfo<BadYamlCase>& info) {
                            return info.param.name;
                          });
+
+// Every http and sessions key lands in its field; none is at its default.
+TEST(ParseConfigTest, HttpAndSessionsKeysRoundTrip) {
+  const std::string yaml = R"(ports:
+  - {name: lan, address: 10.99.0.2/24}
+sessions:
+  capacity: 4194304
+  shards: 64
+services:
+  - name: shop
+    vip: 10.99.0.100
+    port: 80
+    http:
+      sticky: [learn_cookie, hash_cookie, five_tuple]
+      session_cookie: JSESSIONID
+      hash_cookie: user_id
+      unavailable_target: strict
+      max_head_bytes: 8192
+      head_timeout_ms: 2500
+      connect_timeout_ms: 150
+      connect_attempts: 5
+      max_backends_tried: 2
+      mss: 1400
+      window_scale: 9
+      session_idle_s: 600
+      session_lifetime_s: 300
+    backends: [{address: 10.99.0.11, port: 8081}]
+  - name: plain
+    vip: 10.99.0.100
+    port: 81
+    backends: [{address: 10.99.0.11, port: 8081}]
+)";
+  absl::StatusOr<Config> parsed = parseConfig(yaml);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->sessions.capacity, 4194304u);
+  EXPECT_EQ(parsed->sessions.shards, 64u);
+  ASSERT_TRUE(parsed->services[0].http.has_value());
+  const HttpConfig& http = *parsed->services[0].http;
+  EXPECT_EQ(http.sticky, (std::vector<StickyMethod>{StickyMethod::kLearnCookie,
+                                                    StickyMethod::kHashCookie, StickyMethod::kFiveTuple}));
+  EXPECT_EQ(http.session_cookie, "JSESSIONID");
+  EXPECT_EQ(http.hash_cookie, "user_id");
+  EXPECT_EQ(http.unavailable_target, StickyTargetPolicy::kStrict);
+  EXPECT_EQ(http.max_head_bytes, 8192u);
+  EXPECT_EQ(http.head_timeout_ms, 2500u);
+  EXPECT_EQ(http.connect_timeout_ms, 150u);
+  EXPECT_EQ(http.connect_attempts, 5u);
+  EXPECT_EQ(http.max_backends_tried, 2u);
+  EXPECT_EQ(http.mss, 1400u);
+  EXPECT_EQ(http.window_scale, 9u);
+  EXPECT_EQ(http.session_idle_s, 600u);
+  // A lifetime below the idle time is allowed (it caps every session).
+  EXPECT_EQ(http.session_lifetime_s, 300u);
+  // No http block: an ordinary L4 service.
+  EXPECT_FALSE(parsed->services[1].http.has_value());
+}
+
+// An http block that names only its cookie takes every other default; with no sessions block the
+// table has the default size.
+TEST(ParseConfigTest, HttpDefaults) {
+  absl::StatusOr<Config> parsed = parseConfig(webWith("http: {session_cookie: SESSIONID}"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->sessions.capacity, kDefaultSessionCapacity);
+  EXPECT_EQ(parsed->sessions.shards, 0u);
+  ASSERT_TRUE(parsed->services[0].http.has_value());
+  const HttpConfig& http = *parsed->services[0].http;
+  EXPECT_EQ(http.sticky,
+            (std::vector<StickyMethod>{StickyMethod::kLearnCookie, StickyMethod::kSourceAddress}));
+  EXPECT_EQ(http.session_cookie, "SESSIONID");
+  EXPECT_EQ(http.hash_cookie, "");
+  EXPECT_EQ(http.unavailable_target, StickyTargetPolicy::kSoft);
+  EXPECT_EQ(http.max_head_bytes, 16384u);
+  EXPECT_EQ(http.head_timeout_ms, 5000u);
+  EXPECT_EQ(http.connect_timeout_ms, 300u);
+  EXPECT_EQ(http.connect_attempts, 3u);
+  EXPECT_EQ(http.max_backends_tried, 3u);
+  EXPECT_EQ(http.mss, 1460u);
+  EXPECT_EQ(http.window_scale, 7u);
+  EXPECT_EQ(http.session_idle_s, 1800u);
+  EXPECT_EQ(http.session_lifetime_s, 86400u);
+}
+
+// Every http and sessions limit is inclusive.
+TEST(ParseConfigTest, HttpAndSessionsLimitsAreInclusive) {
+  for (const std::string body :
+       {"sticky: [five_tuple], max_head_bytes: 512, head_timeout_ms: 100, connect_timeout_ms: 10, "
+        "connect_attempts: 1, max_backends_tried: 1, mss: 536, window_scale: 0, session_idle_s: 1, "
+        "session_lifetime_s: 1",
+        "sticky: [five_tuple], max_head_bytes: 65536, head_timeout_ms: 60000, "
+        "connect_timeout_ms: 10000, connect_attempts: 10, max_backends_tried: 16, mss: 9000, "
+        "window_scale: 14, session_idle_s: 2592000, session_lifetime_s: 31536000"}) {
+    absl::StatusOr<Config> parsed = parseConfig(webWith("http: {" + body + "}"));
+    EXPECT_TRUE(parsed.ok()) << body << ": " << parsed.status();
+  }
+  for (const std::string sessions :
+       {"{capacity: 1024, shards: 1}", "{capacity: 67108864, shards: 65536}", "{shards: 0}"}) {
+    absl::StatusOr<Config> parsed = parseConfig(kPorts + "sessions: " + sessions + "\n");
+    EXPECT_TRUE(parsed.ok()) << sessions << ": " << parsed.status();
+  }
+}
+
+// Cookie names are case-sensitive tokens: RFC 6265 allows !#$%&'*+-.^_`|~ and alphanumerics.
+TEST(ParseConfigTest, CookieNamesAcceptEveryTokenCharacter) {
+  absl::StatusOr<Config> parsed =
+      parseConfig(webWith("http: {session_cookie: \"Ab9!#$%&'*+-.^_`|~\"}"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->services[0].http->session_cookie, "Ab9!#$%&'*+-.^_`|~");
+}
 
 // ----------------------------------------------------------------------------------------------------
 // validateConfig() on Configs built in code, as the REST API will: same rules, same wording.
@@ -934,6 +1150,42 @@ const std::vector<BadStructCase>& badStructCases() {
       {"HttpPathTooLong",
        [](Config& c) { c.services[0].health_check.http_path = "/" + std::string(1024, 'a'); },
        "(1025 characters) is longer than 1024 characters"},
+      // The http rules hold for REST-built configs too.
+      {"HttpOnUdpStruct",
+       [](Config& c) {
+         c.services[0].protocol = Protocol::kUdp;
+         c.services[0].http = HttpConfig{.sticky = {StickyMethod::kFiveTuple}};
+       },
+       "services[0].http: needs protocol tcp (protocol is udp)"},
+      {"HttpStickyMethodOutOfEnum",
+       [](Config& c) {
+         c.services[0].http = HttpConfig{.sticky = {static_cast<StickyMethod>(9)}};
+       },
+       "services[0].http.sticky[0]: 9 is not a valid value"},
+      {"HttpPolicyOutOfEnum",
+       [](Config& c) {
+         c.services[0].http = HttpConfig{.sticky = {StickyMethod::kSourceAddress},
+                                         .unavailable_target = static_cast<StickyTargetPolicy>(7)};
+       },
+       "services[0].http.unavailable_target: 7 is not a valid value"},
+      {"HttpIdleZeroStruct",
+       [](Config& c) {
+         c.services[0].http = HttpConfig{.sticky = {StickyMethod::kFiveTuple}, .session_idle_s = 0};
+       },
+       "services[0].http.session_idle_s: 0 is out of range 1..2592000"},
+      {"SessionsShardsStruct", [](Config& c) { c.sessions.shards = 3; },
+       "sessions.shards: 3 is not a power of two (or 0 for automatic)"},
+      // One session-table timeout slot per HTTP service.
+      {"TooManyHttpServices",
+       [](Config& c) {
+         for (uint32_t i = 0; i < 257; ++i) {
+           ServiceConfig s{.name = absl::StrCat("s", i), .vip = ip(10, 99, 1, 1),
+                           .port = static_cast<uint16_t>(1000 + i)};
+           s.http = HttpConfig{.sticky = {StickyMethod::kFiveTuple}};
+           c.services.push_back(s);
+         }
+       },
+       "services: 257 services have an http block, at most 256 are supported"},
   };
   return cases;
 }
@@ -1110,6 +1362,29 @@ TEST(ExampleConfigsTest, DsrAndIpipConfigsUseTheirModes) {
   }
 }
 
+// sticky.yaml is the seeds' lab on the topology: VIP :80 -> session_app on 10.99.0.11-13:8081, cookie
+// first (SESSIONID), client address as the fallback, checked on a path session_app answers with 200.
+TEST(ExampleConfigsTest, StickyConfigIsTheSessionLab) {
+  absl::StatusOr<Config> config = loadConfigFile(std::string(TETHER_CONFIGS_DIR) + "/sticky.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->services.size(), 1u);
+  const ServiceConfig& shop = config->services[0];
+  EXPECT_EQ(formatIpv4(shop.vip), "10.99.0.100");
+  EXPECT_EQ(shop.port, 80);
+  EXPECT_EQ(shop.forwarding, ForwardingMode::kFullNat);
+  ASSERT_EQ(shop.backends.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(formatIpv4(shop.backends[i].address), absl::StrCat("10.99.0.", 11 + i));
+    EXPECT_EQ(shop.backends[i].port, 8081);
+  }
+  ASSERT_TRUE(shop.http.has_value());
+  EXPECT_EQ(shop.http->sticky,
+            (std::vector<StickyMethod>{StickyMethod::kLearnCookie, StickyMethod::kSourceAddress}));
+  EXPECT_EQ(shop.http->session_cookie, "SESSIONID");
+  EXPECT_EQ(shop.health_check.type, HealthCheckType::kHttp);
+  EXPECT_EQ(shop.health_check.http_path, "/api/users/status");
+}
+
 // ----------------------------------------------------------------------------------------------------
 // Address and name helpers.
 
@@ -1176,6 +1451,14 @@ TEST(NamesTest, EnumNamesRoundTrip) {
   }
   EXPECT_EQ(forwardingModeName(ForwardingMode::kDsrL2), "dsr");
   EXPECT_EQ(forwardingModeName(ForwardingMode::kDsrIpip), "ipip");
+  for (uint32_t m = 0; m < dataplane::kStickyMethodCount; ++m) {
+    const auto method = static_cast<StickyMethod>(m);
+    EXPECT_EQ(*parseStickyMethod(stickyMethodName(method)), method);
+  }
+  EXPECT_EQ(stickyMethodName(StickyMethod::kLearnCookie), "learn_cookie");
+  for (StickyTargetPolicy p : {StickyTargetPolicy::kSoft, StickyTargetPolicy::kStrict}) {
+    EXPECT_EQ(*parseStickyTargetPolicy(stickyTargetPolicyName(p)), p);
+  }
 }
 
 }  // namespace

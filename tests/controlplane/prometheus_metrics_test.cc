@@ -45,8 +45,13 @@ struct Fixture {
   std::vector<WorkerCounters> workers;
   Config config;
   CounterSlots slots{dataplane::kMaxBackendCounters};
-  ControlStats control{.generation = 7, .publishes = 9, .last_publish_us = 1500, .uptime_s = 12.5};
+  ControlStats control{.tsc_hz = 2'000'000'000, .generation = 7, .publishes = 9, .last_publish_us = 1500,
+                       .uptime_s = 12.5};
   std::vector<BackendHealth> health;
+  SessionTableStats sessions{.present = true, .occupied = 5, .capacity = 1024, .slots = 1280, .shards = 1,
+                             .ops = {.lookups = 10, .hits = 6, .misses = 4, .busy = 1, .inserts = 7,
+                                     .updates = 2, .evictions = 3, .expirations = 8, .deletes = 9,
+                                     .relocations = 11}};
 
   Fixture() {
     config.dataplane.flow_entries_per_lcore = 1u << 16;
@@ -76,6 +81,10 @@ struct Fixture {
       c.flows_expired.add(base + 10);
       c.flows_active.store(base / 10);
       for (size_t r = 0; r < kDropReasonCount; ++r) c.drops[r].add(r * (w + 1));
+      for (size_t i = 0; i < kProxyCounterFields.size(); ++i) (c.proxy.*kProxyCounterFields[i].field).add(i + 20 * w);
+      for (uint32_t m = 0; m < dataplane::kStickyMethodCount; ++m) c.proxy.chosen_by[m].add(m + 1 + w);
+      for (uint32_t k = 0; k < dataplane::kRebindCauseCount; ++k) c.proxy.rebinds[k].add(k + 2 + w);
+      c.proxy.busy_tsc.add(3'000'000'000ULL * (w + 1));  // 1.5 s per worker index at 2 GHz
       workers.push_back({lcores[w], &c});
     }
     for (const ServiceConfig& s : config.services) {
@@ -93,7 +102,7 @@ struct Fixture {
               BackendHealth{"gone", 0x0a000009, 1, HealthState::kUp, 1, ""}};  // not in config: ignored
   }
 
-  std::string render() const { return renderMetrics(workers, config, slots, control, health); }
+  std::string render() const { return renderMetrics(workers, config, slots, control, health, sessions); }
 
   // Every sample the output must contain, computed from the inputs: [name, {labels}, value].
   nlohmann::json expectedSamples() const {
@@ -120,6 +129,24 @@ struct Fixture {
       add("tether_flows_expired_total", {{"lcore", l}}, c.flows_expired.read());
       add("tether_flows_active", {{"lcore", l}}, c.flows_active.load());
       add("tether_flow_table_capacity", {{"lcore", l}}, config.dataplane.flow_entries_per_lcore);
+      const double w_index = w.lcore_id == 1 ? 0 : 1;
+      for (size_t i = 0; i < kProxyCounterFields.size(); ++i) {
+        add("tether_proxy_" + std::string(kProxyCounterFields[i].name) + "_total", {{"lcore", l}},
+            static_cast<double>(i) + 20 * w_index);
+      }
+      const char* methods[] = {"learn_cookie", "hash_cookie", "source_address", "five_tuple"};
+      for (int m = 0; m < 4; ++m) add("tether_sticky_chosen_total", {{"lcore", l}, {"method", methods[m]}}, m + 1 + w_index);
+      const char* causes[] = {"target_down", "target_draining", "target_gone", "connect_failed"};
+      for (int k = 0; k < 4; ++k) add("tether_sticky_rebinds_total", {{"lcore", l}, {"cause", causes[k]}}, k + 2 + w_index);
+      add("tether_worker_busy_seconds_total", {{"lcore", l}}, 1.5 * (w_index + 1));
+    }
+    add("tether_sessions_active", nlohmann::json::object(), 5);
+    add("tether_sessions_capacity", nlohmann::json::object(), 1024);
+    const std::pair<const char*, double> ops[] = {
+        {"lookups", 10}, {"hits", 6},        {"misses", 4},      {"busy", 1},     {"inserts", 7},
+        {"updates", 2},  {"evictions", 3},   {"expirations", 8}, {"deletes", 9},  {"relocations", 11}};
+    for (const auto& [op, value] : ops) {
+      add(std::string("tether_session_") + op + "_total", nlohmann::json::object(), value);
     }
     const std::map<std::string, HealthState> health_of = {{"web/10.0.0.1:8080", HealthState::kUp},
                                                           {"web/10.0.0.2:8080", HealthState::kDown}};
@@ -188,7 +215,11 @@ TEST(PrometheusMetricsTest, RendersCountersAsSamples) {
             std::string::npos);
   EXPECT_NE(text.find("tether_table_last_publish_duration_seconds 0.0015\n"), std::string::npos);
   EXPECT_NE(text.find("tether_uptime_seconds 12.5\n"), std::string::npos);
-  EXPECT_EQ(text.find("gone"), std::string::npos) << "health of a backend not in the config is not shown";
+  EXPECT_EQ(text.find("service=\"gone\""), std::string::npos)
+      << "health of a backend not in the config is not shown";
+  EXPECT_NE(text.find("tether_sticky_rebinds_total{lcore=\"3\",cause=\"target_gone\"} 5\n"), std::string::npos);
+  EXPECT_NE(text.find("tether_worker_busy_seconds_total{lcore=\"3\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("tether_sessions_active 5\n"), std::string::npos);
 }
 
 // Every family has exactly one HELP and one TYPE line, before its samples, and its samples are
@@ -226,7 +257,9 @@ TEST(PrometheusMetricsTest, FamiliesAreWellFormed) {
     EXPECT_EQ(n, 1) << name;
     EXPECT_EQ(type[name], 1) << name;
   }
-  EXPECT_EQ(help.size(), 23u);  // 12 per lcore, 7 per backend, 4 for the control plane
+  // 12 per lcore, 7 per backend, 4 for the control plane, 19 + 3 for HTTP proxying per lcore, and
+  // 12 for the session table.
+  EXPECT_EQ(help.size(), 23u + kProxyCounterFields.size() + 3 + 12);
 }
 
 // No workers, no services: still valid exposition (HELP/TYPE only, control samples present).
@@ -234,6 +267,8 @@ TEST(PrometheusMetricsTest, EmptyInputsRender) {
   const std::string text = renderMetrics({}, Config{}, CounterSlots(16), ControlStats{}, {});
   EXPECT_NE(text.find("# TYPE tether_rx_packets_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("tether_table_publishes_total 0\n"), std::string::npos);
+  // Without a session table there are no session families.
+  EXPECT_EQ(text.find("tether_sessions_"), std::string::npos);
 }
 
 // The reference parser (prometheus_client) reads the output and finds exactly the expected samples.

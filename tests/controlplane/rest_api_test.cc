@@ -625,6 +625,144 @@ TEST(RestApiProtocol, LifecycleErrors) {
   first.api().stop();
 }
 
+// --- sticky sessions -----------------------------------------------------------------------------
+
+// baseConfig() plus "shop", an HTTP service with sticky sessions on 10.99.0.100:8000.
+Config configWithShop() {
+  Config config = baseConfig();
+  ServiceConfig shop{.name = "shop", .vip = config.services[0].vip, .port = 8000};
+  shop.backends.push_back(BackendConfig{.address = 0x0a63000b, .port = 8081});
+  shop.http = HttpConfig{};
+  shop.http->session_cookie = "SESSIONID";
+  config.services.push_back(shop);
+  EXPECT_TRUE(validateConfig(config).ok());
+  return config;
+}
+
+SessionView sessionOn(uint32_t address, uint16_t port, uint32_t age_s) {
+  return SessionView{.backend_address = address, .backend_port = port, .backend_id = 0x1234,
+                     .created_age_s = age_s, .idle_s = age_s / 2};
+}
+
+// A service's http block appears in its JSON with the file's key names, and PATCH edits or removes it.
+TEST(RestApiSessions, HttpBlockRoundTripsThroughServiceJson) {
+  Server server{"", configWithShop()};
+  HttpResult r = server.get("/api/v1/services/shop");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["http"]["sticky"], json::parse(R"(["learn_cookie", "source_address"])"));
+  EXPECT_EQ(r.body["http"]["session_cookie"], "SESSIONID");
+  EXPECT_FALSE(r.body["http"].contains("hash_cookie"));
+  EXPECT_EQ(r.body["http"]["unavailable_target"], "soft");
+  EXPECT_EQ(r.body["http"]["session_idle_s"], 1800);
+  EXPECT_FALSE(server.get("/api/v1/services/web").body.contains("http"));
+
+  r = server.send("PATCH", "/api/v1/services/shop",
+                  json::parse(R"({"http": {"sticky": ["hash_cookie", "five_tuple"], "hash_cookie": "uid",
+                                           "session_cookie": "", "session_idle_s": 60}})"));
+  ASSERT_EQ(r.status, 200) << r.raw;
+  const Config current = server.ops().currentConfig();
+  const HttpConfig& http = *current.services[2].http;
+  EXPECT_EQ(http.sticky, (std::vector<StickyMethod>{StickyMethod::kHashCookie, StickyMethod::kFiveTuple}));
+  EXPECT_EQ(http.hash_cookie, "uid");
+  EXPECT_EQ(http.session_idle_s, 60u);
+  EXPECT_EQ(http.max_head_bytes, 16384u);  // untouched fields keep their values
+
+  r = server.send("PATCH", "/api/v1/services/shop", json::parse(R"({"http": null})"));
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_FALSE(server.ops().currentConfig().services[2].http.has_value());
+  // PUT of a whole service keeps the block it is given.
+  json body = serviceToJson(configWithShop().services[2]);
+  r = server.send("PUT", "/api/v1/services/shop", body);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_TRUE(server.ops().currentConfig().services[2].http.has_value());
+}
+
+// Listing pages through a service's sessions in key order with a hex cursor until `more` is false.
+TEST(RestApiSessions, ListPagesThroughEverySession) {
+  Server server{"", configWithShop()};
+  std::set<std::string> expected;
+  for (int i = 0; i < 5; ++i) {
+    const uint64_t key = server.ops().addSession("shop", "user-" + std::to_string(i),
+                                                 sessionOn(0x0a63000b, 8081, 100 + i));
+    expected.insert(formatSessionKey(key));
+  }
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  while (true) {
+    const HttpResult r = server.get("/api/v1/services/shop/sessions?limit=2" +
+                                    (cursor.empty() ? "" : "&cursor=" + cursor));
+    ASSERT_EQ(r.status, 200) << r.raw;
+    ++pages;
+    EXPECT_EQ(r.body["service"], "shop");
+    EXPECT_LE(r.body["sessions"].size(), 2u);
+    for (const json& session : r.body["sessions"]) {
+      EXPECT_EQ(session["backend"], "10.99.0.11:8081");
+      EXPECT_EQ(session["key"].get<std::string>().size(), 16u);
+      EXPECT_GE(session["created_age_s"].get<int>(), 100);
+      EXPECT_TRUE(seen.insert(session["key"].get<std::string>()).second) << "listed twice";
+    }
+    cursor = r.body["next_cursor"].get<std::string>();
+    if (!r.body["more"].get<bool>()) break;
+    ASSERT_LT(pages, 10);
+  }
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(pages, 3);
+  // Default limit: everything in one page.
+  const HttpResult all = server.get("/api/v1/services/shop/sessions");
+  ASSERT_EQ(all.status, 200);
+  EXPECT_EQ(all.body["sessions"].size(), 5u);
+  EXPECT_FALSE(all.body["more"].get<bool>());
+}
+
+// Look-up by cookie value or key finds the session; an unknown cookie is 404. A session whose backend
+// left the service shows backend null.
+TEST(RestApiSessions, LookupByCookieOrKey) {
+  Server server{"", configWithShop()};
+  const uint64_t key = server.ops().addSession("shop", "abc123", sessionOn(0x0a63000b, 8081, 42));
+  SessionView gone = sessionOn(0, 0, 7);
+  gone.backend_address.reset();
+  server.ops().addSession("shop", "orphan", gone);
+
+  HttpResult r = server.get("/api/v1/services/shop/sessions/lookup?cookie=abc123");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["key"], formatSessionKey(key));
+  EXPECT_EQ(r.body["backend"], "10.99.0.11:8081");
+  EXPECT_EQ(r.body["service"], "shop");
+  EXPECT_EQ(r.body["created_age_s"], 42);
+  EXPECT_EQ(r.body["last_used_age_s"], 21);
+  r = server.get("/api/v1/services/shop/sessions/lookup?key=" + formatSessionKey(key));
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["key"], formatSessionKey(key));
+  // Cookie values are percent-decoded from the query: "a b" is sent as a%20b.
+  server.ops().addSession("shop", "a b;c", sessionOn(0x0a63000b, 8081, 1));
+  EXPECT_EQ(server.get("/api/v1/services/shop/sessions/lookup?cookie=a%20b%3Bc").status, 200);
+  r = server.get("/api/v1/services/shop/sessions/lookup?cookie=orphan");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_TRUE(r.body["backend"].is_null());
+  r = server.get("/api/v1/services/shop/sessions/lookup?cookie=nobody");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.error(), "service \"shop\" has no such session");
+}
+
+// DELETE removes exactly the named session, by cookie or by key; a second delete is 404.
+TEST(RestApiSessions, DeleteByCookieOrKey) {
+  Server server{"", configWithShop()};
+  server.ops().addSession("shop", "abc123", sessionOn(0x0a63000b, 8081, 42));
+  const uint64_t other = server.ops().addSession("shop", "def456", sessionOn(0x0a63000b, 8081, 42));
+  server.ops().addSession("shop", "keep", sessionOn(0x0a63000b, 8081, 42));
+  HttpResult r = server.request("DELETE", "/api/v1/services/shop/sessions?cookie=abc123");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body, json::parse(R"({"deleted": true})"));
+  EXPECT_EQ(server.ops().sessionCount(), 2u);
+  r = server.request("DELETE", "/api/v1/services/shop/sessions?cookie=abc123");
+  EXPECT_EQ(r.status, 404);
+  r = server.request("DELETE", "/api/v1/services/shop/sessions?key=" + formatSessionKey(other));
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(server.ops().sessionCount(), 1u);
+  EXPECT_EQ(server.get("/api/v1/services/shop/sessions/lookup?cookie=keep").status, 200);
+}
+
 // --- bad requests: status, message, and nothing changed ------------------------------------------
 
 struct BadRequest {
@@ -648,6 +786,7 @@ std::vector<BadRequest> badRequests() {
   const std::string services = "/api/v1/services";
   const std::string web_backends = "/api/v1/services/web/backends";
   const std::string timeouts = "/api/v1/config/timeouts";
+  const std::string shop_sessions = "/api/v1/services/shop/sessions";
   // A complete new service; rows replace one field to break it.
   const auto service = [](std::string_view field, std::string_view value) {
     json body = json::parse(R"({"name": "api", "vip": "10.99.0.101", "port": 443,
@@ -821,6 +960,49 @@ std::vector<BadRequest> badRequests() {
        "application/json", "Basic dXNlcjpwYXNz"},
       {"MetricsNeedToken", "GET", "/metrics", "", 401, "missing bearer token", "application/json", ""},
       {"UnknownEndpointNeedsToken", "GET", "/nope", "", 401, "missing bearer token", "application/json", ""},
+      // Sticky sessions (the table's server adds "shop", an http service, with one session).
+      {"SessionsUnknownService", "GET", "/api/v1/services/nope/sessions", "", 404,
+       "service \"nope\" not found"},
+      {"SessionsOfNonHttpService", "GET", "/api/v1/services/web/sessions", "", 404,
+       "service \"web\" has no sticky sessions (no http block)"},
+      {"SessionsLimitZero", "GET", shop_sessions + "?limit=0", "", 400, "limit: 0 is out of range 1..1000"},
+      {"SessionsLimitTooLarge", "GET", shop_sessions + "?limit=1001", "", 400,
+       "limit: 1001 is out of range 1..1000"},
+      {"SessionsLimitNotNumber", "GET", shop_sessions + "?limit=ten", "", 400,
+       "limit: \"ten\" is not a decimal integer"},
+      {"SessionsBadCursor", "GET", shop_sessions + "?cursor=xyz", "", 400,
+       "cursor: \"xyz\" is not a session key (1 to 16 hexadecimal digits)"},
+      {"SessionsCursorTooLong", "GET", shop_sessions + "?cursor=00000000000000001", "", 400,
+       "is not a session key"},
+      {"SessionsUnknownQuery", "GET", shop_sessions + "?limt=5", "", 400,
+       "unknown query parameter \"limt\" (expected cursor, limit)"},
+      {"SessionsRepeatedQuery", "GET", shop_sessions + "?limit=5&limit=6", "", 400,
+       "query parameter \"limit\" is given more than once"},
+      {"LookupWithoutSelector", "GET", shop_sessions + "/lookup", "", 400,
+       "give exactly one of the query parameters cookie"},
+      {"LookupCookieAndKey", "GET", shop_sessions + "/lookup?cookie=a&key=1", "", 400,
+       "give exactly one of the query parameters cookie"},
+      {"LookupEmptyCookie", "GET", shop_sessions + "/lookup?cookie=", "", 400, "cookie: must not be empty"},
+      {"LookupBadKey", "GET", shop_sessions + "/lookup?key=-1", "", 400, "key: \"-1\" is not a session key"},
+      {"LookupUnknownCookie", "GET", shop_sessions + "/lookup?cookie=nobody", "", 404,
+       "service \"shop\" has no such session"},
+      {"DeleteSessionWithoutSelector", "DELETE", shop_sessions, "", 400,
+       "give exactly one of the query parameters cookie"},
+      {"DeleteUnknownSession", "DELETE", shop_sessions + "?key=1", "", 404,
+       "service \"shop\" has no such session"},
+      {"DeleteSessionOfNonHttpService", "DELETE", "/api/v1/services/web/sessions?cookie=abc", "", 404,
+       "has no sticky sessions"},
+      {"PostSessions", "POST", shop_sessions, "{}", 405, "allowed: GET, DELETE, HEAD, OPTIONS"},
+      {"PatchHttpBadMethod", "PATCH", "/api/v1/services/shop", R"({"http": {"sticky": ["cookie"]}})", 400,
+       "http.sticky[0]: \"cookie\" is not one of learn_cookie, hash_cookie, source_address, five_tuple"},
+      {"PatchHttpUnknownField", "PATCH", "/api/v1/services/shop", R"({"http": {"stiky": []}})", 400,
+       "http.stiky: unknown field"},
+      {"PatchHttpRange", "PATCH", "/api/v1/services/shop", R"({"http": {"mss": 100}})", 400,
+       "http.mss: 100 is out of range 536..9000"},
+      {"PatchHttpOnUdp", "PATCH", "/api/v1/services/dns", R"({"http": {"sticky": ["five_tuple"]}})", 400,
+       "http: needs protocol tcp (protocol is udp)"},
+      {"PatchHttpNeedsCookie", "PATCH", "/api/v1/services/web", R"({"http": {}})", 400,
+       "http.session_cookie: required when sticky lists learn_cookie"},
   };
 }
 
@@ -829,7 +1011,8 @@ class RestApiBadRequest : public ::testing::TestWithParam<BadRequest> {};
 // Each bad request gets its status and a message naming the problem, and the config is untouched.
 TEST_P(RestApiBadRequest, IsRejectedAndChangesNothing) {
   const BadRequest& row = GetParam();
-  Server server{kToken};
+  Server server{kToken, configWithShop()};
+  server.ops().addSession("shop", "abc123", sessionOn(0x0a63000b, 8081, 42));
   const json before = currentJson(server.ops());
   const HttpResult r =
       server.request(row.method, row.path, row.body, row.content_type, row.authorization);
@@ -838,6 +1021,7 @@ TEST_P(RestApiBadRequest, IsRejectedAndChangesNothing) {
       << "error \"" << r.error() << "\" does not contain \"" << row.message << "\"";
   EXPECT_EQ(server.ops().applies(), 0);
   EXPECT_EQ(currentJson(server.ops()), before);
+  EXPECT_EQ(server.ops().sessionCount(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, RestApiBadRequest, ::testing::ValuesIn(badRequests()),
@@ -882,7 +1066,8 @@ TEST(RestApiOpenApi, EveryRouteIsDocumented) {
     ASSERT_TRUE(responses.IsMap()) << where;
     EXPECT_TRUE(responses["401"]) << where << " does not document 401";
     EXPECT_TRUE(responses["500"]) << where << " does not document 500";
-    const bool writes = route.method != "GET";
+    // Config writes can conflict with the running daemon (409); deleting a session edits no config.
+    const bool writes = route.method != "GET" && !route.path.ends_with("/sessions");
     const bool has_body = route.method == "POST" || route.method == "PUT" || route.method == "PATCH";
     if (has_body && route.path != "/api/v1/reload") {
       EXPECT_TRUE(operation["requestBody"].IsMap()) << where;

@@ -1,7 +1,12 @@
 // RestApi over FakeControlOps on a TCP port, for tests that drive tetherctl (tetherctl_test.py) or curl
 // against the real server code without DPDK.
 //
-//   rest_test_server [--port 0] [--token T] [--config FILE]
+//   rest_test_server [--port 0] [--token T] [--config FILE] [--with-sessions]
+//
+// --with-sessions adds "shop" (10.99.0.100:8000/tcp fullnat, http with session cookie SESSIONID,
+// backends 10.99.0.11:8081 and 10.99.0.12:8081) holding three sessions: cookies alice (on .11, 90 s
+// old, idle 30 s), bob (on .12, 7300 s old, idle 0 s) and carol (on a backend no longer in the
+// service).
 //
 // Prints "listening on PORT" once the socket is bound, then serves until SIGTERM/SIGINT. The config is
 // FILE (also what POST /api/v1/reload re-reads) or a built-in two-service config. Stats advance by a fixed
@@ -105,6 +110,8 @@ int main(int argc, char** argv) {
   app.add_option("--port", port, "TCP port on 127.0.0.1 (0 = any free port)");
   app.add_option("--token", token, "require this bearer token");
   app.add_option("--config", config_path, "YAML config (default: built in); reload re-reads it");
+  bool with_sessions = false;
+  app.add_flag("--with-sessions", with_sessions, "add the http service shop with three sessions");
   CLI11_PARSE(app, argc, argv);
 
   auto initial = loadConfig(config_path);
@@ -112,7 +119,23 @@ int main(int argc, char** argv) {
     std::cerr << "rest_test_server: " << initial.status().message() << "\n";
     return 2;
   }
+  if (with_sessions) {
+    lb::controlplane::ServiceConfig shop{.name = "shop", .vip = 0x0a630064, .port = 8000};
+    shop.backends.push_back({.address = 0x0a63000b, .port = 8081});
+    shop.backends.push_back({.address = 0x0a63000c, .port = 8081});
+    shop.http = lb::controlplane::HttpConfig{};
+    shop.http->session_cookie = "SESSIONID";
+    initial->services.push_back(shop);
+  }
   lb::controlplane::testing::FakeControlOps ops(*initial);
+  if (with_sessions) {
+    using lb::controlplane::SessionView;
+    ops.addSession("shop", "alice", SessionView{.backend_address = 0x0a63000b, .backend_port = 8081,
+                                                .backend_id = 1, .created_age_s = 90, .idle_s = 30});
+    ops.addSession("shop", "bob", SessionView{.backend_address = 0x0a63000c, .backend_port = 8081,
+                                              .backend_id = 2, .created_age_s = 7300, .idle_s = 0});
+    ops.addSession("shop", "carol", SessionView{.backend_id = 3, .created_age_s = 5, .idle_s = 5});
+  }
   ops.setReloadSource([config_path] { return loadConfig(config_path); });
   std::atomic<uint64_t> samples{0};
   ops.setStatsSource([&ops, &samples] { return statsSample(ops.currentConfig(), ++samples); });

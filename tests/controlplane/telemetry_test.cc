@@ -83,6 +83,8 @@ class TelemetryTest : public ::testing::Test {
           {"publishes", 5},
           {"last_publish_us", 250},
           {"uptime_s", 1.5},
+          {"proxy", {{"syn_cookies_sent", 9}, {"rebinds", {{"target_down", 2}}}}},
+          {"sessions", {{"occupied", 3}, {"capacity", 1024}}},
           {"services",
            {{{"name", "web"},
              {"backends",
@@ -157,6 +159,11 @@ TEST_F(TelemetryTest, StatsCommandSumsWorkers) {
   EXPECT_EQ(got["drops"]["malformed"], 0);
   EXPECT_EQ(got["generation"], 4);
   EXPECT_EQ(got["uptime_s"], "1.5");
+  // HTTP proxy totals and the session table come from the stats document.
+  EXPECT_EQ(got["proxy"]["syn_cookies_sent"], 9);
+  EXPECT_EQ(got["proxy"]["rebinds"]["target_down"], 2);
+  EXPECT_EQ(got["sessions"]["occupied"], 3);
+  EXPECT_EQ(got["sessions"]["capacity"], 1024);
 }
 
 // /tether/lcores lists workers by lcore id; a parameter picks one; an unknown id answers null.

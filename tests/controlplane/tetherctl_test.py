@@ -24,8 +24,8 @@ ARGS = None
 class RestServer:
     """rest_test_server on an ephemeral port, stopped with SIGTERM."""
 
-    def __init__(self, token=None):
-        command = [ARGS.server, "--port", "0"] + (["--token", token] if token else [])
+    def __init__(self, token=None, extra=()):
+        command = [ARGS.server, "--port", "0"] + (["--token", token] if token else []) + list(extra)
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()
         match = re.fullmatch(r"listening on (\d+)\n", line)
@@ -250,6 +250,63 @@ class TokenTest(unittest.TestCase):
     def test_token_from_option_or_environment(self):
         self.assertEqual(tetherctl(self.server.url, "health", token="s3cret").returncode, 0)
         self.assertEqual(tetherctl(self.server.url, "health", env_token="s3cret").returncode, 0)
+
+
+class TetherctlSessionsTest(unittest.TestCase):
+    """sessions list|lookup|delete against rest_test_server --with-sessions (see its header)."""
+
+    ok = TetherctlTest.ok
+    fails = TetherctlTest.fails
+    rows = staticmethod(TetherctlTest.rows)
+    tearDown = TetherctlTest.tearDown
+
+    def setUp(self):
+        self.server = RestServer(extra=["--with-sessions"])
+
+    def keys(self):
+        doc = json.loads(self.ok("sessions", "list", "shop", "--json"))
+        return {s["key"]: s for s in doc["sessions"]}
+
+    def test_list_is_a_table_with_ages(self):
+        rows = self.rows(self.ok("sessions", "list", "shop"))
+        self.assertEqual(rows[0], ["KEY", "BACKEND", "AGE", "IDLE"])
+        body = sorted(rows[1:], key=lambda r: r[1])
+        self.assertEqual([r[1:] for r in body], [["(gone)", "5s", "5s"], ["10.99.0.11:8081", "90s", "30s"],
+                                                 ["10.99.0.12:8081", "2h1m", "0s"]])
+        for row in body:
+            self.assertRegex(row[0], r"^[0-9a-f]{16}$")
+
+    def test_list_pages_with_the_cursor_it_prints(self):
+        out = self.ok("sessions", "list", "shop", "--limit", "2")
+        self.assertEqual(len(self.rows(out)), 4)  # header, two sessions, the "more" hint
+        match = re.search(r"more: tetherctl sessions list shop --limit 2 --cursor ([0-9a-f]{16})", out)
+        self.assertIsNotNone(match, out)
+        rest = self.rows(self.ok("sessions", "list", "shop", "--limit", "2", "--cursor", match.group(1)))
+        self.assertEqual(len(rest), 2)  # header and the last session, no hint
+        seen = {r[0] for r in self.rows(out)[1:3]} | {rest[1][0]}
+        self.assertEqual(seen, set(self.keys()))
+
+    def test_lookup_by_cookie_and_by_key(self):
+        out = self.ok("sessions", "lookup", "shop", "alice")
+        self.assertRegex(out, r"backend\s+10\.99\.0\.11:8081")
+        self.assertRegex(out, r"age\s+90s")
+        key = re.search(r"key\s+([0-9a-f]{16})", out).group(1)
+        self.assertEqual(self.keys()[key]["backend"], "10.99.0.11:8081")
+        doc = json.loads(self.ok("sessions", "lookup", "shop", key, "--key", "--json"))
+        self.assertEqual(doc["backend"], "10.99.0.11:8081")
+        self.fails('service "shop" has no such session', "sessions", "lookup", "shop", "mallory")
+
+    def test_delete_then_lookup_fails(self):
+        self.assertEqual(self.ok("sessions", "delete", "shop", "bob"), "deleted session bob of shop\n")
+        self.fails('service "shop" has no such session', "sessions", "lookup", "shop", "bob")
+        self.fails('service "shop" has no such session', "sessions", "delete", "shop", "bob")
+        self.assertEqual(len(self.keys()), 2)
+
+    def test_errors_carry_the_servers_message(self):
+        self.fails('service "web" has no sticky sessions (no http block)', "sessions", "list", "web")
+        self.fails('service "nope" not found', "sessions", "lookup", "nope", "alice")
+        self.fails('key: "zz" is not a session key', "sessions", "delete", "shop", "zz", "--key")
+        self.fails("--limit", "sessions", "list", "shop", "--limit", "0")
 
 
 def main():

@@ -302,3 +302,171 @@ TEST(SnapshotBuilderTest, SlowStartShareScalesBackendWeight) {
 
 }  // namespace
 }  // namespace lb::dataplane::test
+
+// --- HTTP services (issue 5): sticky policy, backend ids and availability, session service index ---
+namespace lb::dataplane::test {
+namespace {
+
+controlplane::HttpConfig stickyHttp() {
+  controlplane::HttpConfig http;
+  http.sticky = {StickyMethod::kLearnCookie, StickyMethod::kHashCookie, StickyMethod::kFiveTuple};
+  http.session_cookie = "SESSIONID";
+  http.hash_cookie = "user";
+  http.unavailable_target = StickyTargetPolicy::kStrict;
+  http.max_head_bytes = 8192;
+  http.head_timeout_ms = 2500;
+  http.connect_timeout_ms = 150;
+  http.connect_attempts = 4;
+  http.max_backends_tried = 2;
+  http.mss = 1400;
+  http.window_scale = 9;
+  return http;
+}
+
+std::unique_ptr<Snapshot> buildWith(SnapshotSource& source, uint64_t tsc_hz,
+                                    controlplane::ServiceSlots* session_services,
+                                    const std::set<controlplane::BackendKey>* down = nullptr) {
+  controlplane::BuildInputs in;
+  in.config = &source.config;
+  in.port_macs.assign(source.config.ports.size(), portMac());
+  in.neighbors = &source.neighbors;
+  in.counter_slots = &source.slots;
+  in.tsc_hz = tsc_hz;
+  in.down = down;
+  in.session_services = session_services;
+  auto built = controlplane::buildSnapshot(in);
+  EXPECT_TRUE(built.ok()) << built.status();
+  return built.ok() ? *std::move(built) : nullptr;
+}
+
+// Every http key reaches Service::http, times in TSC cycles at the given rate; services without an
+// http block stay disabled.
+TEST(SnapshotBuilderHttpTest, CopiesStickyPolicyWithTscTimes) {
+  SnapshotSource source;
+  source.config.services[0].http = stickyHttp();  // web
+  controlplane::ServiceSlots session_services{kMaxServiceCounters};
+  const auto snap = buildWith(source, 2'000'000'000, &session_services);
+  ASSERT_NE(snap, nullptr);
+  const HttpStickyPolicy& http = serviceOn(*snap, kWebPort).http;
+  EXPECT_TRUE(http.enabled);
+  ASSERT_EQ(http.method_count, 3);
+  EXPECT_EQ(http.methods[0], StickyMethod::kLearnCookie);
+  EXPECT_EQ(http.methods[1], StickyMethod::kHashCookie);
+  EXPECT_EQ(http.methods[2], StickyMethod::kFiveTuple);
+  EXPECT_EQ(http.learn_cookie, "SESSIONID");
+  EXPECT_EQ(http.hash_cookie, "user");
+  EXPECT_EQ(http.unavailable_target, StickyTargetPolicy::kStrict);
+  EXPECT_EQ(http.max_head_bytes, 8192u);
+  EXPECT_EQ(http.head_timeout_tsc, 5'000'000'000u);  // 2.5 s at 2 GHz
+  EXPECT_EQ(http.connect_timeout_tsc, 300'000'000u);  // 150 ms at 2 GHz
+  EXPECT_EQ(http.connect_attempts, 4);
+  EXPECT_EQ(http.max_backends_tried, 2);
+  EXPECT_EQ(http.mss, 1400);
+  EXPECT_EQ(http.window_scale, 9);
+  EXPECT_EQ(http.session_service, session_services.slots().at("web"));
+  for (uint16_t port : {kDsrPort, kIpipPort, kDrainedPort}) {
+    EXPECT_FALSE(serviceOn(*snap, port).http.enabled) << port;
+  }
+  EXPECT_FALSE(serviceOn(*snap, kUdpPort, Protocol::kUdp).http.enabled);
+  // Only HTTP services take a session-table index.
+  EXPECT_EQ(session_services.slots().size(), 1u);
+}
+
+// A target's id is the selector's id for the same index (what the session table stores), and its
+// availability follows admin state and health: disabled or down -> down, draining -> draining.
+TEST(SnapshotBuilderHttpTest, BackendIdsAndAvailability) {
+  SnapshotSource source;
+  source.config = makeConfig({11, 12, 13, 14});
+  auto& backends = source.config.services[0].backends;  // web: .11 .12 .13 .14
+  backends[0].state = controlplane::BackendAdminState::kDraining;
+  backends[1].state = controlplane::BackendAdminState::kDisabled;
+  backends[3].weight = 0;  // weight 0 alone takes no new flows but is still available to a binding
+  const std::set<controlplane::BackendKey> down = {{"web", backendIp(13), kWebBackendPort}};
+  const auto snap = buildWith(source, 1000, nullptr, &down);
+  ASSERT_NE(snap, nullptr);
+  const Service& web = serviceOn(*snap, kWebPort);
+  const auto& sorted = selectorBackends(web);
+  ASSERT_EQ(sorted.size(), web.backends.size());
+  std::set<uint64_t> ids;
+  for (size_t i = 0; i < web.backends.size(); ++i) {
+    EXPECT_EQ(web.backends[i].id, sorted[i].id) << i;
+    ids.insert(web.backends[i].id);
+  }
+  EXPECT_EQ(ids.size(), 4u) << "two backends share an id";
+  for (const controlplane::BackendConfig& b : backends) {
+    const int position = backendPosition(web, b.address);
+    ASSERT_GE(position, 0);
+    EXPECT_EQ(web.backends[static_cast<size_t>(position)].id, controlplane::backendStableId(b));
+  }
+  auto availabilityOf = [&](uint8_t host) {
+    return web.backends[static_cast<size_t>(backendPosition(web, backendIp(host)))].availability;
+  };
+  EXPECT_EQ(availabilityOf(11), BackendAvailability::kDraining);
+  EXPECT_EQ(availabilityOf(12), BackendAvailability::kDown);
+  EXPECT_EQ(availabilityOf(13), BackendAvailability::kDown);
+  EXPECT_EQ(availabilityOf(14), BackendAvailability::kUp);
+  // The id depends only on address and port: the same backend in another service has the same id.
+  const Service& udp = serviceOn(*snap, kUdpPort, Protocol::kUdp);
+  const controlplane::BackendConfig udp_11{backendIp(11), kUdpBackendPort, 1};
+  EXPECT_EQ(udp.backends[static_cast<size_t>(backendPosition(udp, backendIp(11)))].id,
+            controlplane::backendStableId(udp_11));
+}
+
+// A service keeps its session-table index across rebuilds while others come and go, and a new
+// service never takes an index a live one holds (nor, while unused ones remain, a freed one).
+TEST(SnapshotBuilderHttpTest, SessionServiceIndexIsStableAcrossReloads) {
+  SnapshotSource source;
+  controlplane::ServiceSlots session_services{kMaxServiceCounters};
+  source.config.services[0].http = stickyHttp();                  // web :80
+  source.config.services[4].http = controlplane::HttpConfig{};    // drained :83
+  source.config.services[4].http->session_cookie = "SID";
+  const auto first = buildWith(source, 1000, &session_services);
+  ASSERT_NE(first, nullptr);
+  const uint16_t web = serviceOn(*first, kWebPort).http.session_service;
+  const uint16_t drained = serviceOn(*first, kDrainedPort).http.session_service;
+  EXPECT_NE(web, drained);
+
+  // Remove the web service's http block and the udp service; add http to unresolved (:84).
+  source.config.services[0].http.reset();
+  source.config.services.erase(source.config.services.begin() + 1);
+  auto& unresolved = source.config.services.back();
+  ASSERT_EQ(unresolved.name, "unresolved");
+  unresolved.http = controlplane::HttpConfig{};
+  unresolved.http->session_cookie = "SID";
+  const auto second = buildWith(source, 1000, &session_services);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(serviceOn(*second, kDrainedPort).http.session_service, drained);
+  const uint16_t fresh = serviceOn(*second, kUnresolvedPort).http.session_service;
+  EXPECT_NE(fresh, drained);
+  EXPECT_NE(fresh, web) << "a freed index was reused while never-used ones remain";
+  EXPECT_EQ(session_services.slots().count("web"), 0u);
+
+  // web comes back: a fresh index, and drained still keeps its own.
+  source.config.services[0].http = stickyHttp();
+  const auto third = buildWith(source, 1000, &session_services);
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(serviceOn(*third, kDrainedPort).http.session_service, drained);
+  EXPECT_EQ(serviceOn(*third, kUnresolvedPort).http.session_service, fresh);
+  const uint16_t web_again = serviceOn(*third, kWebPort).http.session_service;
+  EXPECT_NE(web_again, drained);
+  EXPECT_NE(web_again, fresh);
+  for (const auto& [name, index] : session_services.slots()) EXPECT_LT(index, kMaxServiceCounters);
+}
+
+// Freed indices are reused oldest first once every index has been handed out, and running out is an
+// error, not a shared index.
+TEST(SnapshotBuilderHttpTest, ServiceSlotsReuseAndExhaustion) {
+  controlplane::ServiceSlots slots{3};
+  ASSERT_EQ(*slots.slotFor("a"), 0);
+  ASSERT_EQ(*slots.slotFor("b"), 1);
+  ASSERT_EQ(*slots.slotFor("c"), 2);
+  EXPECT_EQ(*slots.slotFor("a"), 0);
+  EXPECT_EQ(slots.slotFor("d").status().code(), absl::StatusCode::kResourceExhausted);
+  slots.retainOnly({"c"});  // frees 0 then 1
+  EXPECT_EQ(*slots.slotFor("e"), 0);
+  EXPECT_EQ(*slots.slotFor("f"), 1);
+  EXPECT_EQ(*slots.slotFor("c"), 2);
+}
+
+}  // namespace
+}  // namespace lb::dataplane::test

@@ -3,7 +3,7 @@
 //   tetherctl [--server http://127.0.0.1:9180] [--token T] [--json] <command> ...
 //
 // Commands: services list|show|add|delete|set, backends list|show|add|remove|weight|drain|enable|disable,
-// timeouts show|set, config, health, stats, metrics, reload, top. Output is aligned tables by default;
+// timeouts show|set, config, health, stats, metrics, reload, top, sessions list|lookup|delete. Output is aligned tables by default;
 // --json prints the server's JSON (for `top`, one JSON object per refresh). --server and --token may
 // also come from TETHER_SERVER and TETHER_TOKEN.
 //
@@ -168,6 +168,11 @@ struct Args {
   int64_t weight = 0;
   int64_t tcp_syn_s = 0, tcp_established_s = 0, tcp_closing_s = 0, udp_s = 0;
   int interval_ms = 1000, iterations = 0;
+  // sessions ...
+  std::string session_cookie;  // the cookie's value, or a session key with --key
+  bool session_by_key = false;
+  std::string session_cursor;
+  int session_limit = 100;
 };
 
 void addServiceCommands(CLI::App& app, const Globals& g, Args& a, Action& action) {
@@ -489,6 +494,92 @@ void addOtherCommands(CLI::App& app, const Globals& g, Args& a, Action& action) 
   });
 }
 
+
+// ?cookie=VALUE or ?key=HEX: the value is percent-encoded, so any cookie value reaches the server
+// byte for byte.
+std::string sessionQuery(const Args& a) {
+  return (a.session_by_key ? "?key=" : "?cookie=") + pathSegment(a.session_cookie);
+}
+
+std::string ageText(const json& seconds) {
+  if (!seconds.is_number_unsigned()) return str(seconds);
+  const uint64_t s = seconds.get<uint64_t>();
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 7200) return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
+  if (s < 172800) return std::to_string(s / 3600) + "h" + std::to_string(s % 3600 / 60) + "m";
+  return std::to_string(s / 86400) + "d" + std::to_string(s % 86400 / 3600) + "h";
+}
+
+std::string sessionBackend(const json& session) {
+  return session["backend"].is_null() ? "(gone)" : str(session["backend"]);
+}
+
+void addSessionCommands(CLI::App& app, const Globals& g, Args& a, Action& action) {
+  CLI::App* sessions = app.add_subcommand("sessions", "sticky sessions of an HTTP service: list, lookup, delete");
+  sessions->require_subcommand(1);
+
+  CLI::App* list = sessions->add_subcommand("list", "one page of a service's sessions, in key order");
+  list->add_option("SERVICE", a.service, "service name")->required();
+  list->add_option("--limit", a.session_limit, "sessions per page (1..1000)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  list->add_option("--cursor", a.session_cursor, "continue after this key (the previous page's next cursor)");
+  list->callback([&] {
+    action = [&](const ApiClient& client) {
+      std::string path = servicePath(a.service) + "/sessions?limit=" + std::to_string(a.session_limit);
+      if (!a.session_cursor.empty()) path += "&cursor=" + pathSegment(a.session_cursor);
+      const json reply = client.get(path);
+      if (g.json) return printJson(reply);
+      Table table({{"KEY"}, {"BACKEND"}, {"AGE", Align::kRight}, {"IDLE", Align::kRight}});
+      for (const json& s : reply["sessions"]) {
+        table.add({str(s["key"]), sessionBackend(s), ageText(s["created_age_s"]), ageText(s["last_used_age_s"])});
+      }
+      if (table.empty()) {
+        std::cout << "no sessions" << (reply.value("more", false) ? " on this page" : "") << '\n';
+      } else {
+        table.print(std::cout);
+      }
+      if (reply.value("more", false)) {
+        std::cout << "more: tetherctl sessions list " << a.service << " --limit " << a.session_limit
+                  << " --cursor " << str(reply["next_cursor"]) << '\n';
+      }
+    };
+  });
+
+  const auto addSelector = [&](CLI::App* command) {
+    command->add_option("SERVICE", a.service, "service name")->required();
+    command->add_option("COOKIE", a.session_cookie, "the session cookie's value (or a key with --key)")
+        ->required();
+    command->add_flag("--key", a.session_by_key, "COOKIE is a session key (hex) as listed, not a cookie value");
+  };
+
+  CLI::App* lookup = sessions->add_subcommand("lookup", "the backend a session cookie is bound to");
+  addSelector(lookup);
+  lookup->callback([&] {
+    action = [&](const ApiClient& client) {
+      const json reply = client.get(servicePath(a.service) + "/sessions/lookup" + sessionQuery(a));
+      if (g.json) return printJson(reply);
+      Table table({{""}, {""}});
+      table.add({"key", str(reply["key"])});
+      table.add({"backend", sessionBackend(reply)});
+      table.add({"age", ageText(reply["created_age_s"])});
+      table.add({"idle", ageText(reply["last_used_age_s"])});
+      table.print(std::cout, /*header=*/false);
+    };
+  });
+
+  CLI::App* remove = sessions->add_subcommand("delete", "forget a session (its next request picks a backend afresh)");
+  addSelector(remove);
+  remove->callback([&] {
+    action = [&](const ApiClient& client) {
+      const json reply = client.del(servicePath(a.service) + "/sessions" + sessionQuery(a));
+      if (g.json) return printJson(reply);
+      std::cout << "deleted session " << (a.session_by_key ? "key " : "") << a.session_cookie << " of "
+                << a.service << '\n';
+    };
+  });
+}
+
 }  // namespace
 }  // namespace tetherctl
 
@@ -511,6 +602,7 @@ int main(int argc, char** argv) {
   addServiceCommands(app, globals, args, action);
   addBackendCommands(app, globals, args, action);
   addOtherCommands(app, globals, args, action);
+  addSessionCommands(app, globals, args, action);
 
   try {
     app.parse(argc, argv);

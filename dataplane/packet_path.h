@@ -1,0 +1,72 @@
+// Pieces of the per-packet path shared by packet_processor.cc and the SYN proxy (syn_proxy.cc): the
+// burst's context, drop accounting, tx queueing, L2 and full-NAT rewrites. Internal to the dataplane.
+#pragma once
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "dataplane/packet_parser.h"
+#include "dataplane/packet_processor.h"
+#include "dataplane/snapshot.h"
+#include "dataplane/worker_context.h"
+
+namespace lb::dataplane {
+
+struct BurstState {
+  WorkerContext& ctx;
+  const Snapshot& snap;
+  uint16_t rx_port;
+  uint64_t now_tsc;
+};
+
+inline Verdict dropPacket(BurstState& s, rte_mbuf* m, DropReason reason) {
+  s.ctx.counters->drops[static_cast<size_t>(reason)].inc();
+  rte_pktmbuf_free(m);
+  return Verdict{VerdictKind::kDropped, reason, 0};
+}
+
+// Queues for transmit. Forwarding yields at most one packet per received one, but the SYN proxy can
+// emit several (held segments replayed, timer-driven SYNs and RSTs), so a full batch is checked for
+// and its overflow counted as tx_full instead of written past the end.
+inline void queueTx(WorkerContext& ctx, rte_mbuf* m, uint16_t port) {
+  TxBatch& batch = ctx.tx[port];
+  if (batch.count == batch.packets.size()) [[unlikely]] {
+    ctx.counters->drops[static_cast<size_t>(DropReason::kTxFull)].inc();
+    rte_pktmbuf_free(m);
+    return;
+  }
+  batch.packets[batch.count++] = m;
+}
+inline void queueTx(BurstState& s, rte_mbuf* m, uint16_t port) { queueTx(s.ctx, m, port); }
+
+bool writeL2Retag(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
+                  const rte_ether_addr& src);
+
+// Rewrites the L2 header for the egress port. Untagged in and out is the common case and stays inline.
+inline bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
+                    const rte_ether_addr& src) {
+  if (l2_len == sizeof(rte_ether_hdr) && egress_vlan == 0) [[likely]] {
+    auto* bytes = rte_pktmbuf_mtod(m, uint8_t*);
+    std::memcpy(bytes, &dst, RTE_ETHER_ADDR_LEN);
+    std::memcpy(bytes + RTE_ETHER_ADDR_LEN, &src, RTE_ETHER_ADDR_LEN);
+    return true;
+  }
+  return writeL2Retag(m, l2_len, egress_vlan, dst, src);
+}
+
+// Full-NAT rewrite of both endpoints; `extra_ip_delta` / `extra_l4_delta` are checksum deltas of other
+// fields already changed (splice translation), folded in with the address delta: one fold per packet.
+void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port, uint32_t dst_addr,
+                      uint16_t dst_port, uint64_t extra_ip_delta = 0, uint64_t extra_l4_delta = 0);
+
+// Releases a flow's local port and entry.
+void releaseFlow(BurstState& s, FlowEntry* e, bool reset);
+
+// Forwards a client segment of a spliced (or binding, for the replay) flow to its backend:
+// splice translation, full-NAT rewrite, L2, queue.
+Verdict forwardSpliced(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry* e);
+
+}  // namespace lb::dataplane

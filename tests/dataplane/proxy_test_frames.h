@@ -1,0 +1,55 @@
+// TCP segments with options for the SYN proxy and splice tests: built byte by byte with full
+// checksums (an independent reference for the dataplane's incremental ones), and decoded back into
+// host-order fields with their options parsed.
+#pragma once
+
+#include <rte_ether.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "dataplane/tcp_options.h"
+#include "tests/dataplane/packet_builder.h"
+
+namespace lb::dataplane::test {
+
+struct Segment {
+  rte_ether_addr src_mac{};
+  rte_ether_addr dst_mac{};
+  uint32_t src = 0;  // host order
+  uint32_t dst = 0;
+  uint16_t sport = 0;
+  uint16_t dport = 0;
+  uint8_t flags = 0;
+  uint32_t seq = 0;
+  uint32_t ack = 0;
+  uint16_t window = 0;
+  Bytes options;  // padded to a multiple of 4 with EOL
+  std::string payload;
+};
+
+Bytes buildSegment(const Segment& s);
+
+// Options blocks.
+Bytes synOptions(uint16_t mss, uint8_t window_scale, bool sack, bool timestamps, uint32_t tsval,
+                 uint32_t tsecr = 0);
+Bytes timestampOption(uint32_t tsval, uint32_t tsecr);  // NOP NOP TS
+Bytes sackOption(uint32_t left, uint32_t right);        // NOP NOP SACK with one block
+
+struct DecodedSegment {
+  bool ok = false;  // Ethernet/IPv4/TCP present and options parsed
+  uint32_t src = 0, dst = 0;
+  uint16_t sport = 0, dport = 0;
+  uint8_t flags = 0;
+  uint32_t seq = 0, ack = 0;
+  uint16_t window = 0;
+  rte_ether_addr src_mac{}, dst_mac{};
+  TcpOptions options;
+  std::string payload;
+  bool checksums_valid = false;  // IPv4 header and TCP, recomputed in full
+};
+
+DecodedSegment decodeSegment(const Bytes& frame);
+
+}  // namespace lb::dataplane::test

@@ -1,0 +1,703 @@
+// HTTP delayed binding through processBurst with no NIC (dataplane/syn_proxy.h): SYN cookies,
+// cookie ACKs, the request head held across segments, the backend choice by cookie, the backend
+// connection and its retries, the replay and the splice. Every test ends with every mbuf back in the
+// pool (nothing held, nothing leaked).
+#include <gtest/gtest.h>
+#include <rte_tcp.h>
+
+#include <memory>
+#include <random>
+#include <string>
+
+#include "dataplane/backend_choice.h"
+#include "dataplane/session_table.h"
+#include "dataplane/syn_proxy.h"
+#include "tests/dataplane/packet_test_util.h"
+#include "tests/dataplane/proxy_test_frames.h"
+
+namespace lb::dataplane::test {
+namespace {
+
+constexpr uint64_t kHz = 1'000'000;  // test TSC: 1 tick = 1 us
+constexpr uint64_t kT0 = 100 * kHz;
+constexpr SipKey kMaster{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+constexpr uint8_t kPshAck = RTE_TCP_PSH_FLAG | RTE_TCP_ACK_FLAG;
+constexpr uint8_t kFinAck = RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG;
+constexpr uint8_t kRstAck = RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG;
+constexpr uint16_t kClientWindow = 502;
+
+const std::string kRequest = "GET /cart HTTP/1.1\r\nHost: shop\r\nCookie: theme=dark; SID=u1\r\n\r\n";
+
+struct Handshake {
+  uint32_t client_isn = 0;
+  uint32_t our_isn = 0;
+  uint32_t our_tsval = 0;
+  DecodedSegment syn_ack;
+};
+
+class SynProxyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    baseline_ = poolInUse();
+    snap_ = source_.build();
+    ASSERT_NE(snap_, nullptr);
+    web_ = findWeb();
+    Service& web = snap_->services[web_];
+    for (size_t i = 0; i < web.backends.size(); ++i) web.backends[i].id = 100 + i;  // id-sorted
+    web.http.enabled = true;
+    web.http.methods = {StickyMethod::kLearnCookie, StickyMethod::kFiveTuple};
+    web.http.method_count = 2;
+    web.http.learn_cookie = "SID";
+    web.http.head_timeout_tsc = 5 * kHz;
+    web.http.connect_timeout_tsc = kHz;
+    web.http.connect_attempts = 2;
+    web.http.max_backends_tried = 3;
+    SynProxyConfig config;
+    config.capacity = 16;
+    config.head_buffer_bytes = 4096;
+    config.max_held_segments = 8;
+    config.clock = SynCookieClock{kHz, 64};
+    config.cookie_master = kMaster;
+    auto proxy = SynProxy::create(config);
+    ASSERT_TRUE(proxy.ok()) << proxy.status();
+    w_.ctx().proxy = *std::move(proxy);
+    w_.ctx().syn_cookie_master = kMaster;
+  }
+
+  void TearDown() override {
+    w_.drain();
+    w_.ctx().proxy.reset();
+    EXPECT_EQ(poolInUse(), baseline_) << "mbufs leaked or still held";
+  }
+
+  uint32_t findWeb() const {
+    for (uint32_t i = 0; i < snap_->services.size(); ++i) {
+      const Service& s = snap_->services[i];
+      if (s.port_be == rte_cpu_to_be_16(kWebPort) && s.protocol == Protocol::kTcp) return i;
+    }
+    ADD_FAILURE() << "no web service";
+    return 0;
+  }
+  Service& web() { return snap_->services[web_]; }
+  const ProxyCounters& proxy() const { return w_.counters().proxy; }
+
+  static Segment client(uint8_t flags, uint32_t seq, uint32_t ack, Bytes options = {}, std::string payload = {}) {
+    Segment s;
+    s.src_mac = clientMac();
+    s.dst_mac = portMac();
+    s.src = kClientIp;
+    s.dst = kVip;
+    s.sport = kClientPort;
+    s.dport = kWebPort;
+    s.flags = flags;
+    s.seq = seq;
+    s.ack = ack;
+    s.window = kClientWindow;
+    s.options = std::move(options);
+    s.payload = std::move(payload);
+    return s;
+  }
+  static Segment backend(const DecodedSegment& syn, uint8_t flags, uint32_t seq, uint32_t ack, Bytes options = {},
+                         std::string payload = {}) {
+    Segment s;
+    s.src_mac = backendMac(static_cast<uint8_t>(syn.dst & 0xff));
+    s.dst_mac = portMac();
+    s.src = syn.dst;
+    s.dst = syn.src;
+    s.sport = syn.dport;
+    s.dport = syn.sport;
+    s.flags = flags;
+    s.seq = seq;
+    s.ack = ack;
+    s.window = 1000;
+    s.options = std::move(options);
+    s.payload = std::move(payload);
+    return s;
+  }
+
+  Verdict send(const Segment& s, uint64_t now = kT0) { return w_.process(*snap_, buildSegment(s), 0, now); }
+
+  DecodedSegment popSegment() {
+    std::optional<Bytes> out = w_.popTx(0);
+    if (!out) {
+      ADD_FAILURE() << "nothing transmitted";
+      return {};
+    }
+    DecodedSegment d = decodeSegment(*out);
+    EXPECT_TRUE(d.ok);
+    EXPECT_TRUE(d.checksums_valid) << "checksums of a transmitted segment";
+    return d;
+  }
+
+  // SYN with MSS 1460, window scale 7, SACK and timestamps (TSval 1000), then the SYN-ACK.
+  Handshake handshake(uint32_t client_isn, Bytes syn_options = synOptions(1460, 7, true, true, 1000)) {
+    Handshake h;
+    h.client_isn = client_isn;
+    const Verdict v = send(client(kSyn, client_isn, 0, std::move(syn_options)));
+    EXPECT_EQ(v.kind, VerdictKind::kAnswered);
+    h.syn_ack = popSegment();
+    h.our_isn = h.syn_ack.seq;
+    h.our_tsval = h.syn_ack.options.tsval;
+    return h;
+  }
+
+  // The first data segment (TSval 1002): returns the SYN sent to the backend, if any.
+  Verdict request(const Handshake& h, const std::string& payload, uint32_t offset = 0, uint64_t now = kT0,
+                  uint8_t flags = kPshAck) {
+    return send(client(flags, h.client_isn + 1 + offset, h.our_isn + 1, timestampOption(1002, h.our_tsval), payload),
+                now);
+  }
+
+  SnapshotSource source_;
+  std::unique_ptr<Snapshot> snap_;
+  uint32_t web_ = 0;
+  WorkerHarness w_{0, twoWorkerPartition()};
+  unsigned baseline_ = 0;
+};
+
+// The whole conversation, with both ISNs a few bytes below 2^32 so every translated number wraps:
+// SYN -> cookie SYN-ACK -> ACK (no state) -> request -> backend SYN from the client's ISN ->
+// backend SYN-ACK -> replayed request with the backend's ACK -> response translated -> FINs.
+TEST_F(SynProxyTest, FullConversationAcrossSequenceWrap) {
+  const uint32_t client_isn = 0xfffffff0u;
+  const Handshake h = handshake(client_isn);
+  const DecodedSegment& sa = h.syn_ack;
+  EXPECT_EQ(sa.flags, kSynAck);
+  EXPECT_EQ(sa.src, kVip);
+  EXPECT_EQ(sa.dst, kClientIp);
+  EXPECT_EQ(sa.sport, kWebPort);
+  EXPECT_EQ(sa.dport, kClientPort);
+  EXPECT_EQ(sa.ack, client_isn + 1);
+  EXPECT_EQ(sa.window, kDefaultSynAckWindow);
+  EXPECT_TRUE(sameMac(sa.dst_mac, clientMac()));
+  EXPECT_TRUE(sameMac(sa.src_mac, portMac()));
+  EXPECT_EQ(sa.options.mss, 1460);
+  EXPECT_TRUE(sa.options.has_window_scale);
+  EXPECT_EQ(sa.options.window_scale, 7);
+  EXPECT_TRUE(sa.options.sack_permitted);
+  ASSERT_TRUE(sa.options.has_timestamps);
+  EXPECT_EQ(sa.options.tsecr, 1000u);
+  EXPECT_EQ(proxy().syn_cookies_sent.read(), 1u);
+  EXPECT_EQ(w_.ctx().flows.size(), 0u) << "a SYN must create no state";
+
+  // The cookie decodes, with the options it granted, under an independent codec with the same key.
+  DerivedSecretSource secrets(kMaster);
+  auto codec = SynCookieCodec::create(secrets, SynCookieClock{kHz, 64});
+  ASSERT_TRUE(codec.ok());
+  hashing::FlowKeyV4 key;
+  key.src_addr_be = rte_cpu_to_be_32(kClientIp);
+  key.dst_addr_be = rte_cpu_to_be_32(kVip);
+  key.src_port_be = rte_cpu_to_be_16(kClientPort);
+  key.dst_port_be = rte_cpu_to_be_16(kWebPort);
+  key.protocol = IPPROTO_TCP;
+  const auto granted = codec->decode(key, client_isn, h.our_isn + 1, h.our_tsval, kT0);
+  ASSERT_TRUE(granted.has_value());
+  EXPECT_EQ(granted->mss, 1460);
+  EXPECT_EQ(granted->window_scale, 7);
+  EXPECT_TRUE(granted->sack_permitted);
+  EXPECT_TRUE(granted->timestamps);
+
+  // The handshake's ACK: valid, counted, dropped, no state.
+  const Verdict ack = send(client(kAck, client_isn + 1, h.our_isn + 1, timestampOption(1001, h.our_tsval)));
+  EXPECT_EQ(ack.kind, VerdictKind::kDropped);
+  EXPECT_EQ(proxy().cookie_acks.read(), 1u);
+  EXPECT_EQ(w_.txCount(0), 0);
+  EXPECT_EQ(w_.ctx().flows.size(), 0u);
+  EXPECT_EQ(w_.totalDrops(), 0u);
+
+  // The request: held (not acknowledged), the backend's SYN goes out.
+  request(h, kRequest);
+  EXPECT_EQ(proxy().connections_bound.read(), 1u);
+  EXPECT_EQ(proxy().heads_complete.read(), 1u);
+  EXPECT_EQ(proxy().heads_split.read(), 0u);
+  EXPECT_EQ(proxy().backend_syns.read(), 1u);
+  EXPECT_EQ(proxy().chosen_by[static_cast<size_t>(StickyMethod::kFiveTuple)].read(), 1u);
+  const DecodedSegment syn = popSegment();
+  EXPECT_EQ(w_.txCount(0), 0) << "the request must be held, not forwarded or acknowledged";
+  EXPECT_EQ(syn.flags, kSyn);
+  EXPECT_EQ(syn.src, kPortIp);
+  EXPECT_GE(syn.sport, twoWorkerPartition().firstFor(0));
+  EXPECT_LE(syn.sport, twoWorkerPartition().lastFor(0));
+  EXPECT_NE(backendHost(syn.dst), 0);
+  EXPECT_EQ(syn.dport, kWebBackendPort);
+  EXPECT_EQ(syn.seq, client_isn) << "the backend connection starts from the client's ISN";
+  EXPECT_EQ(syn.options.mss, 1460 - 12) << "room for an inserted timestamps option";
+  EXPECT_EQ(syn.options.window_scale, 7);
+  EXPECT_TRUE(syn.options.sack_permitted);
+  ASSERT_TRUE(syn.options.has_timestamps);
+  EXPECT_EQ(syn.options.tsval, 1002u);
+  EXPECT_EQ(syn.options.tsecr, 0u);
+  EXPECT_TRUE(sameMac(syn.dst_mac, backendMac(static_cast<uint8_t>(syn.dst & 0xff))));
+
+  // The backend answers (window scale 9, its own TS clock); the held request is replayed.
+  const uint32_t backend_isn = 0xffffff00u;
+  send(backend(syn, kSynAck, backend_isn, client_isn + 1, synOptions(1460, 9, true, true, 5000, 1002)));
+  EXPECT_EQ(proxy().connections_spliced.read(), 1u);
+  EXPECT_EQ(w_.ctx().proxy->pendingCount(), 0u);
+  const DecodedSegment replay = popSegment();
+  EXPECT_EQ(replay.src, kPortIp);
+  EXPECT_EQ(replay.sport, syn.sport);
+  EXPECT_EQ(replay.dst, syn.dst);
+  EXPECT_EQ(replay.seq, client_isn + 1);
+  EXPECT_EQ(replay.ack, backend_isn + 1) << "our ISN + 1 becomes the backend's ISN + 1";
+  EXPECT_EQ(replay.payload, kRequest);
+  EXPECT_EQ(replay.window, kClientWindow) << "both sides read the client's window with shift 7";
+  ASSERT_TRUE(replay.options.has_timestamps);
+  EXPECT_EQ(replay.options.tsval, 1002u);
+  EXPECT_EQ(replay.options.tsecr, 5000u) << "TSecr maps our clock onto the backend's";
+
+  // The response, Set-Cookie included: sequence and TSval into the client's view, window rescaled.
+  const std::string response = "HTTP/1.1 200 OK\r\nSet-Cookie: SID=s42; Path=/\r\nContent-Length: 2\r\n\r\nhi";
+  Segment data = backend(syn, kPshAck, backend_isn + 1, client_isn + 1 + static_cast<uint32_t>(kRequest.size()),
+                         timestampOption(5001, 1002), response);
+  data.window = 100;  // 100 << 9 = 51200 bytes = 400 << 7
+  EXPECT_EQ(send(data).kind, VerdictKind::kForwarded);
+  const DecodedSegment out = popSegment();
+  EXPECT_EQ(out.src, kVip);
+  EXPECT_EQ(out.sport, kWebPort);
+  EXPECT_EQ(out.dst, kClientIp);
+  EXPECT_EQ(out.dport, kClientPort);
+  EXPECT_TRUE(sameMac(out.dst_mac, clientMac()));
+  EXPECT_EQ(out.seq, h.our_isn + 1);
+  EXPECT_EQ(out.ack, static_cast<uint32_t>(client_isn + 1 + kRequest.size()));
+  EXPECT_EQ(out.window, 400);
+  ASSERT_TRUE(out.options.has_timestamps);
+  EXPECT_EQ(out.options.tsval, h.our_tsval + 1) << "backend TSval 5001 in our clock";
+  EXPECT_EQ(out.options.tsecr, 1002u);
+  EXPECT_EQ(out.payload, response);
+
+  // FINs both ways pass translated.
+  const uint32_t client_fin_seq = client_isn + 1 + static_cast<uint32_t>(kRequest.size());
+  send(client(kFinAck, client_fin_seq, h.our_isn + 1 + static_cast<uint32_t>(response.size()),
+              timestampOption(1003, h.our_tsval + 1)));
+  const DecodedSegment fin = popSegment();
+  EXPECT_EQ(fin.flags, kFinAck);
+  EXPECT_EQ(fin.ack, static_cast<uint32_t>(backend_isn + 1 + response.size()));
+  EXPECT_EQ(fin.options.tsecr, 5001u);
+  send(backend(syn, kFinAck, backend_isn + 1 + static_cast<uint32_t>(response.size()), client_fin_seq + 1,
+               timestampOption(5002, 1003)));
+  const DecodedSegment fin2 = popSegment();
+  EXPECT_EQ(fin2.flags, kFinAck);
+  EXPECT_EQ(fin2.seq, static_cast<uint32_t>(h.our_isn + 1 + response.size()));
+  EXPECT_EQ(fin2.ack, client_fin_seq + 1);
+  EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
+// A head split over three segments is collected without acknowledging it, then replayed in order.
+TEST_F(SynProxyTest, HeadSplitOverThreeSegments) {
+  const Handshake h = handshake(7000);
+  const std::string parts[] = {"GET / HTTP/1.1\r\nHo", "st: a\r\nCookie: SID=zz\r", "\n\r\n"};
+  uint32_t offset = 0;
+  for (int i = 0; i < 2; ++i) {
+    request(h, parts[i], offset);
+    offset += static_cast<uint32_t>(parts[i].size());
+    EXPECT_EQ(w_.txCount(0), 0) << "nothing may leave before the head ends";
+  }
+  // A retransmission of the first part is not held twice.
+  request(h, parts[0], 0);
+  EXPECT_EQ(proxy().segments_duplicate.read(), 1u);
+  request(h, parts[2], offset);
+  EXPECT_EQ(proxy().heads_split.read(), 1u);
+  EXPECT_EQ(proxy().segments_held.read(), 3u);
+  const DecodedSegment syn = popSegment();
+  ASSERT_EQ(syn.flags, kSyn);
+  send(backend(syn, kSynAck, 0x10, 7001, synOptions(1460, 7, true, true, 1)));
+  uint32_t expect_seq = 7001;
+  for (const std::string& part : parts) {
+    const DecodedSegment replay = popSegment();
+    EXPECT_EQ(replay.seq, expect_seq);
+    EXPECT_EQ(replay.ack, 0x11u);
+    EXPECT_EQ(replay.payload, part);
+    expect_seq += static_cast<uint32_t>(part.size());
+  }
+}
+
+// A retransmission that repeats held bytes together with new ones is trimmed to the new ones.
+TEST_F(SynProxyTest, OverlappingRetransmissionIsTrimmed) {
+  const Handshake h = handshake(42);
+  request(h, "GET / HTTP/1.1\r\n");
+  request(h, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  const DecodedSegment syn = popSegment();
+  ASSERT_EQ(syn.flags, kSyn);
+  send(backend(syn, kSynAck, 999, 43, synOptions(1460, 7, true, true, 1)));
+  EXPECT_EQ(popSegment().payload, "GET / HTTP/1.1\r\n");
+  const DecodedSegment second = popSegment();
+  EXPECT_EQ(second.seq, 43u + 16);
+  EXPECT_EQ(second.payload, "Host: a\r\n\r\n");
+}
+
+// A head over the limit resets the client and frees everything.
+TEST_F(SynProxyTest, TooLargeHeadResetsClient) {
+  web().http.max_head_bytes = 64;
+  const Handshake h = handshake(1);
+  request(h, "GET /" + std::string(100, 'a'));
+  EXPECT_EQ(proxy().head_too_large.read(), 1u);
+  const DecodedSegment rst = popSegment();
+  EXPECT_EQ(rst.flags, kRstAck);
+  EXPECT_EQ(rst.src, kVip);
+  EXPECT_EQ(rst.dst, kClientIp);
+  EXPECT_EQ(rst.seq, h.our_isn + 1);
+  EXPECT_EQ(w_.ctx().flows.size(), 0u);
+  EXPECT_EQ(w_.ctx().proxy->pendingCount(), 0u);
+}
+
+// A head that is not HTTP/1.x (bare LF) resets the client.
+TEST_F(SynProxyTest, MalformedHeadResetsClient) {
+  const Handshake h = handshake(1);
+  request(h, "GET / HTTP/1.1\nHost: a\n\n");
+  EXPECT_EQ(proxy().head_malformed.read(), 1u);
+  EXPECT_EQ(popSegment().flags, kRstAck);
+  EXPECT_EQ(w_.ctx().flows.size(), 0u);
+}
+
+// ACKs and data whose ACK is not a cookie we issued are dropped silently: no RST, no state.
+TEST_F(SynProxyTest, BadCookieIsDroppedWithoutReply) {
+  const Handshake h = handshake(500);
+  Verdict v = send(client(kAck, 501, h.our_isn + 2, timestampOption(1001, h.our_tsval)));
+  EXPECT_EQ(v.kind, VerdictKind::kDropped);
+  EXPECT_EQ(v.drop, DropReason::kBadSynCookie);
+  v = send(client(kPshAck, 501, 0x12345678, timestampOption(1001, h.our_tsval), kRequest));
+  EXPECT_EQ(v.drop, DropReason::kBadSynCookie);
+  EXPECT_EQ(w_.drops(DropReason::kBadSynCookie), 2u);
+  EXPECT_EQ(w_.txCount(0), 0);
+  EXPECT_EQ(w_.ctx().flows.size(), 0u);
+}
+
+// A learnt session sends the request to the backend that set the cookie; a response's Set-Cookie
+// is learnt, and one with Max-Age=0 forgets the session.
+TEST_F(SynProxyTest, LearntCookieChoosesItsBackendAndResponsesTeach) {
+  auto table = SessionTable::create(SessionTableConfig{.capacity = 1024});
+  ASSERT_TRUE(table.ok()) << table.status();
+  const SessionSecret secret = SessionSecret::fromSeed(7);
+  w_.ctx().sessions = table->get();
+  w_.ctx().session_secret = &secret;
+  const BackendTarget& target = web().backends[2];
+  (*table)->insert(sessionKey("u1", secret), SessionValue{target.id, web().http.session_service},
+                   static_cast<uint32_t>(kT0 / kHz), w_.ctx().session_counters);
+
+  const Handshake h = handshake(900);
+  request(h, kRequest);
+  const DecodedSegment syn = popSegment();
+  EXPECT_EQ(rte_cpu_to_be_32(syn.dst), target.address_be);
+  EXPECT_EQ(proxy().chosen_by[static_cast<size_t>(StickyMethod::kLearnCookie)].read(), 1u);
+
+  send(backend(syn, kSynAck, 77, 901, synOptions(1460, 7, true, true, 1)));
+  popSegment();
+  const std::string login = "HTTP/1.1 200 OK\r\nSet-Cookie: SID=new7; HttpOnly\r\n\r\n";
+  send(backend(syn, kPshAck, 78, 901 + static_cast<uint32_t>(kRequest.size()), timestampOption(2, 1002), login));
+  popSegment();
+  EXPECT_EQ(proxy().sessions_learned.read(), 1u);
+  const SessionLookup learnt = (*table)->lookup(sessionKey("new7", secret), static_cast<uint32_t>(kT0 / kHz),
+                                                w_.ctx().session_counters);
+  ASSERT_TRUE(learnt.hit());
+  EXPECT_EQ(learnt.backend_id, target.id);
+
+  const std::string logout = "HTTP/1.1 200 OK\r\nSet-Cookie: SID=new7; Max-Age=0\r\n\r\n";
+  send(backend(syn, kPshAck, 78 + static_cast<uint32_t>(login.size()), 901 + static_cast<uint32_t>(kRequest.size()),
+               timestampOption(3, 1002), logout));
+  popSegment();
+  EXPECT_EQ(proxy().sessions_forgotten.read(), 1u);
+  EXPECT_FALSE((*table)->lookup(sessionKey("new7", secret), static_cast<uint32_t>(kT0 / kHz),
+                                w_.ctx().session_counters)
+                   .hit());
+  w_.ctx().sessions = nullptr;
+}
+
+// A session pointing at a down backend: soft policy rebinds (counted by cause), strict refuses.
+TEST_F(SynProxyTest, DownStickyTargetSoftRebindsStrictRefuses) {
+  auto table = SessionTable::create(SessionTableConfig{.capacity = 1024});
+  ASSERT_TRUE(table.ok());
+  const SessionSecret secret = SessionSecret::fromSeed(9);
+  w_.ctx().sessions = table->get();
+  w_.ctx().session_secret = &secret;
+  BackendTarget& target = web().backends[1];
+  target.availability = BackendAvailability::kDown;
+  (*table)->insert(sessionKey("u1", secret), SessionValue{target.id, web().http.session_service},
+                   static_cast<uint32_t>(kT0 / kHz), w_.ctx().session_counters);
+
+  const Handshake soft = handshake(100);
+  request(soft, kRequest);
+  const DecodedSegment syn = popSegment();
+  EXPECT_EQ(syn.flags, kSyn);
+  EXPECT_NE(rte_cpu_to_be_32(syn.dst), target.address_be);
+  EXPECT_EQ(proxy().rebinds[static_cast<size_t>(RebindCause::kTargetDown)].read(), 1u);
+
+  web().http.unavailable_target = StickyTargetPolicy::kStrict;
+  Segment syn2 = client(kSyn, 200, 0, synOptions(1460, 7, true, true, 1000));
+  syn2.sport = kClientPort + 1;
+  send(syn2);
+  const DecodedSegment sa = popSegment();
+  Segment data = client(kPshAck, 201, sa.seq + 1, timestampOption(1002, sa.options.tsval), kRequest);
+  data.sport = kClientPort + 1;
+  send(data);
+  const DecodedSegment rst = popSegment();
+  EXPECT_EQ(rst.flags, kRstAck);
+  EXPECT_EQ(rst.dport, kClientPort + 1);
+  EXPECT_EQ(proxy().strict_refusals.read(), 1u);
+  EXPECT_EQ(w_.drops(DropReason::kStickyRefused), 1u);
+  EXPECT_EQ(w_.ctx().flows.size(), 1u) << "only the soft connection remains";
+  w_.ctx().sessions = nullptr;
+}
+
+// A backend that refuses (RST) is replaced by another one; the replay then goes there.
+TEST_F(SynProxyTest, BackendResetMovesToAnotherBackend) {
+  const Handshake h = handshake(300);
+  request(h, kRequest);
+  const DecodedSegment first = popSegment();
+  send(backend(first, kRstAck, 0, 301));
+  EXPECT_EQ(proxy().backend_refused.read(), 1u);
+  EXPECT_EQ(proxy().backend_retries_other.read(), 1u);
+  const DecodedSegment second = popSegment();
+  EXPECT_EQ(second.flags, kSyn);
+  EXPECT_NE(second.dst, first.dst);
+  EXPECT_EQ(second.seq, 300u);
+  // A late answer from the first backend no longer matches any flow.
+  EXPECT_EQ(send(backend(first, kSynAck, 5, 301, synOptions(1460, 7, true, true, 1))).drop, DropReason::kNoFlow);
+  send(backend(second, kSynAck, 5, 301, synOptions(1460, 7, true, true, 1)));
+  const DecodedSegment replay = popSegment();
+  EXPECT_EQ(replay.dst, second.dst);
+  EXPECT_EQ(replay.ack, 6u);
+}
+
+// Silence from a backend: SYN retransmitted after the connect timeout, then another backend; after
+// max_backends_tried the client is reset.
+TEST_F(SynProxyTest, ConnectTimeoutRetransmitsThenRetriesThenResets) {
+  const Handshake h = handshake(10);
+  request(h, kRequest);
+  const DecodedSegment first = popSegment();
+  w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + kHz / 2);
+  EXPECT_EQ(w_.txCount(0), 0) << "not due yet";
+  w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + kHz);
+  const DecodedSegment again = popSegment();
+  EXPECT_EQ(again.dst, first.dst);
+  EXPECT_EQ(again.seq, 10u);
+  EXPECT_EQ(proxy().backend_syns.read(), 2u);
+  w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + 2 * kHz);
+  EXPECT_EQ(proxy().backend_timeouts.read(), 1u);
+  const DecodedSegment other = popSegment();
+  EXPECT_NE(other.dst, first.dst);
+  w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + 3 * kHz);
+  popSegment();
+  w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + 4 * kHz);
+  const DecodedSegment third = popSegment();
+  EXPECT_NE(third.dst, first.dst);
+  EXPECT_NE(third.dst, other.dst);
+  w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + 5 * kHz);
+  popSegment();
+  w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + 6 * kHz);
+  EXPECT_EQ(proxy().backend_timeouts.read(), 3u);
+  const DecodedSegment rst = popSegment();
+  EXPECT_EQ(rst.flags, kRstAck);
+  EXPECT_EQ(rst.dst, kClientIp);
+  EXPECT_EQ(w_.ctx().flows.size(), 0u);
+  EXPECT_EQ(w_.ctx().local_ports.available(),
+            twoWorkerPartition().lastFor(0) - twoWorkerPartition().firstFor(0) + 1u);
+}
+
+// A client that never finishes its head is reset at the head timeout.
+TEST_F(SynProxyTest, HeadTimeoutResetsClient) {
+  const Handshake h = handshake(10);
+  request(h, "GET / HTTP/1.1\r\n");
+  w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + 4 * kHz);
+  EXPECT_EQ(w_.txCount(0), 0);
+  w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + 5 * kHz);
+  EXPECT_EQ(proxy().head_timeouts.read(), 1u);
+  EXPECT_EQ(popSegment().flags, kRstAck);
+  EXPECT_EQ(w_.ctx().flows.size(), 0u);
+}
+
+// A client RST or FIN before the binding frees everything (a FIN is answered with a RST).
+TEST_F(SynProxyTest, ClientClosesBeforeBinding) {
+  const Handshake h = handshake(10);
+  request(h, "GET / HTTP/1.1\r\n");
+  send(client(kRstAck, 11 + 16, h.our_isn + 1));
+  EXPECT_EQ(proxy().client_closed_early.read(), 1u);
+  EXPECT_EQ(w_.ctx().flows.size(), 0u);
+  EXPECT_EQ(w_.txCount(0), 0);
+
+  const Handshake h2 = handshake(50);
+  request(h2, "GET / HTTP/1.1\r\n");
+  send(client(kFinAck, 51 + 16, h2.our_isn + 1, timestampOption(1003, h2.our_tsval)));
+  EXPECT_EQ(proxy().client_closed_early.read(), 2u);
+  EXPECT_EQ(popSegment().flags, kRstAck);
+  EXPECT_EQ(w_.ctx().flows.size(), 0u);
+}
+
+// Timestamps granted to the client but refused by the backend: NOPed out toward the backend, and a
+// timestamps option inserted toward the client (header grows by 12, checksums still valid).
+TEST_F(SynProxyTest, TimestampsRefusedByBackendAreInsertedTowardClient) {
+  const Handshake h = handshake(0x7fffffff);
+  request(h, kRequest);
+  const DecodedSegment syn = popSegment();
+  send(backend(syn, kSynAck, 1234, 0x80000000u, synOptions(1460, 7, true, false, 0)));
+  const DecodedSegment replay = popSegment();
+  EXPECT_FALSE(replay.options.has_timestamps);
+  EXPECT_EQ(replay.payload, kRequest);
+
+  const std::string body = "HTTP/1.1 204 No Content\r\n\r\n";
+  send(backend(syn, kPshAck, 1235, 0x80000000u + static_cast<uint32_t>(kRequest.size()), {}, body));
+  std::optional<Bytes> raw = w_.popTx(0);
+  ASSERT_TRUE(raw.has_value());
+  const DecodedSegment out = decodeSegment(*raw);
+  EXPECT_TRUE(out.checksums_valid);
+  EXPECT_EQ(raw->size(), 14u + 20 + 20 + 12 + body.size());
+  ASSERT_TRUE(out.options.has_timestamps);
+  EXPECT_EQ(out.options.tsecr, 1002u) << "echoes the client's latest TSval";
+  EXPECT_GE(static_cast<int32_t>(out.options.tsval - h.our_tsval), 0) << "our clock never goes back";
+  EXPECT_EQ(out.payload, body);
+  EXPECT_EQ(out.seq, h.our_isn + 1);
+}
+
+// Window scaling refused by the backend: the client's windows reach it in bytes (shift 0), and its
+// windows reach the client divided by our shift.
+TEST_F(SynProxyTest, WindowsAreRescaledWhenBackendRefusesScaling) {
+  const Handshake h = handshake(5);
+  request(h, kRequest);
+  const DecodedSegment syn = popSegment();
+  Bytes no_ws = {tcp_option::kMss, 4, 0x05, 0xb4};
+  Bytes ts = timestampOption(9, 1002);
+  no_ws.insert(no_ws.end(), ts.begin(), ts.end());
+  send(backend(syn, kSynAck, 50, 6, no_ws));
+  const DecodedSegment replay = popSegment();
+  EXPECT_EQ(replay.window, uint32_t{kClientWindow} << 7);
+  Segment data = backend(syn, kAck, 51, 6 + static_cast<uint32_t>(kRequest.size()), timestampOption(10, 1002));
+  data.window = 65535;
+  send(data);
+  EXPECT_EQ(popSegment().window, 65535 >> 7);
+}
+
+// A SYN for a 5-tuple whose proxied flow has finished opens a fresh delayed binding.
+TEST_F(SynProxyTest, SynAfterClosedFlowGetsNewCookie) {
+  const Handshake h = handshake(5);
+  request(h, kRequest);
+  const DecodedSegment syn = popSegment();
+  send(backend(syn, kSynAck, 50, 6, synOptions(1460, 7, true, true, 1)));
+  popSegment();
+  send(client(kRstAck, 6 + static_cast<uint32_t>(kRequest.size()), h.our_isn + 1));
+  popSegment();  // the RST passes to the backend
+  send(client(kSyn, 90000, 0, synOptions(1460, 7, true, true, 1000)));
+  const DecodedSegment sa = popSegment();
+  EXPECT_EQ(sa.flags, kSynAck);
+  EXPECT_EQ(sa.ack, 90001u);
+  EXPECT_EQ(w_.ctx().flows.size(), 0u);
+  EXPECT_EQ(proxy().syn_cookies_sent.read(), 2u);
+}
+
+// Robustness: frames of real proxied conversations (SYN, cookie ACK, head segments, backend SYN-ACK,
+// backend data) with random bytes overwritten in the TCP header, options and payload, or truncated,
+// with timers running. Nothing may crash, and every mbuf must come back (checked in TearDown).
+TEST_F(SynProxyTest, MutatedSegmentsNeverCrashOrLeak) {
+  std::vector<Bytes> seeds;
+  auto sessions = SessionTable::create(SessionTableConfig{.capacity = 1024});
+  ASSERT_TRUE(sessions.ok());
+  const SessionSecret secret = SessionSecret::fromSeed(3);
+  w_.ctx().sessions = sessions->get();
+  w_.ctx().session_secret = &secret;
+  for (uint16_t i = 0; i < 4; ++i) {
+    Segment syn = client(kSyn, 100000u * i, 0, synOptions(1460, 7, true, true, 1000));
+    syn.sport = static_cast<uint16_t>(kClientPort + i);
+    seeds.push_back(buildSegment(syn));
+    send(syn);
+    const DecodedSegment sa = popSegment();
+    Segment ack = client(kAck, syn.seq + 1, sa.seq + 1, timestampOption(1001, sa.options.tsval));
+    ack.sport = syn.sport;
+    seeds.push_back(buildSegment(ack));
+    Segment part = client(kPshAck, syn.seq + 1, sa.seq + 1, timestampOption(1002, sa.options.tsval),
+                          "GET / HTTP/1.1\r\nCookie: SID=x");
+    part.sport = syn.sport;
+    seeds.push_back(buildSegment(part));
+    Segment rest = part;
+    rest.seq += static_cast<uint32_t>(part.payload.size());
+    rest.payload = "\r\n\r\n";
+    seeds.push_back(buildSegment(rest));
+    send(part);
+    if (i % 2 == 0) continue;  // half stay pending
+    send(rest);
+    const DecodedSegment bsyn = popSegment();
+    if (bsyn.flags != kSyn) continue;
+    const Segment synack = backend(bsyn, kSynAck, 7u * i, syn.seq + 1, synOptions(1460, 9, true, i == 1, 5));
+    seeds.push_back(buildSegment(synack));
+    send(synack);
+    seeds.push_back(buildSegment(backend(bsyn, kPshAck, 7u * i + 1, rest.seq + 4, timestampOption(6, 1002),
+                                         "HTTP/1.1 200 OK\r\nSet-Cookie: SID=v; Max-Age=9\r\n\r\n")));
+    seeds.push_back(buildSegment(backend(bsyn, kAck, 7u * i + 1, rest.seq + 4, sackOption(1, 2))));
+  }
+  w_.drain();
+  std::mt19937_64 rng(0x5eed5);
+  for (uint32_t n = 0; n < 30000; ++n) {
+    Bytes frame = seeds[rng() % seeds.size()];
+    const uint32_t edits = 1 + static_cast<uint32_t>(rng() % 4);
+    for (uint32_t k = 0; k < edits; ++k) {
+      // Mostly the TCP header, options and payload (offset 34 on): that is what the proxy reads.
+      const size_t at = (rng() % 8 == 0) ? rng() % frame.size() : 34 + rng() % (frame.size() - 34);
+      frame[at] = static_cast<uint8_t>(rng());
+    }
+    if (rng() % 8 == 0) frame.resize(14 + rng() % (frame.size() - 14));
+    w_.process(*snap_, frame, 0, kT0 + n * 100);
+    if (n % 32 == 0) {
+      w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + n * 100);
+      w_.drain();
+    }
+  }
+  w_.drain();
+  w_.ctx().sessions = nullptr;
+}
+
+// A hashed cookie sends every connection carrying the same value to the same backend, whatever the
+// client port.
+TEST_F(SynProxyTest, HashCookieKeepsAUserOnOneBackend) {
+  web().http.methods = {StickyMethod::kHashCookie, StickyMethod::kFiveTuple};
+  web().http.hash_cookie = "uid";
+  uint32_t first_backend = 0;
+  for (uint16_t i = 0; i < 6; ++i) {
+    Segment syn = client(kSyn, 1000u * i, 0, synOptions(1460, 7, true, true, 1000));
+    syn.sport = static_cast<uint16_t>(kClientPort + i);
+    send(syn);
+    const DecodedSegment sa = popSegment();
+    Segment data = client(kPshAck, 1000u * i + 1, sa.seq + 1, timestampOption(1002, sa.options.tsval),
+                          "GET / HTTP/1.1\r\nCookie: uid=alice\r\n\r\n");
+    data.sport = syn.sport;
+    send(data);
+    const DecodedSegment backend_syn = popSegment();
+    ASSERT_EQ(backend_syn.flags, kSyn);
+    if (i == 0) first_backend = backend_syn.dst;
+    EXPECT_EQ(backend_syn.dst, first_backend) << "connection " << i;
+  }
+  EXPECT_EQ(proxy().chosen_by[static_cast<size_t>(StickyMethod::kHashCookie)].read(), 6u);
+}
+
+// The pending pool is bounded: once every slot holds a connection being bound, the next one is
+// dropped as proxy_full (and its flow entry is not kept).
+TEST_F(SynProxyTest, FullPendingPoolDropsNewBindings) {
+  for (uint16_t i = 0; i <= 16; ++i) {
+    Segment syn = client(kSyn, 1000u * i, 0, synOptions(1460, 7, true, true, 1000));
+    syn.sport = static_cast<uint16_t>(kClientPort + i);
+    send(syn);
+    const DecodedSegment sa = popSegment();
+    Segment data = client(kPshAck, 1000u * i + 1, sa.seq + 1, timestampOption(1002, sa.options.tsval), "GET / HT");
+    data.sport = syn.sport;
+    const Verdict v = send(data);
+    if (i < 16) {
+      EXPECT_EQ(v.drop, DropReason::kCount) << i;
+    } else {
+      EXPECT_EQ(v.drop, DropReason::kProxyFull);
+    }
+  }
+  EXPECT_EQ(w_.ctx().proxy->pendingCount(), 16u);
+  EXPECT_EQ(w_.ctx().flows.size(), 16u);
+  EXPECT_EQ(w_.drops(DropReason::kProxyFull), 1u);
+}
+
+// Set-Cookie lines that end a session: empty value, Max-Age zero or negative, Expires in 1970.
+TEST(SetCookieExpiresTest, RecognisesLogouts) {
+  EXPECT_TRUE(setCookieExpires("", "; Path=/"));
+  EXPECT_TRUE(setCookieExpires("x", "; Max-Age=0"));
+  EXPECT_TRUE(setCookieExpires("x", "; Path=/; max-age=-1"));
+  EXPECT_TRUE(setCookieExpires("x", "; Expires=Thu, 01 Jan 1970 00:00:00 GMT"));
+  EXPECT_FALSE(setCookieExpires("x", "; Max-Age=3600; HttpOnly"));
+  EXPECT_FALSE(setCookieExpires("x", "; Expires=Wed, 21 Oct 2037 07:28:00 GMT"));
+  EXPECT_FALSE(setCookieExpires("x", ""));
+}
+
+}  // namespace
+}  // namespace lb::dataplane::test
