@@ -56,6 +56,7 @@ int runWorker(void* arg) {
   while (!cfg.stop->load(std::memory_order_relaxed)) {
     const Snapshot* snap = cfg.published->load(std::memory_order_acquire);
     const uint64_t now = rte_rdtsc();
+    bool had_packets = false;
 
     if (cfg.inject != nullptr && !rte_ring_empty(cfg.inject)) {
       sendInjected(cfg, burst);
@@ -69,7 +70,10 @@ int runWorker(void* arg) {
         ctx.counters->handoff_in.inc();
         processBurst(ctx, *snap, packets[i]->port, &packets[i], 1, now, nullptr);
       }
-      if (n != 0) flushTx(cfg);
+      if (n != 0) {
+        flushTx(cfg);
+        had_packets = true;
+      }
     }
     for (uint16_t q = 0; q < cfg.rx_count; ++q) {
       const RxQueueRef rx = cfg.rx[q];
@@ -77,6 +81,7 @@ int runWorker(void* arg) {
       if (n == 0) continue;
       processBurst(ctx, *snap, rx.port, packets.data(), n, now, nullptr);
       flushTx(cfg);
+      had_packets = true;
     }
     if (ctx.proxy != nullptr) {
       // Delayed-binding timers (head timeout, SYN retransmission): a bounded slice of the pending
@@ -97,6 +102,9 @@ int runWorker(void* arg) {
       ctx.counters->flows_expired.add(expired);
       ctx.counters->flows_active.store(ctx.flows.size(), std::memory_order_relaxed);
     }
+    // Busy time is whole loops that moved packets: what a CPU-per-request comparison must count,
+    // while the loops that found every queue empty (a poll-mode worker's idle spinning) are left out.
+    if (had_packets) ctx.counters->proxy.busy_tsc.add(rte_rdtsc() - now);
     rte_rcu_qsbr_quiescent(cfg.qsbr, ctx.worker_index);
   }
   rte_rcu_qsbr_thread_offline(cfg.qsbr, ctx.worker_index);
