@@ -1,11 +1,21 @@
 #!/usr/bin/env python3
-"""The seeds' lab through Tether: one user logs in, checks their status ten times, logs out.
+"""The seeds' lab through Tether: 5-tuple balancing vs cookie stickiness, then failover.
 
-Three instances of tools/apps/session_app.py keep sessions in process memory. Every request is a new
-curl process, so a new TCP connection with a new source port, and curl keeps the session cookie in a
-jar. The script runs the scenario twice, with the service balancing on the 5-tuple and on the source
-address (the seeds' "IP hash", done with Maglev on the client address), and prints the two runs side
-by side. Cookie-based stickiness, which also survives NAT and the loss of an instance, is issue 5.
+Three instances of tools/apps/session_app.py keep sessions in process memory and set `SESSIONID`.
+Every request is a new curl process, so a new TCP connection with a new source port, and curl keeps
+the session cookie in a jar. The scenario (login, status x10, logout, status, login, status) runs
+twice and is printed side by side:
+
+  five_tuple  the service balances each connection on its 5-tuple: the user is shown "Logged Out"
+              whenever a request lands on an instance that did not create the session;
+  cookie      the service has an `http:` block with `sticky: [learn_cookie, source_address]`:
+              tetherd learns SESSIONID -> instance from the app's Set-Cookie and sends every later
+              request carrying that cookie to the same instance: "Logged In" on every request.
+
+Then, in cookie mode, failover: two users (each with their own source address) log in, the
+instance holding user 1's session is killed, and user 1's next request is served by a live instance
+(a fresh session, so "Logged Out" there) while user 2 stays logged in. `--key source_address` runs
+the older comparison (5-tuple vs source-address affinity) instead of cookie mode.
 """
 import argparse
 import sys
@@ -13,48 +23,96 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 import harness  # noqa: E402
-from harness import VIP, Context, backend_addr, wait_for  # noqa: E402
+from harness import Context, backend_addr, wait_for  # noqa: E402
+import test_sticky  # noqa: E402
+from test_sticky import SESSION_PORT, User, kill_session_app, make_users, sticky_config  # noqa: E402
 
-SESSION_PORT = 8081
 STATUS_CHECKS = 10
-STEPS = ["login"] + ["status"] * STATUS_CHECKS + ["logout", "status"]
+STEPS = ["login"] + ["status"] * STATUS_CHECKS + ["logout", "status", "login", "status"]
+WIDTH = 34
 
 
-def run_scenario(tetherd, key):
-    args = argparse.Namespace(tetherd=tetherd, mode="fullnat", dynamic_neighbors=False)
+def run_scenario(tetherd, mode, failover):
+    """mode: five_tuple | source_address | cookie. Returns (replies to STEPS, failover lines, ok)."""
+    args = argparse.Namespace(tetherd=tetherd, mode="fullnat", dynamic_neighbors=False, keep_workdir=False)
     ctx = Context(args, "lab")
     try:
         topo = ctx.topology(backends=3)
-        cfg = ctx.config([(backend_addr(i), 1) for i in (1, 2, 3)], web_port=SESSION_PORT)
-        cfg["services"][0]["key"] = key
+        if mode == "cookie":
+            cfg = sticky_config(ctx)
+        else:
+            cfg = ctx.config([(backend_addr(i), 1) for i in (1, 2, 3)], web_port=SESSION_PORT)
+            cfg["services"][0]["key"] = mode
         ctx.start_tetherd(cfg)
-        jar = "/tmp/tether-lab-%s.cookies" % ctx.prefix
-
-        def get(step):
-            p = topo.curl("http://%s/api/users/%s" % (VIP, step), timeout=5, extra=("-b", jar, "-c", jar))
-            return p.stdout.strip() if p.returncode == 0 else "error (curl %d)" % p.returncode
-        wait_for("the session app behind tetherd", lambda: get("status").startswith("You Are"), 20, interval=0.3)
-        return [get(step) for step in STEPS]
+        user = User(topo, ctx.workdir, "user")
+        wait_for("the session app behind tetherd", lambda: user.get("status", timeout=3).text.startswith("You Are"),
+                 20, interval=0.3)
+        replies = [user.get(step) for step in STEPS]
+        lines, ok = [], True
+        if failover:
+            lines, ok = run_failover(topo, ctx.workdir)
+        return replies, lines, ok
     finally:
-        if ctx.tetherd is not None:
-            ctx.tetherd.stop()
-        if ctx.topo is not None and ctx.topo.is_up:
-            ctx.topo.down()
+        ctx.teardown()
+
+
+def run_failover(topo, workdir):
+    users = make_users(topo, workdir, 8)
+    lines = []
+    for u in users:  # log users in until two of them are on different instances
+        u.login()
+        if len({x.session for x in users if x.session}) >= 2:
+            break
+    logged = [u for u in users if u.session]
+    u1 = logged[0]
+    others = [u for u in logged if u.session != u1.session]
+    if not others:
+        return ["every login landed on %s; cannot show failover" % u1.session], False
+    u2 = others[0]
+    lines.append("%s (from %s) logged in on %s; %s (from %s) logged in on %s" %
+                 (u1.name, u1.source, u1.session, u2.name, u2.source, u2.session))
+    dead = u1.session
+    kill_session_app(topo, dead)
+    lines.append("kill the session app on %s (holding %s's session)" % (dead, u1.name))
+    r1, r2 = u1.get("status", timeout=10), u2.get("status")
+    lines.append("  %s status -> %r" % (u1.name, r1))
+    lines.append("  %s status -> %r" % (u2.name, r2))
+    ok = r1.ok and r1.backend != dead and r2.logged_in and r2.backend == u2.session
+    u1.login()
+    r3 = u1.get("status")
+    lines.append("  %s logs in again -> on %s; status -> %r" % (u1.name, u1.session, r3))
+    ok = ok and r3.logged_in and r3.backend == u1.session != dead
+    lines.append("failover %s" % ("as expected: the user was served by a live instance, the other user untouched"
+                                  if ok else "NOT as expected"))
+    return lines, ok
+
+
+def cell(reply):
+    text = repr(reply).strip("'\"")
+    return text if len(text) <= WIDTH else text[:WIDTH - 3] + "..."
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tetherd", required=True)
+    ap.add_argument("--key", default="cookie", choices=["cookie", "source_address"],
+                    help="what the sticky run uses (default: cookie)")
     args = ap.parse_args()
-    harness.log = lambda msg: None
-    runs = {key: run_scenario(args.tetherd, key) for key in ("five_tuple", "source_address")}
-    print("\n%-8s  %-38s  %-38s" % ("request", "key: five_tuple", "key: source_address"))
+    harness.log = test_sticky.log = lambda msg: None
+    sticky = args.key
+    base, _, _ = run_scenario(args.tetherd, "five_tuple", failover=False)
+    runs, fail_lines, fail_ok = run_scenario(args.tetherd, sticky, failover=(sticky == "cookie"))
+    print("\n%-8s  %-*s  %-*s" % ("request", WIDTH, "five_tuple", WIDTH, sticky))
     for i, step in enumerate(STEPS):
-        print("%-8s  %-38s  %-38s" % (step, runs["five_tuple"][i], runs["source_address"][i]))
-    logged_in = lambda run: sum("'Logged In'" in line for line in run[1:1 + STATUS_CHECKS])  # noqa: E731
-    print("\nstatus checks that found the session: five_tuple %d/%d, source_address %d/%d" %
-          (logged_in(runs["five_tuple"]), STATUS_CHECKS, logged_in(runs["source_address"]), STATUS_CHECKS))
-    sys.exit(0 if logged_in(runs["source_address"]) == STATUS_CHECKS else 1)
+        print("%-8s  %-*s  %-*s" % (step, WIDTH, cell(base[i]), WIDTH, cell(runs[i])))
+    found = lambda run: sum(r.logged_in for r in run[1:1 + STATUS_CHECKS])  # noqa: E731
+    print("\nstatus checks that found the session: five_tuple %d/%d, %s %d/%d" %
+          (found(base), STATUS_CHECKS, sticky, found(runs), STATUS_CHECKS))
+    if fail_lines:
+        print("\nfailover (%s):" % sticky)
+        for line in fail_lines:
+            print("  " + line)
+    sys.exit(0 if found(runs) == STATUS_CHECKS and fail_ok else 1)
 
 
 if __name__ == "__main__":

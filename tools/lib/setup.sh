@@ -11,6 +11,7 @@ TETHER_PACKAGES=(
   libxxhash-dev nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev libcli11-dev libpcap-dev
   gnuplot-nox python3 python3-yaml python3-prometheus-client iproute2 ethtool iputils-ping curl socat
   valgrind procps kmod tcpdump
+  haproxy wrk nftables iptables  # issue 5: sticky tests (wrk, nft/iptables impairments) and the HAProxy comparison
 )
 
 log_quiet() {  # runs a command, shows its output only if it fails
