@@ -215,6 +215,14 @@ std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Conf
                                                      static_cast<double>(control.tsc_hz);
     e.sample("tether_worker_busy_seconds_total", {{"lcore", r.lcore}}, seconds);
   }
+  e.family("tether_worker_process_seconds_total", "counter",
+           "Time the worker spent processing bursts, without the port's rx/tx calls.");
+  for (const LcoreRow& r : lcores) {
+    const double seconds = control.tsc_hz == 0 ? 0.0
+                                               : static_cast<double>(r.c->proxy.process_tsc.read()) /
+                                                     static_cast<double>(control.tsc_hz);
+    e.sample("tether_worker_process_seconds_total", {{"lcore", r.lcore}}, seconds);
+  }
 
   if (sessions.present) {
     e.family("tether_sessions_active", "gauge",

@@ -26,12 +26,14 @@ struct ProxyTotals {
   uint64_t chosen_by[kStickyMethodCount] = {};
   uint64_t rebinds[kRebindCauseCount] = {};
   uint64_t busy_tsc = 0;
+  uint64_t process_tsc = 0;
 
   void add(const ProxyCounters& p) {
     for (size_t i = 0; i < fields.size(); ++i) fields[i] += (p.*kProxyCounterFields[i].field).read();
     for (size_t m = 0; m < kStickyMethodCount; ++m) chosen_by[m] += p.chosen_by[m].read();
     for (size_t c = 0; c < kRebindCauseCount; ++c) rebinds[c] += p.rebinds[c].read();
     busy_tsc += p.busy_tsc.read();
+    process_tsc += p.process_tsc.read();
   }
 };
 
@@ -50,6 +52,8 @@ nlohmann::json proxyJson(const ProxyTotals& t, uint64_t tsc_hz) {
   out["rebinds"] = rebinds;
   out["busy_tsc"] = t.busy_tsc;
   out["busy_s"] = tsc_hz == 0 ? 0.0 : static_cast<double>(t.busy_tsc) / static_cast<double>(tsc_hz);
+  out["process_tsc"] = t.process_tsc;
+  out["process_s"] = tsc_hz == 0 ? 0.0 : static_cast<double>(t.process_tsc) / static_cast<double>(tsc_hz);
   return out;
 }
 

@@ -57,7 +57,10 @@ struct ProxyCounters {
   Counter chosen_by[kStickyMethodCount];  // which method picked each bound connection's backend
   Counter rebinds[kRebindCauseCount];     // sticky target not used, by cause
   Counter strict_refusals;        // strict policy: connection refused instead of rebound
-  Counter busy_tsc;               // TSC cycles spent on bursts that had packets (not idle polls)
+  Counter busy_tsc;               // TSC cycles of worker loops that moved packets (not idle polls)
+  // ... of which inside processBurst: Tether's own packet work, without the PMD's rx/tx calls (on
+  // af_packet a tx call also runs the kernel's delivery into the peer's stack, which a NIC would not).
+  Counter process_tsc;
 };
 
 struct alignas(64) LcoreCounters {

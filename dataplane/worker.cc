@@ -70,6 +70,7 @@ int runWorker(void* arg) {
         ctx.counters->handoff_in.inc();
         processBurst(ctx, *snap, packets[i]->port, &packets[i], 1, now, nullptr);
       }
+      if (n != 0) ctx.counters->proxy.process_tsc.add(rte_rdtsc() - now);
       if (n != 0) {
         flushTx(cfg);
         had_packets = true;
@@ -79,7 +80,9 @@ int runWorker(void* arg) {
       const RxQueueRef rx = cfg.rx[q];
       const uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, packets.data(), burst);
       if (n == 0) continue;
+      const uint64_t burst_start = rte_rdtsc();
       processBurst(ctx, *snap, rx.port, packets.data(), n, now, nullptr);
+      ctx.counters->proxy.process_tsc.add(rte_rdtsc() - burst_start);
       flushTx(cfg);
       had_packets = true;
     }

@@ -85,6 +85,7 @@ struct Fixture {
       for (uint32_t m = 0; m < dataplane::kStickyMethodCount; ++m) c.proxy.chosen_by[m].add(m + 1 + w);
       for (uint32_t k = 0; k < dataplane::kRebindCauseCount; ++k) c.proxy.rebinds[k].add(k + 2 + w);
       c.proxy.busy_tsc.add(3'000'000'000ULL * (w + 1));  // 1.5 s per worker index at 2 GHz
+      c.proxy.process_tsc.add(1'000'000'000ULL * (w + 1));  // 0.5 s per worker index
       workers.push_back({lcores[w], &c});
     }
     for (const ServiceConfig& s : config.services) {
@@ -139,6 +140,7 @@ struct Fixture {
       const char* causes[] = {"target_down", "target_draining", "target_gone", "connect_failed"};
       for (int k = 0; k < 4; ++k) add("tether_sticky_rebinds_total", {{"lcore", l}, {"cause", causes[k]}}, k + 2 + w_index);
       add("tether_worker_busy_seconds_total", {{"lcore", l}}, 1.5 * (w_index + 1));
+      add("tether_worker_process_seconds_total", {{"lcore", l}}, 0.5 * (w_index + 1));
     }
     add("tether_sessions_active", nlohmann::json::object(), 5);
     add("tether_sessions_capacity", nlohmann::json::object(), 1024);
@@ -257,9 +259,9 @@ TEST(PrometheusMetricsTest, FamiliesAreWellFormed) {
     EXPECT_EQ(n, 1) << name;
     EXPECT_EQ(type[name], 1) << name;
   }
-  // 12 per lcore, 7 per backend, 4 for the control plane, 19 + 3 for HTTP proxying per lcore, and
-  // 12 for the session table.
-  EXPECT_EQ(help.size(), 23u + kProxyCounterFields.size() + 3 + 12);
+  // 12 per lcore, 7 per backend, 4 for the control plane, 19 + 3 for HTTP proxying per lcore, 1 for
+  // the worker's processing time, and 12 for the session table.
+  EXPECT_EQ(help.size(), 23u + kProxyCounterFields.size() + 3 + 1 + 12);
 }
 
 // No workers, no services: still valid exposition (HELP/TYPE only, control samples present).
