@@ -337,7 +337,7 @@ Verdict resetClient(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
 
 // Full-NAT's per-packet rewrite toward the backend, from the values armFlow precomputed: the new
 // address and port words are stored as they are, and each checksum takes one folded delta.
-void rewriteToBackend(const ParsedFrame& f, const FlowEntry& e) {
+[[gnu::always_inline]] inline void rewriteToBackend(const ParsedFrame& f, const FlowEntry& e) {
   rte_ipv4_hdr* ip = f.ip;
   std::memcpy(&ip->src_addr, &e.rewrite_addrs, sizeof(e.rewrite_addrs));  // src_addr, dst_addr
   ip->hdr_checksum = checksumApplyFolded(ip->hdr_checksum, e.ip_check_delta);
