@@ -17,8 +17,8 @@ namespace {
 
 constexpr uint8_t kIpipTtl = 64;
 constexpr uint32_t kPrefetchAhead = 3;
-// Flow entries are 128 bytes: 8192 of them (1 MiB) stay in a server core's L2 between bursts, so the
-// entry-prefetch stage only runs for tables holding more live flows than that.
+// 8192 flows' hot entry lines (512 KiB) and index slots stay in a server core's L2 between bursts, so
+// the entry-prefetch stage only runs for tables holding more live flows than that.
 constexpr uint32_t kPrefetchEntriesAbove = 8192;
 
 struct BurstState {
@@ -534,11 +534,13 @@ void processBurst(WorkerContext& ctx, const Snapshot& snapshot, uint16_t rx_port
   // (VIP, port, protocol) to the same service. A reused 5-tuple or a backend reset still takes the
   // full path, as does everything else.
   const bool established_path = rx_port != snapshot.exception_port && snapshot.ports[rx_port].vlan == 0;
+  // Full-NAT replies (to the port's own address) are never a client flow: no probe for them.
+  const uint32_t port_address = snapshot.ports[rx_port].address_be;
   const uint32_t epoch = ctx.flows.snapshotEpoch(snapshot);
   for (uint16_t i = 0; i < count; ++i) {
     ParsedFrame& f = frames[i];
     FlowEntry* e = nullptr;
-    if (established_path && lookup[i] && f.vlan == 0) {
+    if (established_path && lookup[i] && f.vlan == 0 && f.key.dst_addr_be != port_address) {
       e = ctx.flows.findByClient(f.key, hashes[i]);
       if (e != nullptr) {
         const bool reopening = e->state == FlowState::kTcpClosing &&
