@@ -60,4 +60,20 @@ inline uint16_t checksumApply(uint16_t check, uint64_t delta) {
   return static_cast<uint16_t>(~checksumFold(static_cast<uint32_t>(sum)));
 }
 
+// A delta that is the same for every packet of a flow (the rewritten fields' old and new values are
+// both fixed per flow) folds once to 16 bits when the flow is set up...
+inline uint16_t checksumDeltaFold(uint64_t delta) {
+  delta = (delta & 0xffffffff) + (delta >> 32);
+  delta = (delta & 0xffffffff) + (delta >> 32);
+  return checksumFold(static_cast<uint32_t>(delta));
+}
+
+// ... and is then applied per packet with one add and one end-around carry. Same result as
+// checksumApply with the unfolded delta: both sums are congruent modulo 0xffff and non-zero.
+inline uint16_t checksumApplyFolded(uint16_t check, uint16_t folded_delta) {
+  uint32_t sum = uint32_t{static_cast<uint16_t>(~check)} + folded_delta;
+  sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
 }  // namespace lb::dataplane

@@ -10,9 +10,16 @@
 
 #include <rte_ether.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
+#if defined(__SSE4_2__)
+#include <nmmintrin.h>
+#endif
+
+#include "dataplane/lcore_counters.h"
 #include "dataplane/pinned_array.h"
 #include "dataplane/service_types.h"
 #include "dataplane/snapshot.h"
@@ -31,49 +38,90 @@ enum class ProxyPhase : uint8_t {
   kSpliced,  // backend answered; every packet goes through `splice`
 };
 
-struct FlowEntry {
+// One connection. Hot fields first: the first cache line (entries are 64-byte aligned) holds all that
+// an established client packet reads or writes, so the 1M-flow case costs one miss per packet here;
+// reply-direction and set-up fields follow.
+struct alignas(64) FlowEntry {
   hashing::FlowKeyV4 client_key;  // client -> VIP, as received
-  hashing::FlowKeyV4 reply_key;   // backend -> local address (full-NAT only)
   uint64_t last_seen_tsc = 0;
+  // Precomputed by the packet processor when it arms the flow for a snapshot (`armed_epoch`), so an
+  // established packet's rewrite is plain stores plus one checksum update per header:
+  uint64_t rewrite_addrs = 0;  // full-NAT new (source, destination); IPIP outer (source, destination):
+                               // the 8 bytes exactly as they sit in the IPv4 header
+  uint32_t rewrite_ports = 0;  // full-NAT new (source port, destination port), as in the L4 header
+  uint16_t ip_check_delta = 0; // full-NAT: RFC 1624 delta of the IPv4 checksum, folded to 16 bits;
+                               // IPIP: one's-complement sum of the outer header's fixed fields
+  uint16_t l4_check_delta = 0; // full-NAT: the same for the TCP/UDP checksum (pseudo-header + ports)
+  rte_ether_addr backend_mac{};
+  rte_ether_addr client_mac{};    // where replies go: the client's (or its router's) MAC (full-NAT)
+  uint16_t backend_counter_slot = 0;  // index into LcoreCounters::backends (< kMaxBackendCounters)
+  uint16_t egress_port = 0;
+  // FlowTable::snapshotEpoch() at which plain forwarding last classified a packet of this flow and
+  // precomputed the fields above; 0 = never (entries other paths own stay 0). While it matches the
+  // current epoch, established packets skip classification (see processBurst).
+  uint32_t armed_epoch = 0;
+  ForwardingMode forwarding = ForwardingMode::kFullNat;
+  FlowState state = FlowState::kUdp;
+  // Cold: reply direction and bookkeeping.
+  bool in_use = false;
+  bool has_reply_key = false;
+  hashing::FlowKeyV4 reply_key;   // backend -> local address (full-NAT only)
   uint32_t backend_address_be = 0;
   uint16_t backend_port_be = 0;
   uint16_t local_port_be = 0;     // full-NAT source port, 0 otherwise
-  rte_ether_addr client_mac{};    // where replies go: the client's (or its router's) MAC
-  rte_ether_addr backend_mac{};
   uint16_t ingress_port = 0;
-  uint16_t egress_port = 0;
-  uint32_t backend_counter_slot = 0;
-  ForwardingMode forwarding = ForwardingMode::kFullNat;
-  FlowState state = FlowState::kUdp;
-  bool in_use = false;
-  bool has_reply_key = false;
+  // HTTP delayed binding (never armed for the fast path: armed_epoch stays 0).
   ProxyPhase proxy_phase = ProxyPhase::kNone;
   uint16_t proxy_service = 0;  // snapshot service index; checked against client_key before use
   uint32_t proxy_slot = 0;     // kBinding: index in this lcore's pending pool
   uint64_t backend_id = 0;     // proxied flows: the backend's stable id, for Set-Cookie learning
   SpliceState splice;          // kSpliced: the translation of every packet
 };
+static_assert(offsetof(FlowEntry, state) < 64, "the established path's fields fit one cache line");
+static_assert(kMaxBackendCounters <= UINT16_MAX + 1, "backend_counter_slot is 16 bits");
 
 class FlowTable {
  public:
   // capacity: a power of two. Allocates everything now; nothing later.
   explicit FlowTable(uint32_t capacity, uint64_t hash_seed = 0x7e7be5);
 
-  uint64_t hashKey(const hashing::FlowKeyV4& key) const { return hashing::hashFlow(key, seed_); }
+  // Index hash, internal to this table (backend selection uses hashing::hashFlow with the service's
+  // seed). Two CRC32C instructions over the key's two words where SSE4.2 exists (DPDK's corei7
+  // baseline has it), as rte_hash does: a third of XXH3's instructions. Like XXH3 with a fixed seed,
+  // it does not stop a client that crafts colliding 5-tuples; the probe bound is the table's load.
+  uint64_t hashKey(const hashing::FlowKeyV4& key) const {
+#if defined(__SSE4_2__)
+    // The key's two words as stored (see keysEqual), the padding masked out.
+    uint64_t words[2];
+    std::memcpy(words, &key, sizeof(words));
+    return _mm_crc32_u64(_mm_crc32_u64(seed_, words[0]), words[1] & 0xff'ffff'ffffULL);
+#else
+    return hashing::hashFlow(key, seed_);
+#endif
+  }
 
   // Burst stages (house style section 2): prefetch the index slot for every packet of a burst, then
   // the entry each slot points at, so the misses of a whole burst overlap instead of adding up.
   void prefetchIndex(uint64_t hash) const { __builtin_prefetch(&index_[static_cast<uint32_t>(hash) & index_mask_]); }
+  // Only the home slot: at the index's load (<= 0.5) most keys sit there, and a loop here cost as
+  // much as the miss it hides.
   void prefetchEntry(uint64_t hash) const {
     const uint32_t tag = static_cast<uint32_t>(hash);
-    for (uint32_t pos = tag & index_mask_;; pos = (pos + 1) & index_mask_) {
-      const uint64_t slot = index_[pos];
-      if (slot == kEmpty) return;
-      if (static_cast<uint32_t>(slot >> 32) == tag) {
-        __builtin_prefetch(&entries_[(static_cast<uint32_t>(slot) - 1) >> 1]);
-        return;
-      }
+    const uint64_t slot = index_[tag & index_mask_];
+    if (static_cast<uint32_t>(slot >> 32) == tag && slot != kEmpty) {
+      __builtin_prefetch(&entries_[(static_cast<uint32_t>(slot) - 1) >> 1]);
     }
+  }
+
+  // A number that changes whenever the snapshot does (another object, or another generation of
+  // it), starting at 1. Entries armed at the current epoch were classified under this snapshot.
+  uint32_t snapshotEpoch(const Snapshot& snap) {
+    if (&snap != epoch_snapshot_ || snap.generation != epoch_generation_) [[unlikely]] {
+      epoch_snapshot_ = &snap;
+      epoch_generation_ = snap.generation;
+      if (++epoch_ == 0) epoch_ = 1;  // 0 means "never armed"
+    }
+    return epoch_;
   }
 
   FlowEntry* findByClient(const hashing::FlowKeyV4& key, uint64_t hash) { return find(key, hash, 0); }
@@ -112,12 +160,21 @@ class FlowTable {
   uint32_t used_ = 0;
   uint32_t expire_cursor_ = 0;
   uint64_t seed_;
+  const Snapshot* epoch_snapshot_ = nullptr;
+  uint64_t epoch_generation_ = 0;
+  uint32_t epoch_ = 0;
 };
 
+// Two 64-bit compares instead of five: word 0 holds both addresses, word 1 the ports and the
+// protocol; the struct's 3 bytes of padding (never written on purpose) are masked out.
 inline bool keysEqual(const hashing::FlowKeyV4& a, const hashing::FlowKeyV4& b) {
-  return a.src_addr_be == b.src_addr_be && a.dst_addr_be == b.dst_addr_be &&
-         a.src_port_be == b.src_port_be && a.dst_port_be == b.dst_port_be &&
-         a.protocol == b.protocol;
+  static_assert(sizeof(hashing::FlowKeyV4) == 16 && offsetof(hashing::FlowKeyV4, dst_addr_be) == 4 &&
+                offsetof(hashing::FlowKeyV4, src_port_be) == 8 && offsetof(hashing::FlowKeyV4, protocol) == 12);
+  uint64_t a_words[2], b_words[2];
+  std::memcpy(a_words, &a, sizeof(a_words));
+  std::memcpy(b_words, &b, sizeof(b_words));
+  constexpr uint64_t kPortsAndProtocol = 0xff'ffff'ffffULL;
+  return ((a_words[0] ^ b_words[0]) | ((a_words[1] ^ b_words[1]) & kPortsAndProtocol)) == 0;
 }
 
 // Inline: it runs for every packet.

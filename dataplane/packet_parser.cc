@@ -12,7 +12,7 @@ void drop(ParsedFrame& f, DropReason reason) {
 
 }  // namespace
 
-void parseFrame(rte_mbuf* m, ParsedFrame& f) {
+void parseFrameFull(rte_mbuf* m, ParsedFrame& f) {
   // Chained mbufs only come from jumbo frames, which ports are not configured for.
   if (m->nb_segs != 1) return drop(f, DropReason::kUnsupported);
   uint8_t* const data = rte_pktmbuf_mtod(m, uint8_t*);

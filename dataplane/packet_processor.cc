@@ -50,6 +50,9 @@ namespace {
 
 constexpr uint8_t kIpipTtl = 64;
 constexpr uint32_t kPrefetchAhead = 3;
+// 8192 flows' hot entry lines (512 KiB) and index slots stay in a server core's L2 between bursts, so
+// the entry-prefetch stage only runs for tables holding more live flows than that.
+constexpr uint32_t kPrefetchEntriesAbove = 8192;
 
 bool isLocalAddress(const Snapshot& snap, uint32_t address_be) {
   for (uint16_t p = 0; p < snap.port_count; ++p) {
@@ -170,26 +173,32 @@ void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port
 
 namespace {
 
-// Encapsulates the IPv4 packet in an outer IPv4 header (RFC 2003) from the egress port's address.
-bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, uint32_t outer_src_be, uint32_t outer_dst_be) {
+// Encapsulates the IPv4 packet in an outer IPv4 header (RFC 2003) from the egress port's address to
+// the backend, both precomputed in the flow entry with the one's-complement sum of the header's fixed
+// fields, so only total length and DF (copied from the inner header) are added per packet.
+[[gnu::always_inline]] inline bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e) {
   const uint16_t l2_len = f.l2_len;
   const uint16_t inner_len = rte_be_to_cpu_16(f.ip->total_length);
   const uint16_t inner_df = f.ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
   uint8_t* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, sizeof(rte_ipv4_hdr)));
   if (data == nullptr) return false;
-  std::memmove(data, data + sizeof(rte_ipv4_hdr), l2_len);
+  if (l2_len == sizeof(rte_ether_hdr)) [[likely]] {
+    // writeL2 rewrites both MACs next: of the untagged header only the ethertype must move.
+    reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+  } else {
+    std::memmove(data, data + sizeof(rte_ipv4_hdr), l2_len);
+  }
   auto* outer = reinterpret_cast<rte_ipv4_hdr*>(data + l2_len);
-  outer->version_ihl = RTE_IPV4_VHL_DEF;
-  outer->type_of_service = 0;
-  outer->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(inner_len + sizeof(rte_ipv4_hdr)));
-  outer->packet_id = 0;
-  outer->fragment_offset = inner_df;
-  outer->time_to_live = kIpipTtl;
-  outer->next_proto_id = IPPROTO_IPIP;
-  outer->src_addr = outer_src_be;
-  outer->dst_addr = outer_dst_be;
-  outer->hdr_checksum = 0;
-  outer->hdr_checksum = rte_ipv4_cksum(outer);
+  const uint16_t total_len_be = rte_cpu_to_be_16(static_cast<uint16_t>(inner_len + sizeof(rte_ipv4_hdr)));
+  const uint16_t check =
+      static_cast<uint16_t>(~checksumFold(uint32_t{e.ip_check_delta} + total_len_be + inner_df));
+  // Three stores, fields as they sit in the header (little-endian words): version/IHL, TOS, total
+  // length, packet id 0, flags (DF as inner); TTL, protocol, checksum; source and destination.
+  const uint64_t word0 = uint64_t{RTE_IPV4_VHL_DEF} | (uint64_t{total_len_be} << 16) | (uint64_t{inner_df} << 48);
+  const uint32_t word1 = uint32_t{kIpipTtl} | (uint32_t{IPPROTO_IPIP} << 8) | (uint32_t{check} << 16);
+  std::memcpy(reinterpret_cast<uint8_t*>(outer), &word0, sizeof(word0));
+  std::memcpy(reinterpret_cast<uint8_t*>(outer) + 8, &word1, sizeof(word1));
+  std::memcpy(&outer->src_addr, &e.rewrite_addrs, sizeof(e.rewrite_addrs));
   f.ip = outer;
   return true;
 }
@@ -280,6 +289,79 @@ Verdict resetClient(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
 }
 
+// Full-NAT's per-packet rewrite toward the backend, from the values armFlow precomputed: the new
+// address and port words are stored as they are, and each checksum takes one folded delta.
+[[gnu::always_inline]] inline void rewriteToBackend(const ParsedFrame& f, const FlowEntry& e) {
+  rte_ipv4_hdr* ip = f.ip;
+  std::memcpy(&ip->src_addr, &e.rewrite_addrs, sizeof(e.rewrite_addrs));  // src_addr, dst_addr
+  ip->hdr_checksum = checksumApplyFolded(ip->hdr_checksum, e.ip_check_delta);
+  std::memcpy(f.l4, &e.rewrite_ports, sizeof(e.rewrite_ports));  // TCP and UDP: source, destination port
+  if (f.key.protocol == IPPROTO_TCP) {
+    auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
+    tcp->cksum = checksumApplyFolded(tcp->cksum, e.l4_check_delta);
+  } else {
+    auto* udp = static_cast<rte_udp_hdr*>(f.l4);
+    if (udp->dgram_cksum != 0) {  // zero = no checksum (RFC 768); a computed zero is sent as 0xffff
+      const uint16_t updated = checksumApplyFolded(udp->dgram_cksum, e.l4_check_delta);
+      udp->dgram_cksum = updated == 0 ? 0xffff : updated;
+    }
+  }
+}
+
+// Precomputes what every later packet of the flow needs (FlowEntry's rewrite fields) under the
+// current snapshot and marks the flow for processBurst's established path until the snapshot changes.
+void armFlow(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
+  const uint32_t egress_address = s.snap.ports[e.egress_port].address_be;
+  e.rewrite_addrs = uint64_t{egress_address} | (uint64_t{e.backend_address_be} << 32);
+  if (e.forwarding == ForwardingMode::kFullNat) {
+    const uint64_t addr_delta = checksumDelta32(f.key.src_addr_be, egress_address) +
+                                checksumDelta32(f.key.dst_addr_be, e.backend_address_be);
+    const uint32_t old_ports = uint32_t{f.key.src_port_be} | (uint32_t{f.key.dst_port_be} << 16);
+    e.rewrite_ports = uint32_t{e.local_port_be} | (uint32_t{e.backend_port_be} << 16);
+    e.ip_check_delta = checksumDeltaFold(addr_delta);
+    e.l4_check_delta = checksumDeltaFold(addr_delta + checksumDelta32(old_ports, e.rewrite_ports));
+  } else if (e.forwarding == ForwardingMode::kDsrIpip) {
+    // The outer header's fixed 16-bit words as stored: version/IHL + TOS, TTL + protocol, addresses.
+    const uint8_t fixed[4] = {RTE_IPV4_VHL_DEF, 0, kIpipTtl, IPPROTO_IPIP};
+    uint32_t fixed_words;
+    std::memcpy(&fixed_words, fixed, sizeof(fixed_words));
+    e.ip_check_delta = checksumDeltaFold(uint64_t{fixed_words & 0xffff} + (fixed_words >> 16) +
+                                         (e.rewrite_addrs & 0xffffffff) + (e.rewrite_addrs >> 32));
+  }
+  e.armed_epoch = s.ctx.flows.snapshotEpoch(s.snap);
+}
+
+// Everything after the flow is known: state, counters, rewrite by mode, L2, queue. Both the full
+// classification (forwardToBackend) and processBurst's established path end here; inlined into the
+// latter, where it runs for nearly every packet.
+[[gnu::always_inline]] inline Verdict forwardOnFlow(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e) {
+  e.last_seen_tsc = s.now_tsc;
+  if (f.key.protocol == IPPROTO_TCP) updateTcpState(e, f.tcp_flags, true);
+
+  BackendCounters& bc = s.ctx.counters->backends[e.backend_counter_slot];
+  bc.packets.inc();
+  bc.bytes.add(rte_pktmbuf_pkt_len(m));
+
+  const LocalPort& egress = s.snap.ports[e.egress_port];
+  switch (e.forwarding) {
+    case ForwardingMode::kFullNat:
+      // Only full-NAT replies come back through us, to this MAC; DSR backends answer directly.
+      e.client_mac = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+      rewriteToBackend(f, e);
+      break;
+    case ForwardingMode::kDsrL2:
+      break;
+    case ForwardingMode::kDsrIpip:
+      if (!encapsulateIpip(m, f, e)) return dropPacket(s, m, DropReason::kNoHeadroom);
+      break;
+  }
+  if (!writeL2(m, f.l2_len, egress.vlan, e.backend_mac, egress.mac)) {
+    return dropPacket(s, m, DropReason::kNoHeadroom);
+  }
+  queueTx(s, m, e.egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e.egress_port};
+}
+
 Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash,
                          const Service& svc) {
   FlowEntry* e = s.ctx.flows.findByClient(f.key, flow_hash);
@@ -302,33 +384,8 @@ Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t fl
     e = createFlow(s, svc, f, flow_hash, why);
     if (e == nullptr) return dropPacket(s, m, why);
   }
-  e->last_seen_tsc = s.now_tsc;
-  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-  e->client_mac = eth->src_addr;
-  if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, true);
-
-  BackendCounters& bc = s.ctx.counters->backends[e->backend_counter_slot];
-  bc.packets.inc();
-  bc.bytes.add(rte_pktmbuf_pkt_len(m));
-
-  const LocalPort& egress = s.snap.ports[e->egress_port];
-  switch (e->forwarding) {
-    case ForwardingMode::kFullNat:
-      rewriteEndpoints(f, egress.address_be, e->local_port_be, e->backend_address_be, e->backend_port_be);
-      break;
-    case ForwardingMode::kDsrL2:
-      break;
-    case ForwardingMode::kDsrIpip:
-      if (!encapsulateIpip(m, f, egress.address_be, e->backend_address_be)) {
-        return dropPacket(s, m, DropReason::kNoHeadroom);
-      }
-      break;
-  }
-  if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) {
-    return dropPacket(s, m, DropReason::kNoHeadroom);
-  }
-  queueTx(s, m, e->egress_port);
-  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};
+  if (e->armed_epoch != s.ctx.flows.snapshotEpoch(s.snap)) armFlow(s, *e, f);
+  return forwardOnFlow(s, m, f, *e);
 }
 
 // A full-NAT reply: backend -> local address:local port. Restores VIP -> client.
@@ -475,23 +532,50 @@ void processBurst(WorkerContext& ctx, const Snapshot& snapshot, uint16_t rx_port
   for (uint16_t i = 0; i < count && i < kPrefetchAhead; ++i) {
     rte_prefetch0(rte_pktmbuf_mtod(packets[i], void*));
   }
+  std::array<bool, kMaxBurst> lookup;  // TCP/UDP over IPv4: has a flow; only the first `count` are set
   uint64_t rx_bytes = 0;
   for (uint16_t i = 0; i < count; ++i) {
     if (i + kPrefetchAhead < count) rte_prefetch0(rte_pktmbuf_mtod(packets[i + kPrefetchAhead], void*));
     rx_bytes += rte_pktmbuf_pkt_len(packets[i]);
     parseFrame(packets[i], frames[i]);
-    if (needsFlowLookup(frames[i])) {
+    lookup[i] = needsFlowLookup(frames[i]);
+    hashes[i] = 0;
+    if (lookup[i]) {
       hashes[i] = ctx.flows.hashKey(frames[i].key);
       ctx.flows.prefetchIndex(hashes[i]);
     }
   }
-  // Stage 2: prefetch the entries those slots point at (the slots are in cache by now).
-  for (uint16_t i = 0; i < count; ++i) {
-    if (needsFlowLookup(frames[i])) ctx.flows.prefetchEntry(hashes[i]);
+  // Stage 2: prefetch the entries those slots point at (the slots are in cache by now). Only when the
+  // live entries outgrow what the caches keep anyway: below that it is pure cost.
+  if (ctx.flows.size() > kPrefetchEntriesAbove) {
+    for (uint16_t i = 0; i < count; ++i) {
+      if (lookup[i]) ctx.flows.prefetchEntry(hashes[i]);
+    }
   }
-  // Stage 3: classify, look up, rewrite, queue.
+  // Stage 3: classify, look up, rewrite, queue. A TCP/UDP frame of a flow that plain forwarding
+  // classified under this snapshot (armed_epoch) skips classification, whose answer is known: it came
+  // in on an ordinary port with that port's (absent) VLAN tag, and the same snapshot maps the same
+  // (VIP, port, protocol) to the same service. A reused 5-tuple or a backend reset still takes the
+  // full path, as does everything else.
+  const bool established_path = rx_port != snapshot.exception_port && snapshot.ports[rx_port].vlan == 0;
+  // Full-NAT replies (to the port's own address) are never a client flow: no probe for them.
+  const uint32_t port_address = snapshot.ports[rx_port].address_be;
+  const uint32_t epoch = ctx.flows.snapshotEpoch(snapshot);
   for (uint16_t i = 0; i < count; ++i) {
-    const Verdict v = processParsed(s, packets[i], frames[i], needsFlowLookup(frames[i]) ? hashes[i] : 0);
+    ParsedFrame& f = frames[i];
+    FlowEntry* e = nullptr;
+    if (established_path && lookup[i] && f.vlan == 0 && f.key.dst_addr_be != port_address) {
+      e = ctx.flows.findByClient(f.key, hashes[i]);
+      if (e != nullptr) {
+        const bool reopening = e->state == FlowState::kTcpClosing &&
+                               (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG;
+        if (e->armed_epoch != epoch || reopening || snapshot.reset_flows_of_slot[e->backend_counter_slot]) {
+          e = nullptr;
+        }
+      }
+    }
+    const Verdict v = e != nullptr ? forwardOnFlow(s, packets[i], f, *e)
+                                   : processParsed(s, packets[i], f, hashes[i]);
     if (verdicts != nullptr) verdicts[i] = v;
   }
   ctx.counters->rx_packets.add(count);

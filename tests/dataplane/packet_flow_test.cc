@@ -171,6 +171,33 @@ TEST_F(PacketFlowTest, ExistingFlowKeepsBackendAcrossSnapshots) {
   EXPECT_TRUE(new_flow_backends.count(14) || new_flow_backends.count(15)) << "added backends get no new flows";
 }
 
+// Established packets skip classification only under the snapshot their flow was classified in:
+// once a new snapshot drops a service, its established flows (every forwarding mode) are refused like
+// any packet to that VIP port, and the services still there keep forwarding theirs.
+TEST_F(PacketFlowTest, EstablishedFlowsStopWhenTheirServiceIsRemoved) {
+  SnapshotSource source;
+  const std::unique_ptr<Snapshot> before = source.build();
+  ASSERT_NE(before, nullptr);
+  const uint16_t ports[] = {kWebPort, kDsrPort, kIpipPort};
+  for (uint16_t port : ports) {
+    forward(*w0_, *before, fromClient().tcp(kClientPort, port, kSyn).build());
+    forward(*w0_, *before, fromClient().tcp(kClientPort, port, kAck, 1001, 1).build());
+  }
+  std::erase_if(source.config.services, [](const controlplane::ServiceConfig& svc) {
+    return svc.port == kWebPort || svc.port == kDsrPort;
+  });
+  const std::unique_ptr<Snapshot> after = source.build();
+  ASSERT_NE(after, nullptr);
+  for (uint16_t port : {kWebPort, kDsrPort}) {
+    const Verdict v = w0_->process(*after, fromClient().tcp(kClientPort, port, kAck, 1002, 1).build());
+    EXPECT_EQ(v.kind, VerdictKind::kDropped) << "port " << port;
+    EXPECT_EQ(v.drop, DropReason::kUnknownVip) << "port " << port;
+  }
+  const DecodedFrame ipip =
+      decode(forward(*w0_, *after, fromClient().tcp(kClientPort, kIpipPort, kAck, 1002, 1).build()));
+  EXPECT_EQ(ipip.protocol, IPPROTO_IPIP) << "the remaining service's flow stops being encapsulated";
+}
+
 // Per-backend counters follow the flow: new_flows once, packets and bytes for every forwarded packet.
 // Policy per service: with `reset`, a flow whose backend is disabled ends at its next client segment
 // (the client gets an RST answering it, the flow is freed); with `keep` it stays on that backend.
