@@ -30,6 +30,7 @@ struct SynProxy::Pending {
   uint32_t our_isn = 0;
   uint32_t next_seq = 0;        // client sequence number after the last held byte
   uint32_t client_tsval = 0;    // the client's latest TSval
+  uint32_t client_tsecr = 0;    // the cookie's TSval as the client echoes it (all it echoes until the splice)
   uint32_t our_ts_base = 0;     // our TSval = milliseconds(now) + our_ts_base
   uint32_t client_window = 0;   // bytes, from the client's latest segment
   uint32_t head_bytes = 0;      // bytes copied into the head buffer
@@ -267,6 +268,7 @@ Verdict SynProxy::acceptCookie(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint6
   p.our_shift = std::min(svc.http.window_scale, kMaxWindowScale);
   if (options.has_timestamps) {
     p.client_tsval = options.tsval;
+    p.client_tsecr = options.tsecr;
     // Our TSval clock as the client saw it: the cookie's TSval was at most now.
     p.our_ts_base = options.tsecr - nowMs(s.now_tsc);
   }
@@ -551,7 +553,14 @@ Verdict SynProxy::onBackendSegment(BurstState& s, rte_mbuf* m, ParsedFrame& f, F
   if (p.accepted.timestamps) {
     if (options.has_timestamps) {
       st.flags |= SpliceState::kTranslateTs;
-      st.ts_delta = nowMs(s.now_tsc) + p.our_ts_base - options.tsval;
+      // The cookie's TSval, which the held segments and every ACK until the splice echo, maps exactly
+      // onto the SYN-ACK's TSval. Linux (6.17 on, TcpExtTSEcrRejected) drops a handshake-completing
+      // ACK whose TSecr lies outside the TSvals of the SYN-ACKs it sent, so mapping by elapsed time
+      // (our clock at the SYN-ACK onto its TSval) made the replay's TSecr a few ms too old whenever
+      // the millisecond changed while connecting, and the client waited for RTO retransmissions
+      // until the backend retransmitted its SYN-ACK. Our clock, as the client sees it, just pauses
+      // for the connect; it never goes back (backend TSvals only grow from the SYN-ACK's).
+      st.ts_delta = p.client_tsecr - options.tsval;
     } else {
       st.flags |= SpliceState::kInsertTs;
       st.our_ts_base = p.our_ts_base;

@@ -548,6 +548,36 @@ TEST_F(SynProxyTest, TimestampsRefusedByBackendAreInsertedTowardClient) {
   EXPECT_EQ(out.seq, h.our_isn + 1);
 }
 
+// The backend answers milliseconds after the request arrived (the worker was descheduled, or a
+// millisecond simply ticked). The replay completes the backend's handshake, so its TSecr must be the
+// SYN-ACK's TSval exactly: Linux 6.17+ drops an ACK whose TSecr lies outside the TSvals of the
+// SYN-ACKs it sent (TcpExtTSEcrRejected), and the client then waits for retransmission timeouts.
+TEST_F(SynProxyTest, ReplayEchoesTheSynAckTsvalWhateverTheConnectTime) {
+  const Handshake h = handshake(77);
+  request(h, kRequest, 0, kT0);
+  const DecodedSegment syn = popSegment();
+  const uint64_t synack_at = kT0 + 7 * kHz / 1000;  // 7 ms later
+  send(backend(syn, kSynAck, 9000, 78, synOptions(1460, 7, true, true, 5000, 1002)), synack_at);
+  const DecodedSegment replay = popSegment();
+  ASSERT_TRUE(replay.options.has_timestamps);
+  EXPECT_EQ(replay.options.tsecr, 5000u) << "the cookie's TSval, echoed by the client, is the SYN-ACK's";
+
+  // The response: its TSval reaches the client at or after the cookie's TSval (no PAWS there), and
+  // the client's echo of it returns to the backend as the backend's own value.
+  Segment data = backend(syn, kPshAck, 9001, 78 + static_cast<uint32_t>(kRequest.size()),
+                         timestampOption(5003, 1002), "HTTP/1.1 204 No Content\r\n\r\n");
+  send(data, synack_at);
+  const DecodedSegment out = popSegment();
+  ASSERT_TRUE(out.options.has_timestamps);
+  EXPECT_EQ(out.options.tsval, h.our_tsval + 3) << "backend TSval 5003 in our clock";
+  send(client(kAck, 78 + static_cast<uint32_t>(kRequest.size()), out.seq + static_cast<uint32_t>(out.payload.size()),
+              timestampOption(1003, out.options.tsval)),
+       synack_at);
+  const DecodedSegment ack = popSegment();
+  EXPECT_EQ(ack.options.tsecr, 5003u);
+  EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
 // Window scaling refused by the backend: the client's windows reach it in bytes (shift 0), and its
 // windows reach the client divided by our shift.
 TEST_F(SynProxyTest, WindowsAreRescaledWhenBackendRefusesScaling) {
