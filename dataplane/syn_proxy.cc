@@ -1,7 +1,9 @@
 #include "dataplane/syn_proxy.h"
 
+#include <rte_cycles.h>
 #include <rte_ip.h>
 #include <rte_tcp.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstring>
@@ -32,6 +34,10 @@ struct SynProxy::Pending {
   uint32_t client_tsval = 0;    // the client's latest TSval
   uint32_t client_tsecr = 0;    // the cookie's TSval as the client echoes it (all it echoes until the splice)
   uint32_t our_ts_base = 0;     // our TSval = milliseconds(now) + our_ts_base
+  uint32_t first_held_tsval = 0;  // the lowest TSval of the held segments (valid with has_held_tsval)
+  bool has_held_tsval = false;
+  uint32_t backend_syn_tsval = 0; // the TSval of our SYNs to the current backend
+  uint32_t client_ts_delta = 0;   // backend_syn_tsval - first_held_tsval: client TSval -> backend's
   uint32_t client_window = 0;   // bytes, from the client's latest segment
   uint32_t head_bytes = 0;      // bytes copied into the head buffer
   uint32_t head_limit = 0;      // max head bytes for this connection
@@ -94,6 +100,12 @@ absl::StatusOr<std::unique_ptr<SynProxy>> SynProxy::create(const SynProxyConfig&
   absl::StatusOr<SynCookieCodec> codec = SynCookieCodec::create(proxy->secrets_, config.clock);
   if (!codec.ok()) return codec.status();
   proxy->codec_.emplace(*std::move(codec));
+  // Anchor the backend TSval clock to CLOCK_MONOTONIC (system-wide, never reset by a restart of the
+  // daemon); from here on the TSC carries it, with no system call on the hot path.
+  timespec mono{};
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  const uint64_t mono_ms = static_cast<uint64_t>(mono.tv_sec) * 1000 + static_cast<uint64_t>(mono.tv_nsec) / 1'000'000;
+  proxy->backend_ts_base_ = static_cast<uint32_t>(mono_ms) - proxy->nowMs(rte_rdtsc());
   return proxy;
 }
 
@@ -320,7 +332,8 @@ Verdict SynProxy::onClientData(BurstState& s, rte_mbuf* m, ParsedFrame& f, Pendi
   }
   if (p.phase == Pending::Phase::kConnecting) {
     // Body bytes sent before the backend answered: held as far as room allows, otherwise dropped
-    // (the client retransmits them once the splice is up).
+    // (the client retransmits them once the splice is up). Their TSvals are not below the first
+    // held one (client TSvals rise), so the offset fixed at connect() suits them too.
     if (!hold(p, m)) return dropPacket(s, m, DropReason::kProxyFull);
     pc.segments_held.inc();
     p.next_seq = seq + payload;
@@ -335,6 +348,10 @@ Verdict SynProxy::onClientData(BurstState& s, rte_mbuf* m, ParsedFrame& f, Pendi
   }
   pc.segments_held.inc();
   p.next_seq = seq + payload;
+  if (options.has_timestamps && (!p.has_held_tsval || seqLt(options.tsval, p.first_held_tsval))) {
+    p.first_held_tsval = options.tsval;
+    p.has_held_tsval = true;
+  }
 
   // The head's bytes: the segment itself when it is the first one and contiguous (no copy; most
   // requests fit one segment), otherwise the slot's buffer, filled up to one byte past the limit so
@@ -460,14 +477,32 @@ bool SynProxy::connect(WorkerContext& ctx, const Snapshot& snap, Pending& p, con
   ctx.counters->backends[b.counter_slot].new_flows.inc();
   p.phase = Pending::Phase::kConnecting;
   p.attempts = 0;
+  if (p.accepted.timestamps) {
+    // The SYN's TSval comes from the lcore's rising clock (a 4-tuple may be in TIME_WAIT at the
+    // backend), and the held segments' TSvals map onto it: the lowest one exactly, the others above
+    // it. A backend completing its handshake drops an ACK whose TSval is below the SYN's (PAWS in
+    // SYN-RECEIVED), so the SYN must not be newer than any replayed segment. Retransmitted SYNs
+    // repeat this TSval for the same reason.
+    p.backend_syn_tsval = backendSynTsval(now_tsc);
+    p.client_ts_delta = p.backend_syn_tsval - (p.has_held_tsval ? p.first_held_tsval : p.client_tsval);
+  }
   sendSyn(ctx, snap, p);
   p.connect_deadline_tsc = now_tsc + connectTimeout(svc.http);
   return true;
 }
 
+uint32_t SynProxy::backendSynTsval(uint64_t now_tsc) {
+  const uint32_t now = nowMs(now_tsc) + backend_ts_base_;
+  // The TSC only rises on one lcore; the guard keeps the promise even if it were adjusted.
+  if (!backend_tsval_issued_ || seqGt(now, last_backend_tsval_)) last_backend_tsval_ = now;
+  backend_tsval_issued_ = true;
+  return last_backend_tsval_;
+}
+
 // The backend's SYN starts from the client's ISN, so client -> backend sequence numbers never change,
 // and offers exactly what the client was granted (the backend cannot be given more than the client
-// can use). Its MSS leaves room for a timestamps option we may have to insert toward the client.
+// can use). Its MSS leaves room for a timestamps option we may have to insert toward the client. Its
+// TSval is ours (see connect()), not the client's.
 bool SynProxy::sendSyn(WorkerContext& ctx, const Snapshot& snap, Pending& p) {
   const FlowEntry& e = *p.flow;
   const LocalPort& egress = snap.ports[e.egress_port];
@@ -485,7 +520,7 @@ bool SynProxy::sendSyn(WorkerContext& ctx, const Snapshot& snap, Pending& p) {
   syn.window_scale = p.accepted.window_scale;
   syn.sack_permitted = p.accepted.sack_permitted;
   syn.timestamps = p.accepted.timestamps;
-  syn.tsval = p.client_tsval;
+  syn.tsval = p.backend_syn_tsval;
   const size_t slot = static_cast<size_t>(&p - slots_.data());
   rte_mbuf* any_held = held_[slot * config_.max_held_segments];
   ++p.attempts;
@@ -561,6 +596,8 @@ Verdict SynProxy::onBackendSegment(BurstState& s, rte_mbuf* m, ParsedFrame& f, F
       // until the backend retransmitted its SYN-ACK. Our clock, as the client sees it, just pauses
       // for the connect; it never goes back (backend TSvals only grow from the SYN-ACK's).
       st.ts_delta = p.client_tsecr - options.tsval;
+      // And the client's TSvals into the clock our SYN started (connect()).
+      st.client_ts_delta = p.client_ts_delta;
     } else {
       st.flags |= SpliceState::kInsertTs;
       st.our_ts_base = p.our_ts_base;

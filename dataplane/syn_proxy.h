@@ -6,6 +6,18 @@
 // backend connection from the client's ISN, and when the backend's SYN-ACK arrives the held segments
 // are replayed and the flow is spliced (tcp_splice.h) for the rest of its life.
 //
+// Timestamps towards the backend (RFC 7323 5.5, RFC 6191): the backend connection comes from a
+// full-NAT local port that is reused, so the backend may still hold the previous connection on the
+// same 4-tuple in TIME_WAIT. It accepts a new SYN there only if its TSval is newer than the last one
+// it saw (PAWS; otherwise it answers with a bare ACK, counted as TcpExtPAWSTimewait on Linux). The
+// client's TSval cannot ensure that: Linux draws each connection's TSval base at random. So the
+// backend SYN's TSval comes from a per-lcore clock that never goes back (milliseconds of
+// CLOCK_MONOTONIC, continued by the TSC), and every client TSval is shifted by one per-connection
+// offset (SpliceState::client_ts_delta), so TSvals still rise within the connection. Without
+// timestamps the backend checks the SYN's sequence number instead; the SYN keeps the client's ISN
+// (no sequence translation client -> backend), so a client without timestamps can still meet a
+// TIME_WAIT it does not pass (a documented limit).
+//
 // Why delayed binding: the backend cannot be chosen before the cookie is read, and the cookie comes
 // after the handshake. Why SYN cookies: no state exists for a SYN, so a spoofed SYN flood costs one
 // SipHash and one transmitted packet each, and never fills the pending pool (only a client that
@@ -77,6 +89,9 @@ class SynProxy {
   void abandon(WorkerContext& ctx, const FlowEntry& e);
 
   uint32_t nowMs(uint64_t now_tsc) const { return codec_->millisecondsAt(now_tsc); }
+  // The TSval of a new backend connection's SYN: milliseconds, never below one already issued by
+  // this proxy (see the header comment).
+  uint32_t backendSynTsval(uint64_t now_tsc);
   uint32_t pendingCount() const { return capacity_ - static_cast<uint32_t>(free_slots_.size()); }
 
  private:
@@ -114,6 +129,12 @@ class SynProxy {
   std::vector<char> head_buffers_;  // head_buffer_bytes + 16 per slot (16: the scanner's wide loads)
   std::vector<uint32_t> free_slots_;
   uint32_t sweep_cursor_ = 0;
+  // backendSynTsval = nowMs + backend_ts_base_: fixed at create() so that the clock reads
+  // CLOCK_MONOTONIC milliseconds, the same after a restart of the daemon (the backends' TIME_WAIT
+  // entries outlive it), and on every lcore.
+  uint32_t backend_ts_base_ = 0;
+  uint32_t last_backend_tsval_ = 0;  // the latest backendSynTsval (valid once one was issued)
+  bool backend_tsval_issued_ = false;
 };
 
 }  // namespace lb::dataplane

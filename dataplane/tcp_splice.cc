@@ -80,7 +80,7 @@ SpliceError spliceClientToBackend(const ParsedFrame& f, SpliceState& st, uint64_
   if (parsed.has_timestamps) {
     st.client_tsval = parsed.tsval;
     if (st.flags & SpliceState::kTranslateTs) {
-      delta += translateTimestamps(area.bytes, parsed, 0, 0u - st.ts_delta);
+      delta += translateTimestamps(area.bytes, parsed, st.client_ts_delta, 0u - st.ts_delta);
     } else if (st.flags & SpliceState::kInsertTs) {
       delta += nopOut(area.bytes.data(), parsed.ts_offset, parsed.ts_offset + tcp_option::kTimestampsLen);
     }
@@ -125,7 +125,7 @@ SpliceError spliceBackendToClient(rte_mbuf* m, ParsedFrame& f, SpliceState& st, 
     delta += delta16(old_win, new_win);
   }
   if (parsed.has_timestamps && (st.flags & SpliceState::kTranslateTs)) {
-    delta += translateTimestamps(area.bytes, parsed, st.ts_delta, 0);
+    delta += translateTimestamps(area.bytes, parsed, st.ts_delta, 0u - st.client_ts_delta);
   }
   if (insert_ts) {
     // Grow the header by 12 bytes at the end of the options: move everything before the payload 12

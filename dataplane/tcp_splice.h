@@ -4,8 +4,11 @@
 //
 // Because the backend connection starts from the client's ISN, client->backend sequence numbers never
 // change; only the numbers the two ends chose differ: our cookie ISN and the backend's ISN (one
-// offset, `seq_delta`), our TSval clock and the backend's (one offset, `ts_delta`), and the window
-// shifts each side announced (RFC 7323 section 2). Options one side was granted and the other refused
+// offset, `seq_delta`), our TSval clock and the backend's (one offset, `ts_delta`), the client's
+// TSval clock and the one Tether's backend SYN started (one offset, `client_ts_delta`: the SYN's
+// TSval must beat a TIME_WAIT the backend may hold on the reused 4-tuple, RFC 7323 5.5, see
+// syn_proxy.h), and the window shifts each side announced (RFC 7323 section 2). Each timestamp
+// offset is a constant for the connection, so TSvals keep rising on both legs (RFC 7323 5.3). Options one side was granted and the other refused
 // are neutralised: NOPs out (RFC 9293 3.1: NOP is valid anywhere), or, for timestamps the client was
 // promised but the backend refused, a timestamps option inserted (RFC 7323 3.2: once negotiated,
 // every segment carries one). Each translation returns its checksum delta (RFC 1624) so the caller
@@ -24,12 +27,13 @@ namespace lb::dataplane {
 // Per proxied flow, in its FlowEntry. Written only by the owning lcore.
 struct SpliceState {
   enum Flags : uint8_t {
-    kTranslateTs = 1,  // both sides use timestamps: translate TSval (b->c) and TSecr (c->b)
+    kTranslateTs = 1,  // both sides use timestamps: translate TSval and TSecr both ways
     kInsertTs = 2,     // client has timestamps, backend refused: NOP them out c->b, insert b->c
     kStripSack = 4,    // client has SACK, backend refused: NOP out SACK blocks c->b
   };
   uint32_t seq_delta = 0;     // our ISN - backend ISN: b->c seq += delta, c->b ack and SACK -= delta
   uint32_t ts_delta = 0;      // our TSval clock - backend's: b->c TSval += it, c->b TSecr -= it
+  uint32_t client_ts_delta = 0;  // backend-facing TSval - client's: c->b TSval += it, b->c TSecr -= it
   uint32_t our_ts_base = 0;   // kInsertTs: our TSval = milliseconds(now) + our_ts_base
   uint32_t client_tsval = 0;  // kInsertTs: the client's latest TSval, echoed in the inserted TSecr
   uint8_t client_shift = 0;        // shift the client scales its windows by (0: not negotiated)
@@ -59,12 +63,12 @@ uint64_t nopOut(uint8_t* options, size_t begin, size_t end);
 enum class SpliceError : uint8_t { kNone, kBadOptions, kNoHeadroom };
 
 // Client -> backend, before the full-NAT rewrite: ACK and SACK blocks into the backend's space,
-// TSecr into the backend's clock, window rescaled, refused options NOPed out. Adds the checksum delta
+// TSval into the clock our SYN started, TSecr into the backend's clock, window rescaled, refused options NOPed out. Adds the checksum delta
 // to `l4_delta` (the caller applies it). Records the client's TSval for inserted timestamps.
 SpliceError spliceClientToBackend(const ParsedFrame& f, SpliceState& st, uint64_t& l4_delta);
 
 // Backend -> client, before the full-NAT rewrite: sequence number into our space, TSval into our
-// clock, window rescaled; with kInsertTs a timestamps option is inserted (the mbuf grows by 12 bytes
+// clock, TSecr back into the client's clock, window rescaled; with kInsertTs a timestamps option is inserted (the mbuf grows by 12 bytes
 // at the front: headers move, `f.ip` and `f.l4` are updated). `now_ms` is the codec's millisecond
 // clock. Adds the TCP checksum delta to `l4_delta` and the IPv4 one to `ip_delta`.
 SpliceError spliceBackendToClient(rte_mbuf* m, ParsedFrame& f, SpliceState& st, uint32_t now_ms,

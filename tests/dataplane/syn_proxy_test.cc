@@ -225,13 +225,15 @@ TEST_F(SynProxyTest, FullConversationAcrossSequenceWrap) {
   EXPECT_EQ(syn.options.window_scale, 7);
   EXPECT_TRUE(syn.options.sack_permitted);
   ASSERT_TRUE(syn.options.has_timestamps);
-  EXPECT_EQ(syn.options.tsval, 1002u);
+  // Our rising clock, not the client's TSval (the 4-tuple may be in TIME_WAIT at the backend): the
+  // client's 1002 maps onto it, see BackendSynTsvalRisesAcrossConnections.
+  const uint32_t b_tsval = syn.options.tsval;
   EXPECT_EQ(syn.options.tsecr, 0u);
   EXPECT_TRUE(sameMac(syn.dst_mac, backendMac(static_cast<uint8_t>(syn.dst & 0xff))));
 
   // The backend answers (window scale 9, its own TS clock); the held request is replayed.
   const uint32_t backend_isn = 0xffffff00u;
-  send(backend(syn, kSynAck, backend_isn, client_isn + 1, synOptions(1460, 9, true, true, 5000, 1002)));
+  send(backend(syn, kSynAck, backend_isn, client_isn + 1, synOptions(1460, 9, true, true, 5000, b_tsval)));
   EXPECT_EQ(proxy().connections_spliced.read(), 1u);
   EXPECT_EQ(w_.ctx().proxy->pendingCount(), 0u);
   const DecodedSegment replay = popSegment();
@@ -243,13 +245,13 @@ TEST_F(SynProxyTest, FullConversationAcrossSequenceWrap) {
   EXPECT_EQ(replay.payload, kRequest);
   EXPECT_EQ(replay.window, kClientWindow) << "both sides read the client's window with shift 7";
   ASSERT_TRUE(replay.options.has_timestamps);
-  EXPECT_EQ(replay.options.tsval, 1002u);
+  EXPECT_EQ(replay.options.tsval, b_tsval) << "the client's 1002 is the SYN's TSval towards the backend";
   EXPECT_EQ(replay.options.tsecr, 5000u) << "TSecr maps our clock onto the backend's";
 
   // The response, Set-Cookie included: sequence and TSval into the client's view, window rescaled.
   const std::string response = "HTTP/1.1 200 OK\r\nSet-Cookie: SID=s42; Path=/\r\nContent-Length: 2\r\n\r\nhi";
   Segment data = backend(syn, kPshAck, backend_isn + 1, client_isn + 1 + static_cast<uint32_t>(kRequest.size()),
-                         timestampOption(5001, 1002), response);
+                         timestampOption(5001, b_tsval), response);
   data.window = 100;  // 100 << 9 = 51200 bytes = 400 << 7
   EXPECT_EQ(send(data).kind, VerdictKind::kForwarded);
   const DecodedSegment out = popSegment();
@@ -263,7 +265,7 @@ TEST_F(SynProxyTest, FullConversationAcrossSequenceWrap) {
   EXPECT_EQ(out.window, 400);
   ASSERT_TRUE(out.options.has_timestamps);
   EXPECT_EQ(out.options.tsval, h.our_tsval + 1) << "backend TSval 5001 in our clock";
-  EXPECT_EQ(out.options.tsecr, 1002u);
+  EXPECT_EQ(out.options.tsecr, 1002u) << "the backend's echo in the client's clock";
   EXPECT_EQ(out.payload, response);
 
   // FINs both ways pass translated.
@@ -274,9 +276,11 @@ TEST_F(SynProxyTest, FullConversationAcrossSequenceWrap) {
   EXPECT_EQ(fin.flags, kFinAck);
   EXPECT_EQ(fin.ack, static_cast<uint32_t>(backend_isn + 1 + response.size()));
   EXPECT_EQ(fin.options.tsecr, 5001u);
+  EXPECT_EQ(fin.options.tsval, b_tsval + 1) << "client TSval 1003";
   send(backend(syn, kFinAck, backend_isn + 1 + static_cast<uint32_t>(response.size()), client_fin_seq + 1,
-               timestampOption(5002, 1003)));
+               timestampOption(5002, b_tsval + 1)));
   const DecodedSegment fin2 = popSegment();
+  EXPECT_EQ(fin2.options.tsecr, 1003u);
   EXPECT_EQ(fin2.flags, kFinAck);
   EXPECT_EQ(fin2.seq, static_cast<uint32_t>(h.our_isn + 1 + response.size()));
   EXPECT_EQ(fin2.ack, client_fin_seq + 1);
@@ -557,7 +561,7 @@ TEST_F(SynProxyTest, ReplayEchoesTheSynAckTsvalWhateverTheConnectTime) {
   request(h, kRequest, 0, kT0);
   const DecodedSegment syn = popSegment();
   const uint64_t synack_at = kT0 + 7 * kHz / 1000;  // 7 ms later
-  send(backend(syn, kSynAck, 9000, 78, synOptions(1460, 7, true, true, 5000, 1002)), synack_at);
+  send(backend(syn, kSynAck, 9000, 78, synOptions(1460, 7, true, true, 5000, syn.options.tsval)), synack_at);
   const DecodedSegment replay = popSegment();
   ASSERT_TRUE(replay.options.has_timestamps);
   EXPECT_EQ(replay.options.tsecr, 5000u) << "the cookie's TSval, echoed by the client, is the SYN-ACK's";
@@ -565,16 +569,91 @@ TEST_F(SynProxyTest, ReplayEchoesTheSynAckTsvalWhateverTheConnectTime) {
   // The response: its TSval reaches the client at or after the cookie's TSval (no PAWS there), and
   // the client's echo of it returns to the backend as the backend's own value.
   Segment data = backend(syn, kPshAck, 9001, 78 + static_cast<uint32_t>(kRequest.size()),
-                         timestampOption(5003, 1002), "HTTP/1.1 204 No Content\r\n\r\n");
+                         timestampOption(5003, syn.options.tsval), "HTTP/1.1 204 No Content\r\n\r\n");
   send(data, synack_at);
   const DecodedSegment out = popSegment();
   ASSERT_TRUE(out.options.has_timestamps);
   EXPECT_EQ(out.options.tsval, h.our_tsval + 3) << "backend TSval 5003 in our clock";
+  EXPECT_EQ(out.options.tsecr, 1002u);
   send(client(kAck, 78 + static_cast<uint32_t>(kRequest.size()), out.seq + static_cast<uint32_t>(out.payload.size()),
               timestampOption(1003, out.options.tsval)),
        synack_at);
   const DecodedSegment ack = popSegment();
   EXPECT_EQ(ack.options.tsecr, 5003u);
+  EXPECT_EQ(ack.options.tsval, syn.options.tsval + 1) << "client TSval 1003";
+  EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
+// A local port comes back to the same backend while the backend may still hold its previous
+// connection in TIME_WAIT; it accepts the new SYN only if its TSval is newer than every TSval it saw
+// there (PAWS, RFC 7323 5.5). Clients draw a random TSval base per connection, so the backend SYN's
+// TSval comes from the lcore's rising clock: a later connection's SYN beats everything the earlier
+// one sent, even when the later client's own TSvals are much smaller.
+TEST_F(SynProxyTest, BackendSynTsvalRisesAcrossConnections) {
+  struct Conn {
+    uint16_t sport;
+    uint32_t isn;
+    uint32_t client_ts;  // the client's TSval base
+  };
+  const Conn conns[] = {{kClientPort, 1000, 1'000'000'000u}, {static_cast<uint16_t>(kClientPort + 1), 50000, 10}};
+  uint32_t max_seen_by_backend = 0;
+  for (int i = 0; i < 2; ++i) {
+    const Conn& c = conns[i];
+    const uint64_t start = kT0 + static_cast<uint64_t>(i) * kHz;  // one second apart
+    Segment syn = client(kSyn, c.isn, 0, synOptions(1460, 7, true, true, c.client_ts));
+    syn.sport = c.sport;
+    send(syn, start);
+    const DecodedSegment sa = popSegment();
+    Segment data = client(kPshAck, c.isn + 1, sa.seq + 1, timestampOption(c.client_ts + 2, sa.options.tsval), kRequest);
+    data.sport = c.sport;
+    send(data, start);
+    const DecodedSegment bsyn = popSegment();
+    ASSERT_EQ(bsyn.flags, kSyn);
+    ASSERT_TRUE(bsyn.options.has_timestamps);
+    if (i > 0) {
+      EXPECT_GT(static_cast<int32_t>(bsyn.options.tsval - max_seen_by_backend), 0)
+          << "the later SYN must pass the backend's TIME_WAIT check";
+    }
+    max_seen_by_backend = bsyn.options.tsval;
+    send(backend(bsyn, kSynAck, 7000, c.isn + 1, synOptions(1460, 7, true, true, 5000, bsyn.options.tsval)), start);
+    const DecodedSegment replay = popSegment();
+    EXPECT_EQ(replay.options.tsval, bsyn.options.tsval) << "the held request maps onto the SYN's TSval";
+    // The client keeps sending for 400 ms: its TSvals reach the backend shifted by one constant.
+    const uint32_t seq = c.isn + 1 + static_cast<uint32_t>(kRequest.size());
+    Segment ack = client(kAck, seq, sa.seq + 1, timestampOption(c.client_ts + 402, sa.options.tsval));
+    ack.sport = c.sport;
+    send(ack, start + 400 * kHz / 1000);
+    const DecodedSegment fwd = popSegment();
+    EXPECT_EQ(fwd.options.tsval, bsyn.options.tsval + 400);
+    EXPECT_GT(static_cast<int32_t>(fwd.options.tsval - max_seen_by_backend), 0) << "rising within the connection";
+    max_seen_by_backend = fwd.options.tsval;
+  }
+  EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
+// A head split over segments with rising TSvals: the SYN takes the lowest one's place, so no replayed
+// segment is older than the SYN (a backend in SYN-RECEIVED drops such an ACK by PAWS), and a
+// retransmitted SYN repeats the TSval.
+TEST_F(SynProxyTest, BackendSynTsvalIsNotAboveAnyReplayedSegment) {
+  const Handshake h = handshake(400);
+  const std::string first = "GET / HTTP/1.1\r\nHost: a\r\n";
+  send(client(kPshAck, 401, h.our_isn + 1, timestampOption(1002, h.our_tsval), first), kT0);
+  send(client(kPshAck, 401 + static_cast<uint32_t>(first.size()), h.our_isn + 1, timestampOption(1009, h.our_tsval),
+              "\r\n"),
+       kT0 + 7 * kHz / 1000);
+  const DecodedSegment syn = popSegment();
+  ASSERT_EQ(syn.flags, kSyn);
+  w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + 2 * kHz);  // connect timeout: the SYN again
+  const DecodedSegment again = popSegment();
+  ASSERT_EQ(again.flags, kSyn);
+  EXPECT_EQ(again.options.tsval, syn.options.tsval);
+  send(backend(syn, kSynAck, 80, 401, synOptions(1460, 7, true, true, 5000, syn.options.tsval)), kT0 + 2 * kHz);
+  const DecodedSegment r1 = popSegment();
+  const DecodedSegment r2 = popSegment();
+  EXPECT_EQ(r1.payload, first);
+  EXPECT_EQ(r1.options.tsval, syn.options.tsval);
+  EXPECT_EQ(r2.options.tsval, syn.options.tsval + 7);
+  EXPECT_EQ(r2.options.tsecr, 5000u);
   EXPECT_EQ(w_.totalDrops(), 0u);
 }
 

@@ -87,12 +87,13 @@ TEST(RescaleWindowTest, ClampsAndNeverZeroes) {
   EXPECT_EQ(rescaleWindow(4, 14, 0), 65535);
 }
 
-// Client -> backend across wrap-around: ACK and SACK edges move by -delta, TSecr by -ts_delta; the
-// incremental checksum equals a full one.
+// Client -> backend across wrap-around: ACK and SACK edges move by -delta, TSval by +client_ts_delta,
+// TSecr by -ts_delta; the incremental checksum equals a full one.
 TEST(SpliceTest, ClientToBackendTranslatesAckSackAndTsecr) {
   SpliceState st;
   st.seq_delta = 0x20u;  // our ISN 0x10, backend ISN 0xfffffff0
   st.ts_delta = 0x100;
+  st.client_ts_delta = 0xffffffc0u;  // 77 + it wraps to 13
   st.flags = SpliceState::kTranslateTs;
   st.client_shift = 7;
   st.backend_reads_shift = 7;
@@ -104,11 +105,11 @@ TEST(SpliceTest, ClientToBackendTranslatesAckSackAndTsecr) {
   EXPECT_TRUE(d.checksums_valid);
   EXPECT_EQ(d.ack, 0xfffffff1u);
   EXPECT_EQ(d.seq, 5u);
-  EXPECT_EQ(d.options.tsval, 77u);
+  EXPECT_EQ(d.options.tsval, 13u);
   EXPECT_EQ(d.options.tsecr, 0x50u);
   ASSERT_EQ(d.options.sack_count, 1);
   EXPECT_EQ(d.options.sack[0], (SackBlock{0x10, 0x20}));
-  EXPECT_EQ(st.client_tsval, 77u);
+  EXPECT_EQ(st.client_tsval, 77u) << "the client's own value";
   EXPECT_EQ(d.payload, "abc");
 }
 
@@ -116,6 +117,7 @@ TEST(SpliceTest, ClientToBackendTranslatesAckSackAndTsecr) {
 TEST(SpliceTest, RefusedOptionsAreNoppedOut) {
   SpliceState st;
   st.flags = SpliceState::kInsertTs | SpliceState::kStripSack;
+  st.client_ts_delta = 1000;  // never set with kInsertTs; would it leak, the client TSval below would move
   const Bytes options = concat(timestampOption(77, 5), sackOption(1, 9));
   const Applied a = clientToBackend(segment(kDataFlags, 5, 6, options, "abcde"), st);
   ASSERT_EQ(a.error, SpliceError::kNone);
@@ -127,12 +129,13 @@ TEST(SpliceTest, RefusedOptionsAreNoppedOut) {
   EXPECT_EQ(st.client_tsval, 77u) << "kept for the timestamps inserted toward the client";
 }
 
-// Backend -> client: sequence number moves by +delta (wrapping), TSval by +ts_delta, SACK edges
-// (client sequence space) stay.
+// Backend -> client: sequence number moves by +delta (wrapping), TSval by +ts_delta, TSecr by
+// -client_ts_delta, SACK edges (client sequence space) stay.
 TEST(SpliceTest, BackendToClientTranslatesSeqAndTsval) {
   SpliceState st;
   st.seq_delta = 0x20u;
   st.ts_delta = 0xffffff00u;
+  st.client_ts_delta = 0x10;  // 9 - it wraps
   st.flags = SpliceState::kTranslateTs;
   st.backend_shift = 9;
   st.client_reads_shift = 7;
@@ -146,8 +149,51 @@ TEST(SpliceTest, BackendToClientTranslatesSeqAndTsval) {
   EXPECT_EQ(d.ack, 55u);
   EXPECT_EQ(d.window, 4000);
   EXPECT_EQ(d.options.tsval, 0x100u);
-  EXPECT_EQ(d.options.tsecr, 9u);
+  EXPECT_EQ(d.options.tsecr, 0xfffffff9u);
   EXPECT_EQ(d.options.sack[0], (SackBlock{100, 200}));
+}
+
+// Both timestamp offsets, round trip: a client TSval goes to the backend shifted, the backend's echo of
+// it comes back to the client as the client's own value, and likewise the backend's TSval and the
+// client's echo; the checksums stay valid (incremental, one fold) for odd and even payloads, with
+// SACK blocks beside the timestamps, and across wrap-around.
+TEST(SpliceTest, TimestampsRoundTripBothWays) {
+  const uint32_t client_deltas[] = {0, 1, 0x7fffffffu, 0x80000000u, 0xfffffff0u, 0x9e3779b9u};
+  const uint32_t client_tsvals[] = {0, 5, 0x7ffffff0u, 0xfffffffeu};
+  for (const uint32_t client_delta : client_deltas) {
+    for (const uint32_t client_tsval : client_tsvals) {
+      for (const std::string& payload : {std::string(), std::string("odd"), std::string("even")}) {
+        SpliceState st;
+        st.seq_delta = 0x1234;
+        st.ts_delta = 0xabcdef01u;
+        st.client_ts_delta = client_delta;
+        st.flags = SpliceState::kTranslateTs;
+        const uint32_t backend_tsval = client_tsval ^ 0x5a5a5a5au;
+        const uint32_t our_tsval = backend_tsval + st.ts_delta;  // what the client saw of it
+        const Applied up = clientToBackend(
+            segment(kDataFlags, 7, 8, concat(sackOption(1, 3), timestampOption(client_tsval, our_tsval)), payload), st);
+        ASSERT_EQ(up.error, SpliceError::kNone);
+        const DecodedSegment u = decodeSegment(up.frame);
+        ASSERT_TRUE(u.ok);
+        EXPECT_TRUE(u.checksums_valid) << client_delta << " " << client_tsval << " " << payload;
+        EXPECT_EQ(u.options.tsval, client_tsval + client_delta);
+        EXPECT_EQ(u.options.tsecr, backend_tsval) << "the client's echo in the backend's clock";
+        EXPECT_EQ(u.payload, payload);
+
+        const Applied down = backendToClient(
+            segment(kDataFlags, 9, 10, concat(timestampOption(backend_tsval + 1, u.options.tsval), sackOption(5, 6)),
+                    payload),
+            st, 0);
+        ASSERT_EQ(down.error, SpliceError::kNone);
+        const DecodedSegment d = decodeSegment(down.frame);
+        ASSERT_TRUE(d.ok);
+        EXPECT_TRUE(d.checksums_valid) << client_delta << " " << client_tsval << " " << payload;
+        EXPECT_EQ(d.options.tsecr, client_tsval) << "the backend's echo back in the client's clock";
+        EXPECT_EQ(d.options.tsval, our_tsval + 1);
+        EXPECT_EQ(d.payload, payload);
+      }
+    }
+  }
 }
 
 // Inserting timestamps grows the header by 12 bytes; checksums (incremental) stay valid for even and
