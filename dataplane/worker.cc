@@ -70,8 +70,8 @@ int runWorker(void* arg) {
         ctx.counters->handoff_in.inc();
         processBurst(ctx, *snap, packets[i]->port, &packets[i], 1, now, nullptr);
       }
-      if (n != 0) ctx.counters->proxy.process_tsc.add(rte_rdtsc() - now);
       if (n != 0) {
+        ctx.counters->proxy.process_tsc.add(rte_rdtsc() - now);
         flushTx(cfg);
         had_packets = true;
       }
