@@ -423,6 +423,13 @@ void SessionTable::lookupBatch(const SessionKey* keys, size_t n, SessionLookup* 
   counters.misses.add(n - hits - busy);
 }
 
+void SessionTable::prefetchBatch(const SessionKey* keys, size_t n) const {
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t key = keys[i].value;
+    prefetchBucket(bucketAt(shardOf(key), firstBucket(key)));
+  }
+}
+
 SessionLookup SessionTable::lookup(SessionKey key, uint32_t now_s, SessionCounters& counters) {
   const SessionLookup result = probe(locate(key.value), key.value, now_s);
   counters.lookups.inc();

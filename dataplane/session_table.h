@@ -221,6 +221,10 @@ class SessionTable {
   // hit renews the session's idle timer.
   void lookupBatch(const SessionKey* keys, size_t n, SessionLookup* out, uint32_t now_s,
                    SessionCounters& counters);
+  // Starts fetching the first bucket of each key and returns at once: call it for the next burst
+  // before lookupBatch on the current one, so the next burst's misses are in flight while this one is
+  // probed instead of after it (software pipelining across bursts, as l3fwd prefetches ahead).
+  void prefetchBatch(const SessionKey* keys, size_t n) const;
   SessionLookup lookup(SessionKey key, uint32_t now_s, SessionCounters& counters);
 
   // Binds key to value (insert or replace). Takes only the key's shard lock.
