@@ -4,6 +4,7 @@
 #include <rte_tcp.h>
 
 #include <cstring>
+#include <utility>
 
 namespace lb::dataplane::test {
 
@@ -100,6 +101,24 @@ DecodedSegment decodeSegment(const Bytes& frame) {
   d.checksums_valid = ipv4HeaderChecksumValid(frame, f.l3_offset) && l4ChecksumValid(frame, f.l3_offset);
   d.ok = true;
   return d;
+}
+
+Segment answering(const DecodedSegment& to, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t window,
+                  Bytes options, std::string payload) {
+  Segment s;
+  s.src_mac = to.dst_mac;
+  s.dst_mac = to.src_mac;
+  s.src = to.dst;
+  s.dst = to.src;
+  s.sport = to.dport;
+  s.dport = to.sport;
+  s.flags = flags;
+  s.seq = seq;
+  s.ack = ack;
+  s.window = window;
+  s.options = std::move(options);
+  s.payload = std::move(payload);
+  return s;
 }
 
 }  // namespace lb::dataplane::test

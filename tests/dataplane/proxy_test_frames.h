@@ -52,4 +52,9 @@ struct DecodedSegment {
 
 DecodedSegment decodeSegment(const Bytes& frame);
 
+// The segment a peer sends back to `to` (a backend answering the SYN the proxy sent it): addresses
+// and ports swapped, MACs reversed, the given TCP fields.
+Segment answering(const DecodedSegment& to, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t window,
+                  Bytes options = {}, std::string payload = {});
+
 }  // namespace lb::dataplane::test

@@ -99,20 +99,7 @@ class SynProxyTest : public ::testing::Test {
   }
   static Segment backend(const DecodedSegment& syn, uint8_t flags, uint32_t seq, uint32_t ack, Bytes options = {},
                          std::string payload = {}) {
-    Segment s;
-    s.src_mac = backendMac(static_cast<uint8_t>(syn.dst & 0xff));
-    s.dst_mac = portMac();
-    s.src = syn.dst;
-    s.dst = syn.src;
-    s.sport = syn.dport;
-    s.dport = syn.sport;
-    s.flags = flags;
-    s.seq = seq;
-    s.ack = ack;
-    s.window = 1000;
-    s.options = std::move(options);
-    s.payload = std::move(payload);
-    return s;
+    return answering(syn, flags, seq, ack, 1000, std::move(options), std::move(payload));
   }
 
   Verdict send(const Segment& s, uint64_t now = kT0) { return w_.process(*snap_, buildSegment(s), 0, now); }

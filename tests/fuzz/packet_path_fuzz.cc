@@ -350,20 +350,7 @@ dp::test::Segment clientSeg(uint16_t dport, uint8_t flags, uint32_t seq, uint32_
 
 dp::test::Segment backendSeg(const dp::test::DecodedSegment& syn, uint8_t flags, uint32_t seq, uint32_t ack,
                              Bytes options, std::string payload = {}) {
-  dp::test::Segment s;
-  s.src_mac = backendMac(static_cast<uint8_t>(syn.dst & 0xff));
-  s.dst_mac = portMac(0);
-  s.src = syn.dst;
-  s.dst = syn.src;
-  s.sport = syn.dport;
-  s.dport = syn.sport;
-  s.flags = flags;
-  s.seq = seq;
-  s.ack = ack;
-  s.window = 1000;
-  s.options = std::move(options);
-  s.payload = std::move(payload);
-  return s;
+  return dp::test::answering(syn, flags, seq, ack, 1000, std::move(options), std::move(payload));
 }
 
 const dp::test::DecodedSegment* findFlags(const std::vector<dp::test::DecodedSegment>& tx, uint8_t flags) {
