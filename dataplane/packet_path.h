@@ -57,6 +57,27 @@ inline bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const r
   return writeL2Retag(m, l2_len, egress_vlan, dst, src);
 }
 
+// Points a flow at a backend: where its packets go and whose counters they feed.
+inline void setBackend(FlowEntry& e, const BackendTarget& b) {
+  e.backend_address_be = b.address_be;
+  e.backend_port_be = b.port_be;
+  e.backend_mac = b.next_hop_mac;
+  e.egress_port = b.egress_port;
+  e.backend_counter_slot = static_cast<uint16_t>(b.counter_slot);
+}
+
+// Indexes a full-NAT flow by the 5-tuple its backend's replies carry (backend -> local address and
+// the flow's local port), so returnToClient finds it.
+inline void addReplyIndex(FlowTable& flows, FlowEntry* e, uint32_t local_address_be, uint8_t protocol) {
+  hashing::FlowKeyV4 reply;
+  reply.src_addr_be = e->backend_address_be;
+  reply.src_port_be = e->backend_port_be;
+  reply.dst_addr_be = local_address_be;
+  reply.dst_port_be = e->local_port_be;
+  reply.protocol = protocol;
+  flows.addReplyKey(e, reply);
+}
+
 // Full-NAT rewrite of both endpoints; `extra_ip_delta` / `extra_l4_delta` are checksum deltas of other
 // fields already changed (splice translation), folded in with the address delta: one fold per packet.
 void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port, uint32_t dst_addr,

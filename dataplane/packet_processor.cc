@@ -239,12 +239,8 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, u
     why = DropReason::kFlowTableFull;
     return nullptr;
   }
-  e->backend_address_be = backend.address_be;
-  e->backend_port_be = backend.port_be;
-  e->backend_mac = backend.next_hop_mac;
-  e->egress_port = backend.egress_port;
+  setBackend(*e, backend);
   e->ingress_port = s.rx_port;
-  e->backend_counter_slot = backend.counter_slot;
   e->forwarding = svc.forwarding;
   if (f.key.protocol == IPPROTO_TCP) {
     const bool syn_only = (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG;
@@ -255,13 +251,7 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, u
   }
   if (local_port != 0) {
     e->local_port_be = rte_cpu_to_be_16(local_port);
-    hashing::FlowKeyV4 reply;
-    reply.src_addr_be = backend.address_be;
-    reply.src_port_be = backend.port_be;
-    reply.dst_addr_be = s.snap.ports[backend.egress_port].address_be;
-    reply.dst_port_be = e->local_port_be;
-    reply.protocol = f.key.protocol;
-    s.ctx.flows.addReplyKey(e, reply);
+    addReplyIndex(s.ctx.flows, e, s.snap.ports[backend.egress_port].address_be, f.key.protocol);
   }
   s.ctx.counters->flows_created.inc();
   s.ctx.counters->backends[backend.counter_slot].new_flows.inc();

@@ -58,12 +58,8 @@ constexpr uint16_t kTsOptionSpace = 12;  // NOP NOP TS: what an inserted timesta
 Verdict consumed() { return Verdict{VerdictKind::kDropped, DropReason::kCount, 0}; }
 
 bool parseOptions(const ParsedFrame& f, TcpOptions& out) {
-  const uint32_t ip_total = rte_be_to_cpu_16(f.ip->total_length);
-  const size_t available = ip_total > f.l3_len ? ip_total - f.l3_len : 0;
-  const TcpOptionsArea area = tcpOptionsArea(static_cast<uint8_t*>(f.l4), available);
-  if (area.error != TcpOptionsError::kNone) return false;
-  out = TcpOptions{};
-  return area.bytes.empty() || parseTcpOptions(area.bytes, out) == TcpOptionsError::kNone;
+  TcpOptionsArea area;
+  return parseSegmentOptions(f, area, out);
 }
 
 // Drops the first `overlap` payload bytes of a held-to-be segment (a retransmission that re-sends
@@ -461,19 +457,9 @@ bool SynProxy::connect(WorkerContext& ctx, const Snapshot& snap, Pending& p, con
     e->has_reply_key = false;
     p.flow = e;
   }
-  e->backend_address_be = b.address_be;
-  e->backend_port_be = b.port_be;
-  e->backend_mac = b.next_hop_mac;
-  e->egress_port = b.egress_port;
-  e->backend_counter_slot = b.counter_slot;
+  setBackend(*e, b);
   e->backend_id = b.id;
-  hashing::FlowKeyV4 reply;
-  reply.src_addr_be = b.address_be;
-  reply.src_port_be = b.port_be;
-  reply.dst_addr_be = snap.ports[b.egress_port].address_be;
-  reply.dst_port_be = e->local_port_be;
-  reply.protocol = IPPROTO_TCP;
-  ctx.flows.addReplyKey(e, reply);
+  addReplyIndex(ctx.flows, e, snap.ports[b.egress_port].address_be, IPPROTO_TCP);
   ctx.counters->backends[b.counter_slot].new_flows.inc();
   p.phase = Pending::Phase::kConnecting;
   p.attempts = 0;

@@ -49,6 +49,13 @@ uint64_t nopOut(uint8_t* options, size_t begin, size_t end) {
   return replaceSum(old_sum, wordSum(options, begin, end));
 }
 
+bool parseSegmentOptions(const ParsedFrame& f, TcpOptionsArea& area, TcpOptions& parsed) {
+  area = optionsOf(f);
+  if (area.error != TcpOptionsError::kNone) return false;
+  parsed = TcpOptions{};
+  return area.bytes.empty() || parseTcpOptions(area.bytes, parsed) == TcpOptionsError::kNone;
+}
+
 uint32_t tcpPayloadLength(const ParsedFrame& f) {
   const uint32_t ip_total = rte_be_to_cpu_16(f.ip->total_length);
   const uint32_t headers = f.l3_len + tcpHeaderLength(static_cast<const rte_tcp_hdr*>(f.l4));
@@ -57,12 +64,9 @@ uint32_t tcpPayloadLength(const ParsedFrame& f) {
 
 SpliceError spliceClientToBackend(const ParsedFrame& f, SpliceState& st, uint64_t& l4_delta) {
   auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
-  const TcpOptionsArea area = optionsOf(f);
-  if (area.error != TcpOptionsError::kNone) return SpliceError::kBadOptions;
+  TcpOptionsArea area;
   TcpOptions parsed;
-  if (!area.bytes.empty() && parseTcpOptions(area.bytes, parsed) != TcpOptionsError::kNone) {
-    return SpliceError::kBadOptions;
-  }
+  if (!parseSegmentOptions(f, area, parsed)) return SpliceError::kBadOptions;
   uint64_t delta = 0;
   if (tcp->tcp_flags & RTE_TCP_ACK_FLAG) {
     const uint32_t old_ack = tcp->recv_ack;
@@ -100,12 +104,9 @@ SpliceError spliceClientToBackend(const ParsedFrame& f, SpliceState& st, uint64_
 SpliceError spliceBackendToClient(rte_mbuf* m, ParsedFrame& f, SpliceState& st, uint32_t now_ms,
                                   uint64_t& l4_delta, uint64_t& ip_delta) {
   auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
-  const TcpOptionsArea area = optionsOf(f);
-  if (area.error != TcpOptionsError::kNone) return SpliceError::kBadOptions;
+  TcpOptionsArea area;
   TcpOptions parsed;
-  if (!area.bytes.empty() && parseTcpOptions(area.bytes, parsed) != TcpOptionsError::kNone) {
-    return SpliceError::kBadOptions;
-  }
+  if (!parseSegmentOptions(f, area, parsed)) return SpliceError::kBadOptions;
   const uint16_t header_len = tcpHeaderLength(tcp);
   const bool insert_ts = (st.flags & SpliceState::kInsertTs) && !parsed.has_timestamps &&
                          !(tcp->tcp_flags & RTE_TCP_RST_FLAG) && header_len + kTsInsertLen <= kTcpMaxHeaderLen;

@@ -74,6 +74,10 @@ SpliceError spliceClientToBackend(const ParsedFrame& f, SpliceState& st, uint64_
 SpliceError spliceBackendToClient(rte_mbuf* m, ParsedFrame& f, SpliceState& st, uint32_t now_ms,
                                   uint64_t& l4_delta, uint64_t& ip_delta);
 
+// The options area of a parsed TCP frame, parsed into `parsed`; false when the data offset or an
+// option is malformed (the caller drops the frame).
+bool parseSegmentOptions(const ParsedFrame& f, TcpOptionsArea& area, TcpOptions& parsed);
+
 // TCP payload bytes of a parsed TCP frame (0 when the lengths are inconsistent).
 uint32_t tcpPayloadLength(const ParsedFrame& f);
 inline uint8_t* tcpPayload(const ParsedFrame& f) {
