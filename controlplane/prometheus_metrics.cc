@@ -207,21 +207,25 @@ std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Conf
                r.c->proxy.rebinds[c].read());
     }
   }
-  e.family("tether_worker_busy_seconds_total", "counter",
-           "Time the worker spent on bursts that had packets (idle polling excluded).");
-  for (const LcoreRow& r : lcores) {
-    const double seconds = control.tsc_hz == 0 ? 0.0
-                                               : static_cast<double>(r.c->proxy.busy_tsc.read()) /
-                                                     static_cast<double>(control.tsc_hz);
-    e.sample("tether_worker_busy_seconds_total", {{"lcore", r.lcore}}, seconds);
-  }
-  e.family("tether_worker_process_seconds_total", "counter",
-           "Time the worker spent processing bursts, without the port's rx/tx calls.");
-  for (const LcoreRow& r : lcores) {
-    const double seconds = control.tsc_hz == 0 ? 0.0
-                                               : static_cast<double>(r.c->proxy.process_tsc.read()) /
-                                                     static_cast<double>(control.tsc_hz);
-    e.sample("tether_worker_process_seconds_total", {{"lcore", r.lcore}}, seconds);
+  // Worker time counters kept in TSC cycles, exported in seconds.
+  struct WorkerTime {
+    const char* name;
+    const char* help;
+    dataplane::Counter dataplane::ProxyCounters::*field;
+  };
+  const WorkerTime worker_times[] = {
+      {"tether_worker_busy_seconds_total",
+       "Time the worker spent on bursts that had packets (idle polling excluded).",
+       &dataplane::ProxyCounters::busy_tsc},
+      {"tether_worker_process_seconds_total",
+       "Time the worker spent processing bursts, without the port's rx/tx calls.",
+       &dataplane::ProxyCounters::process_tsc}};
+  for (const WorkerTime& t : worker_times) {
+    e.family(t.name, "counter", t.help);
+    for (const LcoreRow& r : lcores) {
+      const double cycles = static_cast<double>((r.c->proxy.*t.field).read());
+      e.sample(t.name, {{"lcore", r.lcore}}, control.tsc_hz == 0 ? 0.0 : cycles / static_cast<double>(control.tsc_hz));
+    }
   }
 
   if (sessions.present) {
