@@ -173,6 +173,9 @@ std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Conf
     e.sample("tether_handoff_packets_total", {{"lcore", r.lcore}, {"direction", "in"}}, r.c->handoff_in.read());
   }
 
+  lcoreFamily(e, lcores, "tether_established_path_packets_total", "counter",
+              "Packets of armed flows forwarded from their flow entry without classification.",
+              [](const LcoreCounters& c) { return c.established_path.read(); });
   lcoreFamily(e, lcores, "tether_flows_created_total", "counter", "Flow table entries created.",
               [](const LcoreCounters& c) { return c.flows_created.read(); });
   lcoreFamily(e, lcores, "tether_flows_expired_total", "counter", "Flow table entries expired.",

@@ -105,6 +105,7 @@ nlohmann::json statsJson(const std::vector<WorkerCounters>& workers, const Confi
                       {"flows_created", values[4]},
                       {"flows_expired", values[5]},
                       {"flows_reset", c.flows_reset.read()},
+                      {"established_path", c.established_path.read()},
                       {"flows_active", active},
                       {"arp_replies", c.arp_replies.read()},
                       {"icmp_replies", c.icmp_replies.read()},

@@ -52,6 +52,7 @@ nlohmann::json lcoreJson(const dataplane::LcoreCounters& c) {
           {"flows_created", c.flows_created.read()},
           {"flows_expired", c.flows_expired.read()},
           {"flows_active", c.flows_active.load(std::memory_order_relaxed)},
+          {"established_path", c.established_path.read()},
           {"arp_replies", c.arp_replies.read()},
           {"icmp_replies", c.icmp_replies.read()},
           {"handoff_out", c.handoff_out.read()},

@@ -71,9 +71,11 @@ inline uint16_t checksumDeltaFold(uint64_t delta) {
 // ... and is then applied per packet with one add and one end-around carry. Same result as
 // checksumApply with the unfolded delta: both sums are congruent modulo 0xffff and non-zero.
 inline uint16_t checksumApplyFolded(uint16_t check, uint16_t folded_delta) {
-  uint32_t sum = uint32_t{static_cast<uint16_t>(~check)} + folded_delta;
-  sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
+  // A 16-bit add whose carry is added back (add, adc): the sum of two 16-bit values plus its carry
+  // never carries again.
+  uint16_t sum;
+  const bool carry = __builtin_add_overflow(static_cast<uint16_t>(~check), folded_delta, &sum);
+  return static_cast<uint16_t>(~(sum + carry));
 }
 
 }  // namespace lb::dataplane

@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cassert>
+#include <stdexcept>
 
 namespace lb::dataplane {
 
@@ -10,22 +11,23 @@ FlowTable::FlowTable(uint32_t capacity, uint64_t hash_seed)
       index_(size_t{std::bit_ceil(capacity)} * 4, kEmpty),
       seed_(hash_seed) {
   index_mask_ = static_cast<uint32_t>(index_.size() - 1);
+  // Home slots come from the tag's 30 hash bits (clientTag).
+  if (index_mask_ > kTagHashBits) throw std::length_error("flow table: more than 2^28 entries");
   free_list_.reserve(entries_.size());
   // Pop order hands out low indices first, which keeps a lightly loaded table cache-dense.
   for (uint32_t i = static_cast<uint32_t>(entries_.size()); i > 0; --i) free_list_.push_back(i - 1);
 }
 
-bool FlowTable::indexInsert(uint64_t hash, uint32_t entry, uint32_t direction) {
+void FlowTable::indexInsert(uint32_t tag, uint32_t entry) {
   // Load is bounded by capacity (2 index slots per entry, 4 slots per entry), so a free slot exists.
-  uint32_t pos = static_cast<uint32_t>(hash) & index_mask_;
+  uint32_t pos = tag & index_mask_;
   while (index_[pos] != kEmpty) pos = (pos + 1) & index_mask_;
-  index_[pos] = makeSlot(hash, entry, direction);
-  return true;
+  index_[pos] = makeSlot(tag, entry);
 }
 
-void FlowTable::indexErase(uint64_t hash, uint32_t entry, uint32_t direction) {
-  const uint64_t wanted = makeSlot(hash, entry, direction);
-  uint32_t hole = static_cast<uint32_t>(hash) & index_mask_;
+void FlowTable::indexErase(uint32_t tag, uint32_t entry) {
+  const uint64_t wanted = makeSlot(tag, entry);
+  uint32_t hole = tag & index_mask_;
   while (index_[hole] != wanted) {
     if (index_[hole] == kEmpty) return;
     hole = (hole + 1) & index_mask_;
@@ -48,25 +50,26 @@ FlowEntry* FlowTable::insert(const hashing::FlowKeyV4& client_key, uint64_t clie
   free_list_.pop_back();
   FlowEntry& e = entries_[idx];
   e = FlowEntry{};
-  e.client_key = client_key;
+  storeKey(e.client_key, client_key);
   e.in_use = true;
-  indexInsert(client_hash, idx, 0);
+  indexInsert(clientTag(client_hash), idx);
   ++used_;
   return &e;
 }
 
 bool FlowTable::addReplyKey(FlowEntry* entry, const hashing::FlowKeyV4& reply_key) {
   const uint32_t idx = static_cast<uint32_t>(entry - entries_.data());
-  entry->reply_key = reply_key;
+  storeKey(entry->reply_key, reply_key);
   entry->has_reply_key = true;
-  return indexInsert(hashKey(reply_key), idx, 1);
+  indexInsert(replyTag(hashKey(reply_key)), idx);
+  return true;
 }
 
 void FlowTable::erase(FlowEntry* entry) {
   assert(entry->in_use);
   const uint32_t idx = static_cast<uint32_t>(entry - entries_.data());
-  indexErase(hashKey(entry->client_key), idx, 0);
-  if (entry->has_reply_key) indexErase(hashKey(entry->reply_key), idx, 1);
+  indexErase(clientTag(hashKey(entry->client_key)), idx);
+  if (entry->has_reply_key) indexErase(replyTag(hashKey(entry->reply_key)), idx);
   entry->in_use = false;
   free_list_.push_back(idx);
   --used_;

@@ -38,6 +38,10 @@ enum class ProxyPhase : uint8_t {
   kSpliced,  // backend answered; every packet goes through `splice`
 };
 
+// How processBurst's established path rewrites a packet of an armed flow (see armed_epoch). One byte
+// per flow instead of the forwarding mode plus the protocol: the per-packet path takes one branch.
+enum class ArmedRewrite : uint8_t { kFullNatTcp, kFullNatUdp, kDsrL2, kIpip };
+
 // One connection. Hot fields first: the first cache line (entries are 64-byte aligned) holds all that
 // an established client packet reads or writes, so the 1M-flow case costs one miss per packet here;
 // reply-direction and set-up fields follow.
@@ -52,19 +56,23 @@ struct alignas(64) FlowEntry {
   uint16_t ip_check_delta = 0; // full-NAT: RFC 1624 delta of the IPv4 checksum, folded to 16 bits;
                                // IPIP: one's-complement sum of the outer header's fixed fields
   uint16_t l4_check_delta = 0; // full-NAT: the same for the TCP/UDP checksum (pseudo-header + ports)
-  rte_ether_addr backend_mac{};
-  rte_ether_addr client_mac{};    // where replies go: the client's (or its router's) MAC (full-NAT)
+  uint8_t l2_to_backend[12] = {};     // destination and source MAC toward the backend, as on the wire
   uint16_t backend_counter_slot = 0;  // index into LcoreCounters::backends (< kMaxBackendCounters)
   uint16_t egress_port = 0;
-  // FlowTable::snapshotEpoch() at which plain forwarding last classified a packet of this flow and
-  // precomputed the fields above; 0 = never (entries other paths own stay 0). While it matches the
-  // current epoch, established packets skip classification (see processBurst).
+  // FlowTable::snapshotEpoch() at which the slow path last classified a packet of this flow, found it
+  // fit for the established path (plain forwarding, TCP established or UDP, untagged egress) and
+  // precomputed the fields above; 0 = not armed (entries other paths own stay 0). While it matches the
+  // current epoch, processBurst forwards the flow's packets without classifying them.
   uint32_t armed_epoch = 0;
   ForwardingMode forwarding = ForwardingMode::kFullNat;
   FlowState state = FlowState::kUdp;
-  // Cold: reply direction and bookkeeping.
+  ArmedRewrite armed_rewrite = ArmedRewrite::kFullNatTcp;
   bool in_use = false;
+  // Cold: reply direction and bookkeeping.
   bool has_reply_key = false;
+  rte_ether_addr backend_mac{};
+  rte_ether_addr client_mac{};    // where replies go: the client's (or its router's) MAC (full-NAT);
+                                  // the slow path records it, armed packets do not
   hashing::FlowKeyV4 reply_key;   // backend -> local address (full-NAT only)
   uint32_t backend_address_be = 0;
   uint16_t backend_port_be = 0;
@@ -77,8 +85,20 @@ struct alignas(64) FlowEntry {
   uint64_t backend_id = 0;     // proxied flows: the backend's stable id, for Set-Cookie learning
   SpliceState splice;          // kSpliced: the translation of every packet
 };
-static_assert(offsetof(FlowEntry, state) < 64, "the established path's fields fit one cache line");
+static_assert(offsetof(FlowEntry, in_use) < 64, "the established path's fields fit one cache line");
 static_assert(kMaxBackendCounters <= UINT16_MAX + 1, "backend_counter_slot is 16 bits");
+
+// FlowTable's index hash over a key's two words (see FlowTable::hashKey).
+inline uint64_t hashFlowWords(uint64_t seed, uint64_t addrs, uint64_t ports_protocol) {
+#if defined(__SSE4_2__)
+  return _mm_crc32_u64(_mm_crc32_u64(seed, addrs), ports_protocol);
+#else
+  hashing::FlowKeyV4 key;
+  std::memcpy(&key, &addrs, sizeof(addrs));
+  std::memcpy(reinterpret_cast<uint8_t*>(&key) + 8, &ports_protocol, sizeof(ports_protocol));
+  return hashing::hashFlow(key, seed);
+#endif
+}
 
 class FlowTable {
  public:
@@ -90,28 +110,64 @@ class FlowTable {
   // baseline has it), as rte_hash does: a third of XXH3's instructions. Like XXH3 with a fixed seed,
   // it does not stop a client that crafts colliding 5-tuples; the probe bound is the table's load.
   uint64_t hashKey(const hashing::FlowKeyV4& key) const {
-#if defined(__SSE4_2__)
     // The key's two words as stored (see keysEqual), the padding masked out.
     uint64_t words[2];
     std::memcpy(words, &key, sizeof(words));
-    return _mm_crc32_u64(_mm_crc32_u64(seed_, words[0]), words[1] & 0xff'ffff'ffffULL);
-#else
-    return hashing::hashFlow(key, seed_);
-#endif
+    return hashWords(words[0], words[1] & 0xff'ffff'ffffULL);
   }
+  // The same from the key's words; `ports_protocol`'s padding bytes must be zero.
+  uint64_t hashWords(uint64_t addrs, uint64_t ports_protocol) const {
+    return hashFlowWords(seed_, addrs, ports_protocol);
+  }
+
+  // An index slot's tag: 30 bits of the hash, the direction (client 0, reply 1) and a set top bit,
+  // so one compare checks hash and direction, and no tag equals an empty slot (0). A key's home slot
+  // is tag & mask (the mask is below 2^30), i.e. its hash's low bits.
+  static uint32_t clientTag(uint64_t hash) { return (static_cast<uint32_t>(hash) & kTagHashBits) | kTagSet; }
+  static uint32_t replyTag(uint64_t hash) { return clientTag(hash) | kTagReply; }
 
   // Burst stages (house style section 2): prefetch the index slot for every packet of a burst, then
   // the entry each slot points at, so the misses of a whole burst overlap instead of adding up.
-  void prefetchIndex(uint64_t hash) const { __builtin_prefetch(&index_[static_cast<uint32_t>(hash) & index_mask_]); }
+  void prefetchIndex(uint32_t tag) const { __builtin_prefetch(&index_[tag & index_mask_]); }
   // Only the home slot: at the index's load (<= 0.5) most keys sit there, and a loop here cost as
   // much as the miss it hides.
-  void prefetchEntry(uint64_t hash) const {
-    const uint32_t tag = static_cast<uint32_t>(hash);
+  void prefetchEntry(uint32_t tag) const {
     const uint64_t slot = index_[tag & index_mask_];
-    if (static_cast<uint32_t>(slot >> 32) == tag && slot != kEmpty) {
-      __builtin_prefetch(&entries_[(static_cast<uint32_t>(slot) - 1) >> 1]);
-    }
+    if (static_cast<uint32_t>(slot >> 32) == tag) __builtin_prefetch(entryOf(slot));
   }
+
+  // The established path's view of the client index: the table's pointers as values. A loop that
+  // stores into packets (which may alias anything) keeps these in registers instead of reloading them
+  // from the table after every store.
+  class ClientLookup {
+   public:
+    uint64_t hashWords(uint64_t addrs, uint64_t ports_protocol) const { return hashFlowWords(seed_, addrs, ports_protocol); }
+    void prefetchIndex(uint32_t tag) const { __builtin_prefetch(&index_[tag & mask_]); }
+    // The client key as its two words (ports_protocol with zero padding) and its clientTag.
+    FlowEntry* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) const {
+      for (uint32_t pos = tag & mask_;; pos = (pos + 1) & mask_) {
+        const uint64_t slot = index_[pos];
+        if (static_cast<uint32_t>(slot >> 32) == tag) {
+          FlowEntry* e = entries_ + (slot & 0xffff'ffff) - 1;
+          uint64_t words[2];
+          std::memcpy(words, &e->client_key, sizeof(words));
+          if (((words[0] ^ addrs) | (words[1] ^ ports_protocol)) == 0) return e;
+        } else if (slot == kEmpty) {
+          return nullptr;
+        }
+      }
+    }
+
+   private:
+    friend class FlowTable;
+    ClientLookup(const uint64_t* index, FlowEntry* entries, uint32_t mask, uint64_t seed)
+        : index_(index), entries_(entries), mask_(mask), seed_(seed) {}
+    const uint64_t* index_;
+    FlowEntry* entries_;
+    uint32_t mask_;
+    uint64_t seed_;
+  };
+  ClientLookup clientLookup() { return ClientLookup(index_.data(), entries_.data(), index_mask_, seed_); }
 
   // A number that changes whenever the snapshot does (another object, or another generation of
   // it), starting at 1. Entries armed at the current epoch were classified under this snapshot.
@@ -124,8 +180,8 @@ class FlowTable {
     return epoch_;
   }
 
-  FlowEntry* findByClient(const hashing::FlowKeyV4& key, uint64_t hash) { return find(key, hash, 0); }
-  FlowEntry* findByReply(const hashing::FlowKeyV4& key, uint64_t hash) { return find(key, hash, 1); }
+  FlowEntry* findByClient(const hashing::FlowKeyV4& key, uint64_t hash) { return find(key, clientTag(hash)); }
+  FlowEntry* findByReply(const hashing::FlowKeyV4& key, uint64_t hash) { return find(key, replyTag(hash)); }
 
   // Returns nullptr when the table is full. The caller fills the entry's other fields.
   FlowEntry* insert(const hashing::FlowKeyV4& client_key, uint64_t client_hash);
@@ -144,13 +200,25 @@ class FlowTable {
 
  private:
   static constexpr uint64_t kEmpty = 0;
-  // slot = (hash low 32 bits << 32) | ref, ref = entry_index * 2 + direction + 1 (0 = empty slot)
-  static uint64_t makeSlot(uint64_t hash, uint32_t entry, uint32_t direction) {
-    return (hash << 32) | (entry * 2 + direction + 1);
+  static constexpr uint32_t kTagHashBits = 0x3fff'ffff;
+  static constexpr uint32_t kTagReply = 0x4000'0000;
+  static constexpr uint32_t kTagSet = 0x8000'0000;
+  static constexpr uint64_t kPortsAndProtocol = 0xff'ffff'ffffULL;
+  // slot = (tag << 32) | (entry index + 1); 0 = empty
+  static uint64_t makeSlot(uint32_t tag, uint32_t entry) { return (uint64_t{tag} << 32) | (uint64_t{entry} + 1); }
+  FlowEntry* entryOf(uint64_t slot) { return entries_.data() + (slot & 0xffff'ffff) - 1; }
+  const FlowEntry* entryOf(uint64_t slot) const { return entries_.data() + (slot & 0xffff'ffff) - 1; }
+  FlowEntry* find(const hashing::FlowKeyV4& key, uint32_t tag);
+  FlowEntry* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag);
+  void indexInsert(uint32_t tag, uint32_t entry);
+  void indexErase(uint32_t tag, uint32_t entry);
+  // The key's words with its padding zeroed: the form stored in entries and compared by find().
+  static void storeKey(hashing::FlowKeyV4& to, const hashing::FlowKeyV4& from) {
+    uint64_t words[2];
+    std::memcpy(words, &from, sizeof(words));
+    words[1] &= kPortsAndProtocol;
+    std::memcpy(&to, words, sizeof(words));
   }
-  FlowEntry* find(const hashing::FlowKeyV4& key, uint64_t hash, uint32_t direction);
-  bool indexInsert(uint64_t hash, uint32_t entry, uint32_t direction);
-  void indexErase(uint64_t hash, uint32_t entry, uint32_t direction);
   static uint64_t timeoutFor(const FlowEntry& e, const FlowTimeouts& t);
 
   PinnedArray<FlowEntry> entries_;
@@ -177,18 +245,28 @@ inline bool keysEqual(const hashing::FlowKeyV4& a, const hashing::FlowKeyV4& b) 
   return ((a_words[0] ^ b_words[0]) | ((a_words[1] ^ b_words[1]) & kPortsAndProtocol)) == 0;
 }
 
-// Inline: it runs for every packet.
-inline FlowEntry* FlowTable::find(const hashing::FlowKeyV4& key, uint64_t hash, uint32_t direction) {
-  const uint32_t tag = static_cast<uint32_t>(hash);
+// Inline: it runs for every packet. The key as its two words (see keysEqual), so the established
+// path can probe with words read straight from the packet; stored keys have zero padding (storeKey),
+// so the words compare whole.
+inline FlowEntry* FlowTable::find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) {
   for (uint32_t pos = tag & index_mask_;; pos = (pos + 1) & index_mask_) {
     const uint64_t slot = index_[pos];
-    if (slot == kEmpty) return nullptr;
-    if (static_cast<uint32_t>(slot >> 32) != tag) continue;
-    const uint32_t ref = static_cast<uint32_t>(slot) - 1;
-    if ((ref & 1) != direction) continue;
-    FlowEntry& e = entries_[ref >> 1];
-    if (keysEqual(direction == 0 ? e.client_key : e.reply_key, key)) return &e;
+    if (static_cast<uint32_t>(slot >> 32) == tag) {
+      FlowEntry* e = entryOf(slot);
+      const hashing::FlowKeyV4& stored = (tag & kTagReply) ? e->reply_key : e->client_key;
+      uint64_t words[2];
+      std::memcpy(words, &stored, sizeof(words));
+      if (((words[0] ^ addrs) | (words[1] ^ ports_protocol)) == 0) return e;
+    } else if (slot == kEmpty) {
+      return nullptr;
+    }
   }
+}
+
+inline FlowEntry* FlowTable::find(const hashing::FlowKeyV4& key, uint32_t tag) {
+  uint64_t words[2];
+  std::memcpy(words, &key, sizeof(words));
+  return find(words[0], words[1] & kPortsAndProtocol, tag);
 }
 
 inline uint64_t FlowTable::timeoutFor(const FlowEntry& e, const FlowTimeouts& t) {

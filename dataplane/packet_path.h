@@ -22,16 +22,18 @@ struct BurstState {
   uint64_t now_tsc;
 };
 
-inline Verdict dropPacket(BurstState& s, rte_mbuf* m, DropReason reason) {
-  s.ctx.counters->drops[static_cast<size_t>(reason)].inc();
+inline Verdict dropPacket(WorkerContext& ctx, rte_mbuf* m, DropReason reason) {
+  ctx.counters->drops[static_cast<size_t>(reason)].inc();
   rte_pktmbuf_free(m);
   return Verdict{VerdictKind::kDropped, reason, 0};
 }
+inline Verdict dropPacket(BurstState& s, rte_mbuf* m, DropReason reason) { return dropPacket(s.ctx, m, reason); }
 
 // Queues for transmit. Forwarding yields at most one packet per received one, but the SYN proxy can
 // emit several (held segments replayed, timer-driven SYNs and RSTs), so a full batch is checked for
 // and its overflow counted as tx_full instead of written past the end.
-inline void queueTx(WorkerContext& ctx, rte_mbuf* m, uint16_t port) {
+// `pkt_len`: the frame's length as it leaves, when the caller has it at hand.
+inline void queueTx(WorkerContext& ctx, rte_mbuf* m, uint16_t port, uint32_t pkt_len) {
   TxBatch& batch = ctx.tx[port];
   if (batch.count == batch.packets.size()) [[unlikely]] {
     ctx.counters->drops[static_cast<size_t>(DropReason::kTxFull)].inc();
@@ -39,6 +41,10 @@ inline void queueTx(WorkerContext& ctx, rte_mbuf* m, uint16_t port) {
     return;
   }
   batch.packets[batch.count++] = m;
+  batch.bytes += pkt_len;
+}
+inline void queueTx(WorkerContext& ctx, rte_mbuf* m, uint16_t port) {
+  queueTx(ctx, m, port, rte_pktmbuf_pkt_len(m));
 }
 inline void queueTx(BurstState& s, rte_mbuf* m, uint16_t port) { queueTx(s.ctx, m, port); }
 

@@ -3,6 +3,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 
+#include "dataplane/packet_path.h"
 #include "dataplane/packet_processor.h"
 
 namespace lb::dataplane {
@@ -18,8 +19,7 @@ void flushTx(const WorkerConfig& cfg) {
   for (uint16_t port = 0; port < cfg.port_count; ++port) {
     TxBatch& batch = ctx.tx[port];
     if (batch.count == 0) continue;
-    uint64_t bytes = 0;
-    for (uint16_t i = 0; i < batch.count; ++i) bytes += rte_pktmbuf_pkt_len(batch.packets[i]);
+    uint64_t bytes = batch.bytes;
     const uint16_t sent = rte_eth_tx_burst(port, cfg.tx_queue, batch.packets.data(), batch.count);
     if (sent < batch.count) [[unlikely]] {
       for (uint16_t i = sent; i < batch.count; ++i) bytes -= rte_pktmbuf_pkt_len(batch.packets[i]);
@@ -29,6 +29,7 @@ void flushTx(const WorkerConfig& cfg) {
     ctx.counters->tx_bytes.add(bytes);
     ctx.counters->drops[static_cast<size_t>(DropReason::kTxFull)].add(batch.count - sent);
     batch.count = 0;
+    batch.bytes = 0;
   }
 }
 
@@ -36,8 +37,7 @@ void sendInjected(const WorkerConfig& cfg, uint16_t burst) {
   std::array<rte_mbuf*, kMaxBurst> frames;
   const unsigned n = rte_ring_dequeue_burst(cfg.inject, reinterpret_cast<void**>(frames.data()), burst, nullptr);
   for (unsigned i = 0; i < n; ++i) {
-    TxBatch& batch = cfg.ctx->tx[frames[i]->port];
-    batch.packets[batch.count++] = frames[i];
+    queueTx(*cfg.ctx, frames[i], frames[i]->port);
   }
 }
 

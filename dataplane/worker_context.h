@@ -27,6 +27,18 @@ inline constexpr uint16_t kMaxWorkers = 64;
 struct TxBatch {
   std::array<rte_mbuf*, kMaxBurst> packets{};
   uint16_t count = 0;
+  uint64_t bytes = 0;  // pkt_len of the queued packets, summed as they are queued
+};
+
+// Set in a screened frame's key word when processBurst's established path must not take it.
+inline constexpr uint64_t kNotEstablished = uint64_t{1} << 63;
+
+// What the burst's first pass learnt of each frame (dataplane/established_path.h); only the first
+// `count` entries of a burst are written and read.
+struct EstablishedScratch {
+  std::array<uint8_t*, kMaxBurst> data;
+  std::array<uint64_t, kMaxBurst> ports_protocol;  // the key's second word, | kNotEstablished
+  std::array<uint32_t, kMaxBurst> tag;             // FlowTable::clientTag of the key's hash
 };
 
 struct WorkerContext {
@@ -54,10 +66,8 @@ struct WorkerContext {
   // This lcore's SYN proxy for HTTP services (delayed binding), created at start-up with
   // SynProxy::create; nullptr = HTTP services are forwarded as plain full-NAT.
   std::unique_ptr<SynProxy> proxy;
-  // Per-burst scratch for the staged pipeline, kept here so a burst does not re-initialise 256
-  // entries on the stack; only the first `count` entries of a burst are written and read.
-  std::array<ParsedFrame, kMaxBurst> frames;
-  std::array<uint64_t, kMaxBurst> flow_hashes;
+  // Per-burst scratch for the staged pipeline, kept here rather than on the worker's stack.
+  EstablishedScratch screened;
 };
 
 }  // namespace lb::dataplane

@@ -78,6 +78,7 @@ struct Fixture {
       c.handoff_out.add(w + 7);
       c.handoff_in.add(w + 8);
       c.flows_created.add(base + 9);
+      c.established_path.add(base + 13);
       c.flows_expired.add(base + 10);
       c.flows_active.store(base / 10);
       for (size_t r = 0; r < kDropReasonCount; ++r) c.drops[r].add(r * (w + 1));
@@ -126,6 +127,7 @@ struct Fixture {
       add("tether_icmp_replies_total", {{"lcore", l}}, c.icmp_replies.read());
       add("tether_handoff_packets_total", {{"lcore", l}, {"direction", "out"}}, c.handoff_out.read());
       add("tether_handoff_packets_total", {{"lcore", l}, {"direction", "in"}}, c.handoff_in.read());
+      add("tether_established_path_packets_total", {{"lcore", l}}, c.established_path.read());
       add("tether_flows_created_total", {{"lcore", l}}, c.flows_created.read());
       add("tether_flows_expired_total", {{"lcore", l}}, c.flows_expired.read());
       add("tether_flows_active", {{"lcore", l}}, c.flows_active.load());
@@ -259,9 +261,9 @@ TEST(PrometheusMetricsTest, FamiliesAreWellFormed) {
     EXPECT_EQ(n, 1) << name;
     EXPECT_EQ(type[name], 1) << name;
   }
-  // 12 per lcore, 7 per backend, 4 for the control plane, 19 + 3 for HTTP proxying per lcore, 1 for
+  // 13 per lcore, 7 per backend, 4 for the control plane, 19 + 3 for HTTP proxying per lcore, 1 for
   // the worker's processing time, and 12 for the session table.
-  EXPECT_EQ(help.size(), 23u + kProxyCounterFields.size() + 3 + 1 + 12);
+  EXPECT_EQ(help.size(), 24u + kProxyCounterFields.size() + 3 + 1 + 12);
 }
 
 // No workers, no services: still valid exposition (HELP/TYPE only, control samples present).

@@ -88,6 +88,7 @@ std::optional<Bytes> WorkerHarness::popTx(uint16_t port) {
   rte_mbuf* m = batch.packets[0];
   for (uint16_t i = 1; i < batch.count; ++i) batch.packets[i - 1] = batch.packets[i];
   --batch.count;
+  batch.bytes -= rte_pktmbuf_pkt_len(m);
   Bytes bytes = fromMbuf(m);
   EXPECT_EQ(m->nb_segs, 1);
   EXPECT_EQ(rte_pktmbuf_pkt_len(m), rte_pktmbuf_data_len(m));
@@ -110,6 +111,7 @@ unsigned WorkerHarness::drain() {
     for (uint16_t i = 0; i < batch.count; ++i) rte_pktmbuf_free(batch.packets[i]);
     n += batch.count;
     batch.count = 0;
+    batch.bytes = 0;
   }
   n += drainRing(control_);
   n += drainRing(handoff_in_);

@@ -1,0 +1,194 @@
+// processBurst's established path: a packet of a flow that the slow path armed under the current
+// snapshot (FlowEntry::armed_epoch) is forwarded from what the flow entry precomputed, without a
+// ParsedFrame and without classification. Two stages, as the burst pipeline needs them:
+//
+//   screenEstablished  per packet, first pass: reads the few header words the path needs, checks
+//                      that the frame is one the path may take, hashes the key, prefetches the index;
+//   forwardIfArmed     per packet, second pass: finds the flow and, when it is armed, rewrites the
+//                      frame, writes L2, counts and queues it.
+//
+// A frame the path may take is exactly one the inline parse (parseFrame) accepts without a drop:
+// untagged IPv4 without options, not a fragment, total length within the frame, a TCP header whose
+// data offset fits or a UDP length that fits. Beyond that it must carry no SYN, FIN or RST, so every
+// TCP state change (and a client reusing a closed flow's 5-tuple) goes through the slow path. Anything
+// else, a flow not found, or a flow not armed under this snapshot takes the slow path, which parses,
+// classifies and re-arms. Whether a flow is armed already answers everything else the slow path would
+// check for it: the snapshot (and with it a backend's reset policy) is the one it was armed under, its
+// TCP state is established (or it is UDP), and its egress port is untagged.
+#pragma once
+
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "dataplane/checksum.h"
+#include "dataplane/flow_table.h"
+#include "dataplane/packet_path.h"
+
+namespace lb::dataplane {
+
+inline constexpr uint8_t kIpipTtl = 64;
+
+// Offsets of an untagged IPv4 frame without options.
+inline constexpr uint32_t kEthLen = sizeof(rte_ether_hdr);
+inline constexpr uint32_t kIpOffset = kEthLen;
+inline constexpr uint32_t kL4Offset = kEthLen + sizeof(rte_ipv4_hdr);
+inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_addr);
+
+// First pass for one frame; returns the key's second word (ports and protocol), with kNotEstablished
+// set when the frame is not one the established path may take. `tag_out`: the key's client tag,
+// whose index slot is prefetched (stage 3 reads it once the whole burst is screened).
+[[gnu::always_inline]] inline uint64_t screenEstablished(rte_mbuf* m, const FlowTable::ClientLookup& flows,
+                                                         uint8_t*& data_out, uint32_t& tag_out) {
+  uint8_t* const data = rte_pktmbuf_mtod(m, uint8_t*);
+  data_out = data;
+  const uint32_t frame_len = rte_pktmbuf_data_len(m);
+  if (frame_len < kL4Offset + sizeof(rte_udp_hdr)) [[unlikely]] return kNotEstablished;
+  // Bytes 12..15: ethertype, version/IHL, TOS. Bytes 20..23: flags + fragment offset, TTL, protocol.
+  uint32_t type_vhl, frag_proto, ports;
+  uint64_t addrs;
+  uint16_t total_len_be;
+  std::memcpy(&type_vhl, data + offsetof(rte_ether_hdr, ether_type), sizeof(type_vhl));
+  std::memcpy(&frag_proto, data + kIpOffset + offsetof(rte_ipv4_hdr, fragment_offset), sizeof(frag_proto));
+  std::memcpy(&total_len_be, data + kIpOffset + offsetof(rte_ipv4_hdr, total_length), sizeof(total_len_be));
+  std::memcpy(&addrs, data + kAddrsOffset, sizeof(addrs));
+  std::memcpy(&ports, data + kL4Offset, sizeof(ports));  // TCP and UDP both open with the two ports
+  const uint32_t protocol = frag_proto >> 24;
+  const uint64_t ports_protocol = uint64_t{ports} | (uint64_t{protocol} << 32);
+  tag_out = FlowTable::clientTag(flows.hashWords(addrs, ports_protocol));
+  flows.prefetchIndex(tag_out);
+
+  const uint32_t total_len = rte_be_to_cpu_16(total_len_be);
+  // IPv4 (0x0800) with version 4 and a 20-byte header; MF and fragment offset zero; within the frame.
+  bool ok = (type_vhl & 0x00ffffff) == 0x00450008 && (frag_proto & 0x0000ff3f) == 0 &&
+            total_len + kEthLen <= frame_len;
+  const uint8_t* l4 = data + kL4Offset;
+  const uint32_t l4_len = total_len - sizeof(rte_ipv4_hdr);  // used only once total_len covers the header
+  if (protocol == IPPROTO_TCP) {
+    // Header bytes are read only after the total length showed them inside the frame.
+    ok = ok && total_len >= sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr);
+    if (ok) {
+      const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(l4);
+      const uint32_t data_off = (tcp->data_off >> 4) * 4u;
+      // 20 <= data_off <= l4_len in one unsigned compare (data_off < 20 wraps high).
+      ok = data_off - sizeof(rte_tcp_hdr) <= l4_len - sizeof(rte_tcp_hdr) &&
+           (tcp->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG)) == 0;
+    }
+  } else if (protocol == IPPROTO_UDP) {
+    ok = ok && total_len >= sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr);
+    if (ok) {
+      const uint32_t udp_len = rte_be_to_cpu_16(reinterpret_cast<const rte_udp_hdr*>(l4)->dgram_len);
+      ok = udp_len - sizeof(rte_udp_hdr) <= l4_len - sizeof(rte_udp_hdr);
+    }
+  } else {
+    ok = false;
+  }
+  return ok ? ports_protocol : ports_protocol | kNotEstablished;
+}
+
+// The outer IPv4 header of RFC 2003 encapsulation at `outer`, from the flow's precomputed addresses
+// and the one's-complement sum of the header's fixed fields (armFlow): only the total length and DF
+// (copied from the inner header) are added per packet. Three stores, fields as they sit in the header
+// (little-endian words): version/IHL, TOS, total length, packet id 0, flags; TTL, protocol, checksum;
+// source and destination.
+[[gnu::always_inline]] inline void writeIpipOuter(uint8_t* outer, uint16_t inner_len_be, uint16_t inner_df,
+                                                  const FlowEntry& e) {
+  const uint16_t total_len_be =
+      rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(inner_len_be) + sizeof(rte_ipv4_hdr)));
+  const uint16_t check =
+      static_cast<uint16_t>(~checksumFold(uint32_t{e.ip_check_delta} + total_len_be + inner_df));
+  const uint64_t word0 = uint64_t{RTE_IPV4_VHL_DEF} | (uint64_t{total_len_be} << 16) | (uint64_t{inner_df} << 48);
+  const uint32_t word1 = uint32_t{kIpipTtl} | (uint32_t{IPPROTO_IPIP} << 8) | (uint32_t{check} << 16);
+  std::memcpy(outer, &word0, sizeof(word0));
+  std::memcpy(outer + 8, &word1, sizeof(word1));
+  std::memcpy(outer + offsetof(rte_ipv4_hdr, src_addr), &e.rewrite_addrs, sizeof(e.rewrite_addrs));
+}
+
+// Full-NAT's rewrite toward the backend on an untagged, option-less frame: new address and port words
+// stored as they are, each checksum updated with its folded delta. The L4 checksum's
+// offset differs between TCP and UDP, and UDP keeps a zero (absent) checksum.
+[[gnu::always_inline]] inline void rewriteFullNatArmed(uint8_t* data, const FlowEntry& e, bool udp) {
+  uint8_t* const ip = data + kIpOffset;
+  std::memcpy(ip + offsetof(rte_ipv4_hdr, src_addr), &e.rewrite_addrs, sizeof(e.rewrite_addrs));
+  uint16_t check;
+  std::memcpy(&check, ip + offsetof(rte_ipv4_hdr, hdr_checksum), sizeof(check));
+  check = checksumApplyFolded(check, e.ip_check_delta);
+  std::memcpy(ip + offsetof(rte_ipv4_hdr, hdr_checksum), &check, sizeof(check));
+  uint8_t* const l4 = data + kL4Offset;
+  std::memcpy(l4, &e.rewrite_ports, sizeof(e.rewrite_ports));
+  uint8_t* const l4_check = l4 + (udp ? offsetof(rte_udp_hdr, dgram_cksum) : offsetof(rte_tcp_hdr, cksum));
+  std::memcpy(&check, l4_check, sizeof(check));
+  if (udp) {
+    if (check == 0) return;  // zero = no checksum (RFC 768); a computed zero is sent as 0xffff
+    check = checksumApplyFolded(check, e.l4_check_delta);
+    if (check == 0) check = 0xffff;
+  } else {
+    check = checksumApplyFolded(check, e.l4_check_delta);
+  }
+  std::memcpy(l4_check, &check, sizeof(check));
+}
+
+// The values the second pass needs for every frame of a burst, held as locals so the loops keep them
+// in registers (stores into frames may alias anything reached through a pointer).
+struct EstablishedBurst {
+  WorkerContext& ctx;
+  FlowTable::ClientLookup lookup;
+  BackendCounters* backends;
+  uint64_t now_tsc;
+  uint32_t epoch;
+};
+
+// Second pass for one frame screenEstablished took: find its flow and, when the flow is armed under
+// this snapshot, forward it. Returns the egress port it was queued for, or kNotTaken, having changed
+// nothing, when the frame is the slow path's:
+// no armed flow, or an outcome other than forwarding (no headroom for IPIP, a full transmit batch),
+// which the slow path reaches and counts the same way. So this path calls nothing, and the loop
+// around it keeps its values in registers across frames.
+inline constexpr int32_t kNotTaken = -1;
+[[gnu::always_inline]] inline int32_t forwardIfArmed(const EstablishedBurst& b, rte_mbuf* m, uint8_t* data,
+                                                     uint64_t ports_protocol, uint32_t tag) {
+  uint64_t addrs;
+  std::memcpy(&addrs, data + kAddrsOffset, sizeof(addrs));
+  FlowEntry* const found = b.lookup.find(addrs, ports_protocol, tag);
+  if (found == nullptr || found->armed_epoch != b.epoch) [[unlikely]] return kNotTaken;
+  FlowEntry& e = *found;
+  TxBatch& batch = b.ctx.tx[e.egress_port];
+  if (batch.count == batch.packets.size()) [[unlikely]] return kNotTaken;
+  const uint32_t pkt_len = rte_pktmbuf_pkt_len(m);
+  uint32_t tx_len = pkt_len;
+  if (e.armed_rewrite == ArmedRewrite::kFullNatTcp) [[likely]] {
+    rewriteFullNatArmed(data, e, false);
+  } else if (e.armed_rewrite == ArmedRewrite::kIpip) {
+    if (rte_pktmbuf_headroom(m) < sizeof(rte_ipv4_hdr)) [[unlikely]] return kNotTaken;
+    uint16_t inner_len_be;
+    std::memcpy(&inner_len_be, data + kIpOffset + offsetof(rte_ipv4_hdr, total_length), sizeof(inner_len_be));
+    uint16_t inner_df;
+    std::memcpy(&inner_df, data + kIpOffset + offsetof(rte_ipv4_hdr, fragment_offset), sizeof(inner_df));
+    inner_df &= RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+    data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, sizeof(rte_ipv4_hdr)));
+    // Both MACs are written below: of the Ethernet header only the ethertype must move.
+    reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    writeIpipOuter(data + kIpOffset, inner_len_be, inner_df, e);
+    tx_len += sizeof(rte_ipv4_hdr);
+  } else if (e.armed_rewrite == ArmedRewrite::kFullNatUdp) {
+    rewriteFullNatArmed(data, e, true);
+  }  // kDsrL2: the MACs alone
+  std::memcpy(data, e.l2_to_backend, sizeof(e.l2_to_backend));
+  e.last_seen_tsc = b.now_tsc;
+  BackendCounters& bc = b.backends[e.backend_counter_slot];
+  bc.packets.inc();
+  bc.bytes.add(pkt_len);
+  batch.packets[batch.count++] = m;
+  batch.bytes += tx_len;
+  return e.egress_port;
+}
+
+}  // namespace lb::dataplane
