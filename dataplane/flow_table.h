@@ -145,17 +145,7 @@ class FlowTable {
     void prefetchIndex(uint32_t tag) const { __builtin_prefetch(&index_[tag & mask_]); }
     // The client key as its two words (ports_protocol with zero padding) and its clientTag.
     FlowEntry* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) const {
-      for (uint32_t pos = tag & mask_;; pos = (pos + 1) & mask_) {
-        const uint64_t slot = index_[pos];
-        if (static_cast<uint32_t>(slot >> 32) == tag) {
-          FlowEntry* e = entries_ + (slot & 0xffff'ffff) - 1;
-          uint64_t words[2];
-          std::memcpy(words, &e->client_key, sizeof(words));
-          if (((words[0] ^ addrs) | (words[1] ^ ports_protocol)) == 0) return e;
-        } else if (slot == kEmpty) {
-          return nullptr;
-        }
-      }
+      return probe<false>(index_, mask_, entries_, addrs, ports_protocol, tag);
     }
 
    private:
@@ -206,10 +196,12 @@ class FlowTable {
   static constexpr uint64_t kPortsAndProtocol = 0xff'ffff'ffffULL;
   // slot = (tag << 32) | (entry index + 1); 0 = empty
   static uint64_t makeSlot(uint32_t tag, uint32_t entry) { return (uint64_t{tag} << 32) | (uint64_t{entry} + 1); }
-  FlowEntry* entryOf(uint64_t slot) { return entries_.data() + (slot & 0xffff'ffff) - 1; }
   const FlowEntry* entryOf(uint64_t slot) const { return entries_.data() + (slot & 0xffff'ffff) - 1; }
   FlowEntry* find(const hashing::FlowKeyV4& key, uint32_t tag);
   FlowEntry* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag);
+  template <bool kReply>
+  static FlowEntry* probe(const uint64_t* index, uint32_t mask, FlowEntry* entries, uint64_t addrs,
+                          uint64_t ports_protocol, uint32_t tag);
   void indexInsert(uint32_t tag, uint32_t entry);
   void indexErase(uint32_t tag, uint32_t entry);
   // The key's words with its padding zeroed: the form stored in entries and compared by find().
@@ -248,19 +240,25 @@ inline bool keysEqual(const hashing::FlowKeyV4& a, const hashing::FlowKeyV4& b) 
 // Inline: it runs for every packet. The key as its two words (see keysEqual), so the established
 // path can probe with words read straight from the packet; stored keys have zero padding (storeKey),
 // so the words compare whole.
-inline FlowEntry* FlowTable::find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) {
-  for (uint32_t pos = tag & index_mask_;; pos = (pos + 1) & index_mask_) {
-    const uint64_t slot = index_[pos];
+template <bool kReply>
+inline FlowEntry* FlowTable::probe(const uint64_t* index, uint32_t mask, FlowEntry* entries, uint64_t addrs,
+                                   uint64_t ports_protocol, uint32_t tag) {
+  for (uint32_t pos = tag & mask;; pos = (pos + 1) & mask) {
+    const uint64_t slot = index[pos];
     if (static_cast<uint32_t>(slot >> 32) == tag) {
-      FlowEntry* e = entryOf(slot);
-      const hashing::FlowKeyV4& stored = (tag & kTagReply) ? e->reply_key : e->client_key;
+      FlowEntry* e = entries + (slot & 0xffff'ffff) - 1;
       uint64_t words[2];
-      std::memcpy(words, &stored, sizeof(words));
+      std::memcpy(words, kReply ? &e->reply_key : &e->client_key, sizeof(words));
       if (((words[0] ^ addrs) | (words[1] ^ ports_protocol)) == 0) return e;
     } else if (slot == kEmpty) {
       return nullptr;
     }
   }
+}
+
+inline FlowEntry* FlowTable::find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) {
+  return (tag & kTagReply) ? probe<true>(index_.data(), index_mask_, entries_.data(), addrs, ports_protocol, tag)
+                           : probe<false>(index_.data(), index_mask_, entries_.data(), addrs, ports_protocol, tag);
 }
 
 inline FlowEntry* FlowTable::find(const hashing::FlowKeyV4& key, uint32_t tag) {
