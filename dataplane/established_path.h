@@ -10,11 +10,12 @@
 // A frame the path may take is exactly one the inline parse (parseFrame) accepts without a drop:
 // untagged IPv4 without options, not a fragment, total length within the frame, a TCP header whose
 // data offset fits or a UDP length that fits. Beyond that it must carry no SYN, FIN or RST, so every
-// TCP state change (and a client reusing a closed flow's 5-tuple) goes through the slow path. Anything
-// else, a flow not found, or a flow not armed under this snapshot takes the slow path, which parses,
-// classifies and re-arms. Whether a flow is armed already answers everything else the slow path would
-// check for it: the snapshot (and with it a backend's reset policy) is the one it was armed under, its
-// TCP state is established (or it is UDP), and its egress port is untagged.
+// client-side TCP state change (and a client reusing a closed flow's 5-tuple) goes through the slow
+// path, where a FIN or RST disarms the flow. Anything else, a flow not found, or a flow not armed under
+// this snapshot takes the slow path, which parses, classifies and re-arms. Whether a flow is armed
+// already answers everything else the slow path would check for it: the snapshot (and with it a
+// backend's reset policy) is the one it was armed under, the flow was established (or UDP) when armed,
+// and its egress port is untagged.
 #pragma once
 
 #include <rte_byteorder.h>
@@ -113,8 +114,8 @@ inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_
 }
 
 // Full-NAT's rewrite toward the backend on an untagged, option-less frame: new address and port words
-// stored as they are, each checksum updated with its folded delta. The L4 checksum's
-// offset differs between TCP and UDP, and UDP keeps a zero (absent) checksum.
+// stored as they are, each checksum updated with its folded delta. The L4 checksum's offset differs
+// between TCP and UDP, and UDP keeps a zero (absent) checksum.
 [[gnu::always_inline]] inline void rewriteFullNatArmed(uint8_t* data, const FlowEntry& e, bool udp) {
   uint8_t* const ip = data + kIpOffset;
   std::memcpy(ip + offsetof(rte_ipv4_hdr, src_addr), &e.rewrite_addrs, sizeof(e.rewrite_addrs));
@@ -148,10 +149,9 @@ struct EstablishedBurst {
 
 // Second pass for one frame screenEstablished took: find its flow and, when the flow is armed under
 // this snapshot, forward it. Returns the egress port it was queued for, or kNotTaken, having changed
-// nothing, when the frame is the slow path's:
-// no armed flow, or an outcome other than forwarding (no headroom for IPIP, a full transmit batch),
-// which the slow path reaches and counts the same way. So this path calls nothing, and the loop
-// around it keeps its values in registers across frames.
+// nothing, when the frame is the slow path's: no armed flow, or an outcome other than forwarding (no
+// headroom for IPIP, a full transmit batch), which the slow path reaches and counts the same way. So
+// this path calls nothing, and the loop around it keeps its values in registers across frames.
 inline constexpr int32_t kNotTaken = -1;
 [[gnu::always_inline]] inline int32_t forwardIfArmed(const EstablishedBurst& b, rte_mbuf* m, uint8_t* data,
                                                      uint64_t ports_protocol, uint32_t tag) {

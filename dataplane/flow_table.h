@@ -126,11 +126,10 @@ class FlowTable {
   static uint32_t clientTag(uint64_t hash) { return (static_cast<uint32_t>(hash) & kTagHashBits) | kTagSet; }
   static uint32_t replyTag(uint64_t hash) { return clientTag(hash) | kTagReply; }
 
-  // Burst stages (house style section 2): prefetch the index slot for every packet of a burst, then
-  // the entry each slot points at, so the misses of a whole burst overlap instead of adding up.
-  void prefetchIndex(uint32_t tag) const { __builtin_prefetch(&index_[tag & index_mask_]); }
-  // Only the home slot: at the index's load (<= 0.5) most keys sit there, and a loop here cost as
-  // much as the miss it hides.
+  // Burst stages (house style section 2): the index slot of every packet of a burst is prefetched
+  // (ClientLookup::prefetchIndex), then the entry each slot points at, so the misses of a whole burst
+  // overlap instead of adding up. Only the home slot: at the index's load (<= 0.5) most keys sit
+  // there, and a loop here cost as much as the miss it hides.
   void prefetchEntry(uint32_t tag) const {
     const uint64_t slot = index_[tag & index_mask_];
     if (static_cast<uint32_t>(slot >> 32) == tag) __builtin_prefetch(entryOf(slot));
@@ -141,7 +140,9 @@ class FlowTable {
   // from the table after every store.
   class ClientLookup {
    public:
-    uint64_t hashWords(uint64_t addrs, uint64_t ports_protocol) const { return hashFlowWords(seed_, addrs, ports_protocol); }
+    uint64_t hashWords(uint64_t addrs, uint64_t ports_protocol) const {
+      return hashFlowWords(seed_, addrs, ports_protocol);
+    }
     void prefetchIndex(uint32_t tag) const { __builtin_prefetch(&index_[tag & mask_]); }
     // The client key as its two words (ports_protocol with zero padding) and its clientTag.
     FlowEntry* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) const {
@@ -257,8 +258,9 @@ inline FlowEntry* FlowTable::probe(const uint64_t* index, uint32_t mask, FlowEnt
 }
 
 inline FlowEntry* FlowTable::find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) {
-  return (tag & kTagReply) ? probe<true>(index_.data(), index_mask_, entries_.data(), addrs, ports_protocol, tag)
-                           : probe<false>(index_.data(), index_mask_, entries_.data(), addrs, ports_protocol, tag);
+  FlowEntry* const entries = entries_.data();
+  return (tag & kTagReply) ? probe<true>(index_.data(), index_mask_, entries, addrs, ports_protocol, tag)
+                           : probe<false>(index_.data(), index_mask_, entries, addrs, ports_protocol, tag);
 }
 
 inline FlowEntry* FlowTable::find(const hashing::FlowKeyV4& key, uint32_t tag) {

@@ -50,7 +50,7 @@ bool writeL2Retag(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte
 namespace {
 
 // 8192 flows' hot entry lines (512 KiB) and index slots stay in a server core's L2 between bursts, so
-// the staged, prefetching loop only runs for tables holding more live flows than that.
+// the entry-prefetch stage only runs for tables holding more live flows than that.
 constexpr uint32_t kPrefetchEntriesAbove = 8192;
 
 bool isLocalAddress(const Snapshot& snap, uint32_t address_be) {
