@@ -280,6 +280,7 @@ class Worker {
       rte_pktmbuf_free_bulk(batch.packets.data(), batch.count);
       n += batch.count;
       batch.count = 0;
+      batch.bytes = 0;
     }
     return n;
   }

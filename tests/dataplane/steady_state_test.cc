@@ -68,6 +68,7 @@ TEST_P(SteadyStateTest, EstablishedFlowsAllocateNothing) {
       TxBatch& batch = worker.ctx().tx[0];
       for (uint16_t k = 0; k < batch.count; ++k) rte_pktmbuf_free(batch.packets[k]);
       batch.count = 0;
+      batch.bytes = 0;
     }
   };
   auto makeMbufs = [&] {

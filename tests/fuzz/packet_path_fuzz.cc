@@ -257,6 +257,7 @@ class Harness {
         rte_pktmbuf_free(m);
       }
       batch.count = 0;
+      batch.bytes = 0;
     }
     return out;
   }
