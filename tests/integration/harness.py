@@ -82,6 +82,16 @@ def python():
     return "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 
+def read_hold_event(proc, want):
+    """The next JSON event line of a `netprobe.py hold` client, which must be `want`."""
+    line = proc.stdout.readline()
+    if not line:
+        raise TestFailure("hold client ended before '%s' (stderr: %s)" % (want, proc.stderr.read()[-2000:]))
+    ev = json.loads(line)
+    check(ev.get("event") == want, "hold client: expected event %s, got %s" % (want, ev))
+    return ev
+
+
 def wait_for(what, fn, timeout, interval=0.1):
     """Polls fn() until it returns something truthy; returns it, or fails naming `what`."""
     deadline = time.monotonic() + timeout

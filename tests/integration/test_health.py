@@ -17,15 +17,14 @@ connections again. The held connection stays on X throughout and finishes intact
 whose SYN is never answered (10.99.0.99: nobody answers ARP for it) is added with tetherctl and goes
 down with a connect timeout without a single client flow sent to it.
 """
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
-from harness import (APPS, NETPROBE, VIP, TestFailure, backend_addr, check, log, new_flows, python,
-                     run_test, wait_for, warm_up, web_backend_port)
+from harness import (APPS, NETPROBE, TestFailure, VIP, backend_addr, check, log, new_flows, python,
+                     read_hold_event, run_test, wait_for, warm_up, web_backend_port)
 
 sys.path.insert(0, str(APPS))
 from blob import blob_sha256  # noqa: E402
@@ -42,15 +41,6 @@ MODES = [
 ]
 UNREACHABLE = "10.99.0.99"
 HOLD_BYTES = 20 * 1000 * 1000
-
-
-def read_event(proc, want):
-    line = proc.stdout.readline()
-    if not line:
-        raise TestFailure("hold client ended before '%s' (stderr: %s)" % (want, proc.stderr.read()[-2000:]))
-    ev = json.loads(line)
-    check(ev.get("event") == want, "hold client: expected event %s, got %s" % (want, ev))
-    return ev
 
 
 def burst(topo, n=BURST):
@@ -113,8 +103,8 @@ def body(ctx):
                              str(HOLD_BYTES), "--pause-after", str(1000 * 1000), "--timeout", "60"],
                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        x_name = read_event(hold, "backend")["name"]
-        read_event(hold, "paused")
+        x_name = read_hold_event(hold, "backend")["name"]
+        read_hold_event(hold, "paused")
         x = backend_addr(int(x_name[1:]))
         xk = (x, port)
         others = [k for k in keys if k != xk]
@@ -171,8 +161,8 @@ def body(ctx):
 
         hold.stdin.write("go\n")
         hold.stdin.flush()
-        read_event(hold, "resumed")
-        done = read_event(hold, "done")
+        read_hold_event(hold, "resumed")
+        done = read_hold_event(hold, "done")
         hold.wait(timeout=30)
     finally:
         if hold.poll() is None:

@@ -19,12 +19,11 @@ At the end, tether_backend_new_flows_total (scraped with `tetherctl metrics` and
 prometheus_client) grew for each backend by exactly the number of connections the clients saw it
 serve, and not one client request failed in any phase.
 """
-import json
 import subprocess
 import sys
 
-from harness import (APPS, NETPROBE, VIP, BackgroundProbe, TestFailure, backend_addr, check, log,
-                     metric, python, require_modules, run_test, wait_for, warm_up, web_backend_port)
+from harness import (APPS, BackgroundProbe, NETPROBE, VIP, backend_addr, check, log, metric, python,
+                     read_hold_event, require_modules, run_test, wait_for, warm_up, web_backend_port)
 
 sys.path.insert(0, str(APPS))
 from blob import blob_sha256  # noqa: E402
@@ -32,15 +31,6 @@ from blob import blob_sha256  # noqa: E402
 HC = {"type": "http", "interval_ms": 500, "timeout_ms": 300, "rise": 2, "fall": 2, "http_path": "/health"}
 RATE = 60                 # new connections per second from the client
 HOLD_BYTES = 10 * 1000 * 1000
-
-
-def read_event(proc, want):
-    line = proc.stdout.readline()
-    if not line:
-        raise TestFailure("hold client ended before '%s' (stderr: %s)" % (want, proc.stderr.read()[-2000:]))
-    ev = json.loads(line)
-    check(ev.get("event") == want, "hold client: expected event %s, got %s" % (want, ev))
-    return ev
 
 
 def name_of(addr):
@@ -87,8 +77,8 @@ def body(ctx):
         hold = topo.popen("cl", [python(), NETPROBE, "hold", "--host", VIP, "--port", "80", "--bytes",
                                  str(HOLD_BYTES), "--pause-after", str(1000 * 1000), "--timeout", "60"],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        x_name = read_event(hold, "backend")["name"]
-        read_event(hold, "paused")
+        x_name = read_hold_event(hold, "backend")["name"]
+        read_hold_event(hold, "paused")
         x = backend_addr(int(x_name[1:]))
         others = [a for a in allb if a != x]
         log("held connection on %s; draining it" % x_name)
@@ -122,8 +112,8 @@ def body(ctx):
         pk_before = flows_by_backend(m_top, [x], port, "tether_backend_packets_total")[x]
         hold.stdin.write("go\n")
         hold.stdin.flush()
-        read_event(hold, "resumed")
-        done = read_event(hold, "done")
+        read_hold_event(hold, "resumed")
+        done = read_hold_event(hold, "done")
         hold.wait(timeout=30)
         check(done["read"] == HOLD_BYTES and done["sha256"] == blob_sha256(HOLD_BYTES),
               "download held on draining %s is damaged: %s" % (x_name, done))

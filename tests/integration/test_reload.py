@@ -10,27 +10,17 @@ flight. Meanwhile the config is rewritten and tetherd gets SIGHUP twice:
 Then the download resumes and must complete with the right SHA-256, and one more GET / on the same
 connection must still be answered by X.
 """
-import json
 import subprocess
 import sys
 
-from harness import (APPS, NETPROBE, VIP, TestFailure, backend_addr, check, log, new_flows, python,
-                     run_test, wait_for, warm_up)
+from harness import (APPS, NETPROBE, TestFailure, VIP, backend_addr, check, log, new_flows, python,
+                     read_hold_event, run_test, wait_for, warm_up)
 
 sys.path.insert(0, str(APPS))
 from blob import blob_sha256  # noqa: E402
 
 HOLD_BYTES = 30 * 1000 * 1000
 PAUSE_AFTER = 2 * 1000 * 1000
-
-
-def read_event(proc, want):
-    line = proc.stdout.readline()
-    if not line:
-        raise TestFailure("hold client ended before '%s' (stderr: %s)" % (want, proc.stderr.read()[-2000:]))
-    ev = json.loads(line)
-    check(ev.get("event") == want, "hold client: expected event %s, got %s" % (want, ev))
-    return ev
 
 
 def burst(topo, n=40):
@@ -57,9 +47,9 @@ def body(ctx):
                              str(HOLD_BYTES), "--pause-after", str(PAUSE_AFTER), "--timeout", "60"],
                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        x_name = read_event(hold, "backend")["name"]
+        x_name = read_hold_event(hold, "backend")["name"]
         x = backend_addr(int(x_name[1:]))
-        read_event(hold, "paused")
+        read_hold_event(hold, "paused")
         log("held connection served by %s (%s), paused after %d of %d bytes" %
             (x_name, x, PAUSE_AFTER, HOLD_BYTES))
 
@@ -87,8 +77,8 @@ def body(ctx):
 
         hold.stdin.write("go\n")
         hold.stdin.flush()
-        read_event(hold, "resumed")
-        done = read_event(hold, "done")
+        read_hold_event(hold, "resumed")
+        done = read_hold_event(hold, "done")
         hold.wait(timeout=30)
     finally:
         if hold.poll() is None:
