@@ -58,6 +58,20 @@ absl::StatusOr<Ipv4Prefix> parseIpv4Prefix(std::string_view text) {
       quoteValue(text) + " is not an IPv4 prefix (expected address/length, e.g. 10.0.0.2/24)");
 }
 
+absl::StatusOr<Ipv4Range> parseIpv4Range(std::string_view text) {
+  const size_t dash = text.find('-');
+  auto first = parseIpv4(text.substr(0, dash));
+  auto last = dash == std::string_view::npos ? first : parseIpv4(text.substr(dash + 1));
+  if (!first.ok() || !last.ok()) {
+    return absl::InvalidArgumentError(quoteValue(text) +
+                                      " is not an IPv4 range (expected first-last, e.g. 10.0.0.100-10.0.0.131)");
+  }
+  if (*last < *first) {
+    return absl::InvalidArgumentError(quoteValue(text) + " is not an IPv4 range (the last address is below the first)");
+  }
+  return Ipv4Range{.first = *first, .last = *last};
+}
+
 absl::StatusOr<MacAddress> parseMac(std::string_view text) {
   // "aa:bb:cc:dd:ee:ff" is exactly 17 characters: six pairs and five colons.
   MacAddress mac{};
@@ -82,6 +96,11 @@ std::string formatIpv4(uint32_t address_host_order) {
 
 std::string formatIpv4Prefix(const Ipv4Prefix& prefix) {
   return absl::StrFormat("%s/%d", formatIpv4(prefix.address), prefix.prefix_length);
+}
+
+std::string formatIpv4Range(const Ipv4Range& range) {
+  if (range.first == range.last) return formatIpv4(range.first);
+  return absl::StrFormat("%s-%s", formatIpv4(range.first), formatIpv4(range.last));
 }
 
 std::string formatMac(const MacAddress& mac) {

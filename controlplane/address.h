@@ -27,17 +27,32 @@ struct Ipv4Prefix {
   friend bool operator==(const Ipv4Prefix&, const Ipv4Prefix&) = default;
 };
 
+// Host-order inclusive range of consecutive IPv4 addresses, e.g. a port's full-NAT source addresses
+// "10.99.0.100-10.99.0.131".
+struct Ipv4Range {
+  uint32_t first = 0;
+  uint32_t last = 0;
+
+  uint64_t size() const { return uint64_t{last} - first + 1; }
+  bool contains(uint32_t address) const { return address >= first && address <= last; }
+  bool overlaps(const Ipv4Range& other) const { return first <= other.last && other.first <= last; }
+  friend bool operator==(const Ipv4Range&, const Ipv4Range&) = default;
+};
+
 using MacAddress = std::array<uint8_t, 6>;
 
 // "a.b.c.d" -> host order.
 absl::StatusOr<uint32_t> parseIpv4(std::string_view text);
 // "a.b.c.d/len", len 0..32. Host bits may be set: a port's prefix is its own address plus subnet size.
 absl::StatusOr<Ipv4Prefix> parseIpv4Prefix(std::string_view text);
+// "a.b.c.d-e.f.g.h" (first <= last) or a single "a.b.c.d".
+absl::StatusOr<Ipv4Range> parseIpv4Range(std::string_view text);
 // "aa:bb:cc:dd:ee:ff", two hex digits per octet, either case.
 absl::StatusOr<MacAddress> parseMac(std::string_view text);
 
 std::string formatIpv4(uint32_t address_host_order);
 std::string formatIpv4Prefix(const Ipv4Prefix& prefix);
+std::string formatIpv4Range(const Ipv4Range& range);  // "first-last", or one address when first == last
 std::string formatMac(const MacAddress& mac);  // lower case, colon separated
 
 // Netmask for a prefix length in host order: 24 -> 0xffffff00, 0 -> 0.

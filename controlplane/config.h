@@ -40,6 +40,10 @@ inline constexpr uint32_t kMaxMbufs = 1048575;
 inline constexpr uint32_t kMinFlowEntriesPerLcore = 1024;
 inline constexpr uint32_t kMaxFlowEntriesPerLcore = 1u << 24;
 inline constexpr uint32_t kMinLocalPorts = 1024;  // local_port_max - local_port_min + 1
+// Full-NAT source addresses per port: each holds every local port once, so a port's concurrent
+// full-NAT flows are bounded by addresses x local ports. Each address costs 4 bytes per local port per
+// lcore (the FIFO of free endpoints), so 64 addresses over 50k ports are 12.8 MB.
+inline constexpr uint32_t kMaxLocalAddresses = 64;
 inline constexpr uint32_t kMinTimeoutS = 1;
 inline constexpr uint32_t kMaxTimeoutS = 86400;
 inline constexpr uint16_t kMaxVlan = 4094;
@@ -55,7 +59,12 @@ inline constexpr uint64_t kMaxRingPoints = uint64_t{1} << 26;
 
 struct PortConfig {          // [boot] one entry per DPDK port, in EAL port-id order
   std::string name;          // for logs and metrics only
-  Ipv4Prefix address;        // Tether's own address on this port: ARP, ping, full-NAT source
+  Ipv4Prefix address;        // Tether's own address on this port: ARP, ping, IPIP outer source,
+                             // and the full-NAT source unless local_addresses is set
+  // Full-NAT source addresses on the port's subnet (Tether answers ARP and ping for them). Without it,
+  // full-NAT uses `address` alone, which bounds concurrent full-NAT flows out of this port to the
+  // local port range; each address adds that many again (DPVS's "laddr" list).
+  std::optional<Ipv4Range> local_addresses;
   std::optional<uint32_t> gateway;  // next hop for destinations off the port's subnet
   uint16_t vlan = 0;         // 0 = untagged; otherwise 802.1Q tag pushed on egress, expected on ingress
 };
@@ -217,7 +226,8 @@ absl::StatusOr<Config> loadConfigFile(const std::string& path);
 
 // Checks that hold across the whole Config (also used for configs built by the REST API): every
 // single-field range above, at least one port, unique port names and addresses, gateway on its port's
-// subnet, unique service names and (vip, port, protocol), VIP not a port address, unique backend
+// subnet, local_addresses on the port's subnet (at most kMaxLocalAddresses, unicast hosts, no other
+// port's address or range), unique service names and (vip, port, protocol), VIP not a port address, unique backend
 // (address, port) per service, DSR/IP-in-IP backend port == service port, maglev_size prime and
 // >= backends, local port range >= kMinLocalPorts, flow_entries_per_lcore a power of two, unicast
 // addresses and MACs, static neighbors on some port's subnet, an `http` block only on tcp fullnat

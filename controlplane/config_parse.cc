@@ -289,6 +289,7 @@ class Reader {
 constexpr uint64_t kMaxPort = std::numeric_limits<uint16_t>::max();
 constexpr std::string_view kAddressText = "an IPv4 address";
 constexpr std::string_view kPrefixText = "an IPv4 prefix";
+constexpr std::string_view kRangeText = "an IPv4 range";
 
 DataplaneConfig readDataplane(Reader& r, const Field& field) {
   DataplaneConfig dataplane;
@@ -306,13 +307,17 @@ DataplaneConfig readDataplane(Reader& r, const Field& field) {
 
 PortConfig readPort(Reader& r, const Field& field) {
   PortConfig port;
-  const MapView view = r.map(field, {"name", "address", "gateway", "vlan"}, /*null_is_empty=*/false);
+  const MapView view =
+      r.map(field, {"name", "address", "gateway", "local_addresses", "vlan"}, /*null_is_empty=*/false);
   if (const Field* name = r.require(view, "name")) port.name = r.string(*name);
   if (const Field* address = r.require(view, "address")) {
     port.address = r.parsed(*address, parseIpv4Prefix, kPrefixText);
   }
   if (const Field* gateway = view.find("gateway")) {
     port.gateway = r.parsed(*gateway, parseIpv4, kAddressText);
+  }
+  if (const Field* local = view.find("local_addresses")) {
+    port.local_addresses = r.parsed(*local, parseIpv4Range, kRangeText);
   }
   r.optionalInteger(view, "vlan", 0, kMaxVlan, port.vlan);
   return port;

@@ -59,6 +59,33 @@ absl::Status checkEnumUpTo(std::string_view path, Enum value, Enum last) {
   return fieldError(path, absl::StrCat(static_cast<int>(value), " is not a valid value"));
 }
 
+// A port's full-NAT source addresses: hosts on its subnet (ARP answers them there), few enough to size
+// the endpoint pools at start.
+absl::Status checkLocalAddresses(const std::string& path, const PortConfig& port) {
+  const Ipv4Range& range = *port.local_addresses;
+  const std::string key = path + ".local_addresses";
+  const std::string text = formatIpv4Range(range);
+  if (range.last < range.first) return fieldError(key, absl::StrCat(text, ": the last address is below the first"));
+  if (range.size() > kMaxLocalAddresses) {
+    return fieldError(key, absl::StrCat(text, " holds ", range.size(), " addresses; at most ", kMaxLocalAddresses));
+  }
+  if (!isUnicastIpv4(range.first) || !isUnicastIpv4(range.last)) {
+    return fieldError(key, absl::StrCat(text, " is not unicast (0/8, 127/8 and 224/3 are reserved)"));
+  }
+  if (!prefixContains(port.address, range.first) || !prefixContains(port.address, range.last)) {
+    return fieldError(key, absl::StrCat(text, " is not on ", path, ".address ", formatIpv4Prefix(port.address)));
+  }
+  const uint32_t host_mask = ~prefixMask(port.address.prefix_length);
+  if (port.address.prefix_length < 31 &&
+      ((range.first & host_mask) == 0 || (range.last & host_mask) == host_mask)) {
+    return fieldError(key, absl::StrCat(text, " includes the network or broadcast address of its subnet"));
+  }
+  if (port.gateway.has_value() && range.contains(*port.gateway)) {
+    return fieldError(key, absl::StrCat(text, " includes ", path, ".gateway ", formatIpv4(*port.gateway)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status checkUnicast(std::string_view path, uint32_t address) {
   if (isUnicastIpv4(address)) return absl::OkStatus();
   return fieldError(path, absl::StrCat(formatIpv4(address),
@@ -157,6 +184,9 @@ absl::Status checkPorts(const std::vector<PortConfig>& ports) {
                                        ".address ", prefix_text));
       }
     }
+    if (port.local_addresses.has_value()) {
+      if (auto s = checkLocalAddresses(path, port); !s.ok()) return s;
+    }
     if (auto s = checkRange(path + ".vlan", port.vlan, 0, kMaxVlan); !s.ok()) return s;
     for (size_t j = 0; j < i; ++j) {
       if (ports[j].name == port.name) {
@@ -166,6 +196,21 @@ absl::Status checkPorts(const std::vector<PortConfig>& ports) {
       if (ports[j].address.address == port.address.address) {
         return fieldError(path + ".address", absl::StrCat(formatIpv4(port.address.address),
                                                           " is already the address of ports[", j, "]"));
+      }
+      // A reply to a local address must name one port's flow: no address is two ports' own.
+      const PortConfig& other = ports[j];
+      if (other.local_addresses.has_value() && other.local_addresses->contains(port.address.address)) {
+        return fieldError(path + ".address", absl::StrCat(formatIpv4(port.address.address),
+                                                          " is one of ports[", j, "].local_addresses"));
+      }
+      if (port.local_addresses.has_value()) {
+        const Ipv4Range& range = *port.local_addresses;
+        if (range.contains(other.address.address) ||
+            (other.local_addresses.has_value() && range.overlaps(*other.local_addresses))) {
+          return fieldError(path + ".local_addresses",
+                            absl::StrCat(formatIpv4Range(range), " overlaps the address",
+                                         other.local_addresses.has_value() ? "es" : "", " of ports[", j, "]"));
+        }
       }
     }
   }
@@ -440,6 +485,11 @@ absl::Status checkServices(const Config& config) {
         return fieldError(path + ".vip",
                           absl::StrFormat("%s is the address of ports[%d] (%s)", formatIpv4(service.vip),
                                           p, config.ports[p].name));
+      }
+      const std::optional<Ipv4Range>& local = config.ports[p].local_addresses;
+      if (local.has_value() && local->contains(service.vip)) {
+        return fieldError(path + ".vip", absl::StrFormat("%s is one of ports[%d].local_addresses (%s)",
+                                                         formatIpv4(service.vip), p, formatIpv4Range(*local)));
       }
     }
     if (auto s = checkRange(path + ".port", service.port, 1, kMaxPort); !s.ok()) return s;

@@ -89,11 +89,21 @@ absl::Status checkBootKeysUnchanged(const Config& running, const Config& next) {
     const auto& x = running.ports[p];
     const auto& y = next.ports[p];
     if (x.address.address != y.address.address || x.address.prefix_length != y.address.prefix_length ||
-        x.vlan != y.vlan || x.gateway != y.gateway) {
+        x.vlan != y.vlan || x.gateway != y.gateway || x.local_addresses != y.local_addresses) {
       return absl::FailedPreconditionError(absl::StrFormat("ports[%d]: boot-only; restart tetherd to apply", p));
     }
   }
   return absl::OkStatus();
+}
+
+// Full-NAT source addresses per port, which size each worker's endpoint pools.
+dataplane::LocalAddressCounts localAddressCounts(const Config& cfg) {
+  dataplane::LocalAddressCounts counts{};
+  for (size_t p = 0; p < cfg.ports.size(); ++p) {
+    const std::optional<Ipv4Range>& local = cfg.ports[p].local_addresses;
+    counts[p] = local.has_value() ? static_cast<uint16_t>(local->size()) : 1;
+  }
+  return counts;
 }
 
 }  // namespace
@@ -138,8 +148,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
       // Best effort: without rules, replies reach their owner over the hand-off ring.
       const dataplane::LocalPortPartition steering_partition{cfg.dataplane.local_port_min,
                                                              cfg.dataplane.local_port_max, workers};
-      auto rules = dataplane::installReplySteering(p, rte_cpu_to_be_32(cfg.ports[p].address.address),
-                                                   steering_partition, workers);
+      const std::optional<Ipv4Range>& local = cfg.ports[p].local_addresses;
+      auto rules = dataplane::installReplySteering(
+          p, local.has_value() ? local->first : cfg.ports[p].address.address,
+          local.has_value() ? static_cast<uint32_t>(local->size()) : 1, steering_partition, workers);
       if (rules.ok()) {
         std::fprintf(stderr, "tetherd: port %d: %u rte_flow rules steer full-NAT replies to their lcore\n", p, *rules);
       } else {
@@ -177,7 +189,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
         rte_zmalloc("tether_counters", sizeof(dataplane::LcoreCounters), RTE_CACHE_LINE_SIZE));
     if (counters == nullptr) return absl::ResourceExhaustedError("cannot allocate counters");
     d->counters_.push_back(counters);
-    auto ctx = std::make_unique<dataplane::WorkerContext>(w, partition, cfg.dataplane.flow_entries_per_lcore);
+    auto ctx = std::make_unique<dataplane::WorkerContext>(w, partition, cfg.dataplane.flow_entries_per_lcore,
+                                                          localAddressCounts(cfg));
     ctx->counters = counters;
     ctx->to_control = d->to_control_;
     ctx->handoff_in = makeRing(absl::StrFormat("tether_handoff_%d", w), kHandoffRingSize, RING_F_SC_DEQ);

@@ -471,6 +471,7 @@ nlohmann::json configToJson(const Config& config) {
                   {"address", formatIpv4Prefix(port.address)},
                   {"vlan", port.vlan}};
     if (port.gateway.has_value()) entry["gateway"] = formatIpv4(*port.gateway);
+    if (port.local_addresses.has_value()) entry["local_addresses"] = formatIpv4Range(*port.local_addresses);
     ports.push_back(std::move(entry));
   }
   json neighbors = json::array();

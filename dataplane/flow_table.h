@@ -76,7 +76,10 @@ struct alignas(64) FlowEntry {
   hashing::FlowKeyV4 reply_key;   // backend -> local address (full-NAT only)
   uint32_t backend_address_be = 0;
   uint16_t backend_port_be = 0;
+  uint32_t local_address_be = 0;  // full-NAT source address (one of the egress port's local addresses)
   uint16_t local_port_be = 0;     // full-NAT source port, 0 otherwise
+  uint8_t local_address_index = 0;  // the endpoint's place in its pool (WorkerContext::releaseLocalEndpoint)
+  uint8_t local_pool_port = 0;      // the egress port whose pool holds it
   uint16_t ingress_port = 0;
   // HTTP delayed binding (never armed for the fast path: armed_epoch stays 0).
   ProxyPhase proxy_phase = ProxyPhase::kNone;

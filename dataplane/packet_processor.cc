@@ -55,7 +55,7 @@ constexpr uint32_t kPrefetchEntriesAbove = 8192;
 
 bool isLocalAddress(const Snapshot& snap, uint32_t address_be) {
   for (uint16_t p = 0; p < snap.port_count; ++p) {
-    if (snap.ports[p].address_be == address_be) return true;
+    if (snap.ports[p].isOwnAddress(address_be)) return true;
   }
   return false;
 }
@@ -77,7 +77,7 @@ Verdict handleArp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   rte_arp_hdr* arp = f.arp;
   const LocalPort& port = s.snap.ports[s.rx_port];
   const uint32_t target = arp->arp_data.arp_tip;
-  const bool ours = target == port.address_be || s.snap.service_index.isVip(target);
+  const bool ours = port.isOwnAddress(target) || s.snap.service_index.isVip(target);
   if (arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REQUEST) && ours) {
     const rte_ether_addr requester = arp->arp_data.arp_sha;
     const uint32_t requester_ip = arp->arp_data.arp_sip;
@@ -214,18 +214,14 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, u
     why = DropReason::kNoNeighbor;
     return nullptr;
   }
-  uint16_t local_port = 0;
-  if (svc.forwarding == ForwardingMode::kFullNat) {
-    local_port = s.ctx.local_ports.acquire();
-    if (local_port == 0) {
-      why = DropReason::kNoLocalPort;
-      return nullptr;
-    }
-  }
   FlowEntry* e = s.ctx.flows.insert(f.key, flow_hash);
   if (e == nullptr) {
-    if (local_port != 0) s.ctx.local_ports.release(local_port);
     why = DropReason::kFlowTableFull;
+    return nullptr;
+  }
+  if (svc.forwarding == ForwardingMode::kFullNat && !s.ctx.acquireLocalEndpoint(*e, s.snap, backend.egress_port)) {
+    s.ctx.flows.erase(e);
+    why = DropReason::kNoLocalPort;
     return nullptr;
   }
   setBackend(*e, backend);
@@ -238,10 +234,7 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, u
   } else {
     e->state = FlowState::kUdp;
   }
-  if (local_port != 0) {
-    e->local_port_be = rte_cpu_to_be_16(local_port);
-    addReplyIndex(s.ctx.flows, e, s.snap.ports[backend.egress_port].address_be, f.key.protocol);
-  }
+  if (e->local_port_be != 0) addReplyIndex(s.ctx.flows, e, e->local_address_be, f.key.protocol);
   s.ctx.counters->flows_created.inc();
   s.ctx.counters->backends[backend.counter_slot].new_flows.inc();
   return e;
@@ -250,7 +243,7 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, u
 }  // namespace
 
 void releaseFlow(BurstState& s, FlowEntry* e, bool reset) {
-  if (e->local_port_be != 0) s.ctx.local_ports.release(rte_be_to_cpu_16(e->local_port_be));
+  s.ctx.releaseLocalEndpoint(*e);
   s.ctx.flows.erase(e);
   if (reset) s.ctx.counters->flows_reset.inc();
 }
@@ -293,13 +286,14 @@ void rewriteToBackend(const ParsedFrame& f, const FlowEntry& e) {
 // whether the established path may take the flow's next packets (forwardOnFlow).
 void armFlow(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
   const LocalPort& egress = s.snap.ports[e.egress_port];
-  const uint32_t egress_address = egress.address_be;
-  e.rewrite_addrs = uint64_t{egress_address} | (uint64_t{e.backend_address_be} << 32);
+  // Full-NAT's source is the flow's local address; IPIP's outer source is the port's own.
+  const uint32_t source = e.forwarding == ForwardingMode::kFullNat ? e.local_address_be : egress.address_be;
+  e.rewrite_addrs = uint64_t{source} | (uint64_t{e.backend_address_be} << 32);
   std::memcpy(e.l2_to_backend, &e.backend_mac, RTE_ETHER_ADDR_LEN);
   std::memcpy(e.l2_to_backend + RTE_ETHER_ADDR_LEN, &egress.mac, RTE_ETHER_ADDR_LEN);
   switch (e.forwarding) {
     case ForwardingMode::kFullNat: {
-      const uint64_t addr_delta = checksumDelta32(f.key.src_addr_be, egress_address) +
+      const uint64_t addr_delta = checksumDelta32(f.key.src_addr_be, source) +
                                   checksumDelta32(f.key.dst_addr_be, e.backend_address_be);
       const uint32_t old_ports = uint32_t{f.key.src_port_be} | (uint32_t{f.key.dst_port_be} << 16);
       e.rewrite_ports = uint32_t{e.local_port_be} | (uint32_t{e.backend_port_be} << 16);
@@ -519,7 +513,7 @@ Verdict forwardSpliced(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry* e)
   bc.packets.inc();
   bc.bytes.add(rte_pktmbuf_pkt_len(m));
   const LocalPort& egress = s.snap.ports[e->egress_port];
-  rewriteEndpoints(f, egress.address_be, e->local_port_be, e->backend_address_be, e->backend_port_be, 0, l4_delta);
+  rewriteEndpoints(f, e->local_address_be, e->local_port_be, e->backend_address_be, e->backend_port_be, 0, l4_delta);
   if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   queueTx(s, m, e->egress_port);
   return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};

@@ -12,18 +12,19 @@ namespace lb::dataplane {
 namespace {
 
 struct RuleSpec {
+  uint32_t address_be;
   uint8_t protocol;
   PortMask ports;
   uint16_t queue;
 };
 
 // One rule: eth / ipv4 dst / tcp|udp dst port block -> queue. Validates first when `validate_only`.
-rte_flow* createRule(uint16_t port_id, uint32_t address_be, const RuleSpec& spec, bool validate_only,
+rte_flow* createRule(uint16_t port_id, const RuleSpec& spec, bool validate_only,
                      rte_flow_error& error, int& rc) {
   const rte_flow_attr attr{.group = 0, .priority = 0, .ingress = 1, .egress = 0, .transfer = 0, .reserved = 0};
   rte_flow_item_ipv4 ip_spec{};
   rte_flow_item_ipv4 ip_mask{};
-  ip_spec.hdr.dst_addr = address_be;
+  ip_spec.hdr.dst_addr = spec.address_be;
   ip_mask.hdr.dst_addr = RTE_BE32(0xffffffff);
   rte_flow_item_tcp tcp_spec{};
   rte_flow_item_tcp tcp_mask{};
@@ -57,13 +58,16 @@ rte_flow* createRule(uint16_t port_id, uint32_t address_be, const RuleSpec& spec
 
 }  // namespace
 
-absl::StatusOr<uint32_t> installReplySteering(uint16_t port_id, uint32_t address_be,
+absl::StatusOr<uint32_t> installReplySteering(uint16_t port_id, uint32_t first_address, uint32_t address_count,
                                               const LocalPortPartition& partition, uint16_t workers) {
   std::vector<RuleSpec> specs;
-  for (uint16_t w = 0; w < workers; ++w) {
-    for (const PortMask& block : portRangeMasks(partition.firstFor(w), partition.lastFor(w))) {
-      specs.push_back({IPPROTO_TCP, block, w});
-      specs.push_back({IPPROTO_UDP, block, w});
+  for (uint32_t a = 0; a < address_count; ++a) {
+    const uint32_t address_be = rte_cpu_to_be_32(first_address + a);
+    for (uint16_t w = 0; w < workers; ++w) {
+      for (const PortMask& block : portRangeMasks(partition.firstFor(w), partition.lastFor(w))) {
+        specs.push_back({address_be, IPPROTO_TCP, block, w});
+        specs.push_back({address_be, IPPROTO_UDP, block, w});
+      }
     }
   }
   std::vector<rte_flow*> created;
@@ -72,8 +76,8 @@ absl::StatusOr<uint32_t> installReplySteering(uint16_t port_id, uint32_t address
     int rc = 0;
     // Validating the first rule tells whether the PMD can steer at all; later failures mean it ran
     // out of room, which is also a reason to remove every rule and stay with the ring.
-    if (i == 0) createRule(port_id, address_be, specs[i], /*validate_only=*/true, error, rc);
-    rte_flow* flow = rc == 0 ? createRule(port_id, address_be, specs[i], false, error, rc) : nullptr;
+    if (i == 0) createRule(port_id, specs[i], /*validate_only=*/true, error, rc);
+    rte_flow* flow = rc == 0 ? createRule(port_id, specs[i], false, error, rc) : nullptr;
     if (flow == nullptr) {
       for (rte_flow* f : created) {
         rte_flow_error ignored{};

@@ -69,6 +69,15 @@ struct LocalPort {
   uint32_t netmask_be = 0;
   rte_ether_addr mac{};
   uint16_t vlan = 0;  // 0 = untagged
+  // Full-NAT source addresses: local_count consecutive addresses from local_first (host order); the
+  // port's own address alone unless the config gives a range.
+  uint32_t local_first = 0;
+  uint32_t local_count = 0;
+
+  bool isLocalSource(uint32_t address_be) const { return rte_be_to_cpu_32(address_be) - local_first < local_count; }
+  uint32_t localSourceBe(uint32_t index) const { return rte_cpu_to_be_32(local_first + index); }
+  // Tether's own: ARP and ping are answered, TCP/UDP on a local port is a full-NAT reply.
+  bool isOwnAddress(uint32_t address) const { return address == address_be || isLocalSource(address); }
 };
 
 // Open-addressed map (vip, port, protocol) -> service index. Sized at build time to a power of two at

@@ -441,12 +441,14 @@ bool SynProxy::connect(WorkerContext& ctx, const Snapshot& snap, Pending& p, con
                        uint16_t backend, uint64_t now_tsc) {
   const BackendTarget& b = svc.backends[backend];
   FlowEntry* e = p.flow;
-  if (e->local_port_be == 0) {
-    const uint16_t port = ctx.local_ports.acquire();
-    if (port == 0) return false;
-    e->local_port_be = rte_cpu_to_be_16(port);
-    ctx.counters->flows_created.inc();
+  const bool first_backend = e->local_port_be == 0;
+  if (!first_backend && e->local_pool_port != b.egress_port) {
+    // The next backend is behind another port: its source endpoint must be one of that port's.
+    ctx.releaseLocalEndpoint(*e);
+    e->local_port_be = 0;
   }
+  if (e->local_port_be == 0 && !ctx.acquireLocalEndpoint(*e, snap, b.egress_port)) return false;
+  if (first_backend) ctx.counters->flows_created.inc();
   if (e->has_reply_key) {
     // Another backend: the reply 5-tuple changes. The table cannot re-key an entry, so move the
     // flow to a fresh entry (the erase just freed one, so the insert cannot fail).
@@ -459,7 +461,7 @@ bool SynProxy::connect(WorkerContext& ctx, const Snapshot& snap, Pending& p, con
   }
   setBackend(*e, b);
   e->backend_id = b.id;
-  addReplyIndex(ctx.flows, e, snap.ports[b.egress_port].address_be, IPPROTO_TCP);
+  addReplyIndex(ctx.flows, e, e->local_address_be, IPPROTO_TCP);
   ctx.counters->backends[b.counter_slot].new_flows.inc();
   p.phase = Pending::Phase::kConnecting;
   p.attempts = 0;
@@ -496,7 +498,7 @@ bool SynProxy::sendSyn(WorkerContext& ctx, const Snapshot& snap, Pending& p) {
   syn.src_mac = egress.mac;
   syn.dst_mac = e.backend_mac;
   syn.vlan = egress.vlan;
-  syn.src_addr_be = egress.address_be;
+  syn.src_addr_be = e.local_address_be;
   syn.dst_addr_be = e.backend_address_be;
   syn.src_port_be = e.local_port_be;
   syn.dst_port_be = e.backend_port_be;
@@ -730,7 +732,7 @@ void SynProxy::release(WorkerContext& ctx, Pending& p, bool erase_flow) {
     held[i] = nullptr;
   }
   if (erase_flow && p.flow != nullptr) {
-    if (p.flow->local_port_be != 0) ctx.local_ports.release(rte_be_to_cpu_16(p.flow->local_port_be));
+    ctx.releaseLocalEndpoint(*p.flow);
     ctx.flows.erase(p.flow);
   } else if (p.flow != nullptr && p.flow->proxy_phase == ProxyPhase::kBinding) {
     p.flow->proxy_phase = ProxyPhase::kNone;

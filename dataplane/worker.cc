@@ -98,9 +98,7 @@ int runWorker(void* arg) {
                                                        if (e.proxy_phase == ProxyPhase::kBinding && ctx.proxy) {
                                                          ctx.proxy->abandon(ctx, e);
                                                        }
-                                                       if (e.local_port_be != 0) {
-                                                         ctx.local_ports.release(rte_be_to_cpu_16(e.local_port_be));
-                                                       }
+                                                       ctx.releaseLocalEndpoint(e);
                                                      });
       ctx.counters->flows_expired.add(expired);
       ctx.counters->flows_active.store(ctx.flows.size(), std::memory_order_relaxed);

@@ -41,16 +41,48 @@ struct EstablishedScratch {
   std::array<uint32_t, kMaxBurst> tag;             // FlowTable::clientTag of the key's hash
 };
 
+// How many full-NAT source addresses each DPDK port has (LocalPort::local_count); sized at start.
+using LocalAddressCounts = std::array<uint16_t, kMaxPorts>;
+inline constexpr LocalAddressCounts kOneLocalAddressPerPort = {1, 1, 1, 1, 1, 1, 1, 1};
+static_assert(kMaxPorts == 8, "kOneLocalAddressPerPort lists every port");
+
 struct WorkerContext {
-  WorkerContext(uint16_t index, const LocalPortPartition& partition, uint32_t flow_capacity)
-      : worker_index(index),
-        ports(partition),
-        local_ports(partition.firstFor(index), partition.lastFor(index)),
-        flows(flow_capacity) {}
+  WorkerContext(uint16_t index, const LocalPortPartition& partition, uint32_t flow_capacity,
+                const LocalAddressCounts& local_addresses = kOneLocalAddressPerPort)
+      : worker_index(index), ports(partition), flows(flow_capacity) {
+    for (uint16_t p = 0; p < kMaxPorts; ++p) {
+      if (local_addresses[p] != 0) {
+        local_ports[p] = LocalPortPool(partition.firstFor(index), partition.lastFor(index), local_addresses[p]);
+      }
+    }
+  }
+
+  // A full-NAT source endpoint for flow `e` leaving through `egress_port`, recorded in the entry
+  // (address, port, and the pool it came from). False when that port's endpoints are all taken.
+  bool acquireLocalEndpoint(FlowEntry& e, const Snapshot& snap, uint16_t egress_port) {
+    const LocalEndpoint endpoint = local_ports[egress_port].acquire();
+    if (endpoint.port == 0) return false;
+    e.local_port_be = rte_cpu_to_be_16(endpoint.port);
+    e.local_address_be = snap.ports[egress_port].localSourceBe(endpoint.address_index);
+    e.local_address_index = static_cast<uint8_t>(endpoint.address_index);
+    e.local_pool_port = static_cast<uint8_t>(egress_port);
+    return true;
+  }
+  // Gives the entry's endpoint back, if it holds one; the caller erases the entry or clears
+  // local_port_be.
+  void releaseLocalEndpoint(const FlowEntry& e) {
+    if (e.local_port_be == 0) return;
+    local_ports[e.local_pool_port].release(LocalEndpoint{e.local_address_index, rte_be_to_cpu_16(e.local_port_be)});
+  }
+  uint64_t localEndpointsAvailable() const {
+    uint64_t available = 0;
+    for (const LocalPortPool& pool : local_ports) available += pool.available();
+    return available;
+  }
 
   uint16_t worker_index;
   LocalPortPartition ports;
-  LocalPortPool local_ports;
+  std::array<LocalPortPool, kMaxPorts> local_ports;  // one per egress port
   FlowTable flows;
   LcoreCounters* counters = nullptr;              // allocated by the control plane, cache aligned
   std::array<rte_ring*, kMaxWorkers> handoff_to{};  // rings into other workers (multi-producer)

@@ -46,6 +46,7 @@ ports:
   - name: lan
     address: 10.99.0.2/24
     gateway: 10.99.0.1
+    local_addresses: 10.99.0.20-10.99.0.51
     vlan: 100
   - name: wan-1
     address: 192.168.7.5/30
@@ -129,6 +130,8 @@ TEST(ParseConfigTest, FullConfigRoundTripsIntoStruct) {
   EXPECT_EQ(c.ports[0].name, "lan");
   EXPECT_EQ(c.ports[0].address, (Ipv4Prefix{ip(10, 99, 0, 2), 24}));
   EXPECT_EQ(c.ports[0].gateway, ip(10, 99, 0, 1));
+  EXPECT_EQ(c.ports[0].local_addresses, (Ipv4Range{ip(10, 99, 0, 20), ip(10, 99, 0, 51)}));
+  EXPECT_FALSE(c.ports[1].local_addresses.has_value());
   EXPECT_EQ(c.ports[0].vlan, 100);
   EXPECT_EQ(c.ports[1].name, "wan-1");
   EXPECT_EQ(c.ports[1].address, (Ipv4Prefix{ip(192, 168, 7, 5), 30}));
@@ -312,7 +315,7 @@ TEST(ParseConfigTest, ErrorsCarryLineNumbers) {
   absl::Status status = parseConfig(yaml).status();
   EXPECT_TRUE(failsWith(status,
                         "services[0].backends[0].weight: 2000000 is out of range 0..1000000 "
-                        "(line 39)"));
+                        "(line 40)"));
 
   status = parseConfig("ports:\n  - name: lan\n    address: [\n").status();
   EXPECT_TRUE(failsWith(status, "YAML syntax error at line 4, column 1"));
@@ -766,6 +769,36 @@ const std::vector<BadYamlCase>& badYamlCases() {
       {"DuplicatePortName",
        "ports:\n  - {name: lan, address: 10.99.0.2/24}\n  - {name: lan, address: 10.98.0.2/24}\n",
        "ports[1].name: \"lan\" is already the name of ports[0]"},
+      // --- full-NAT source addresses (ports[].local_addresses) ---------------------------------------
+      {"LocalAddressesNotRange", portWith("name: lan, address: 10.99.0.2/24, local_addresses: 10.99.0.20..10.99.0.30"),
+       "ports[0].local_addresses: \"10.99.0.20..10.99.0.30\" is not an IPv4 range"},
+      {"LocalAddressesReversed", portWith("name: lan, address: 10.99.0.2/24, local_addresses: 10.99.0.30-10.99.0.20"),
+       "ports[0].local_addresses: \"10.99.0.30-10.99.0.20\" is not an IPv4 range (the last address is below the first)"},
+      // Backends ARP for them on the port's subnet.
+      {"LocalAddressesOffSubnet", portWith("name: lan, address: 10.99.0.2/24, local_addresses: 10.98.0.20-10.98.0.21"),
+       "ports[0].local_addresses: 10.98.0.20-10.98.0.21 is not on ports[0].address 10.99.0.2/24"},
+      // Endpoint pools are sized at start: the range is bounded.
+      {"LocalAddressesTooMany", portWith("name: lan, address: 10.99.0.2/24, local_addresses: 10.99.0.20-10.99.0.120"),
+       "ports[0].local_addresses: 10.99.0.20-10.99.0.120 holds 101 addresses; at most 64"},
+      {"LocalAddressesBroadcast", portWith("name: lan, address: 10.99.0.2/24, local_addresses: 10.99.0.250-10.99.0.255"),
+       "ports[0].local_addresses: 10.99.0.250-10.99.0.255 includes the network or broadcast address of its subnet"},
+      {"LocalAddressesHoldGateway",
+       portWith("name: lan, address: 10.99.0.2/24, gateway: 10.99.0.1, local_addresses: 10.99.0.1-10.99.0.8"),
+       "ports[0].local_addresses: 10.99.0.1-10.99.0.8 includes ports[0].gateway 10.99.0.1"},
+      // Traffic to a local address is Tether's, never a service's.
+      {"LocalAddressesHoldVip",
+       "ports:\n  - {name: lan, address: 10.99.0.2/24, local_addresses: 10.99.0.90-10.99.0.110}\n"
+       "services:\n  - {" + kWeb + ", " + kBackend + "}\n",
+       "services[0].vip: 10.99.0.100 is one of ports[0].local_addresses (10.99.0.90-10.99.0.110)"},
+      // A reply to a local address must name one port.
+      {"LocalAddressesOverlapOtherPort",
+       "ports:\n  - {name: a, address: 10.99.0.2/24, local_addresses: 10.99.0.20-10.99.0.29}\n"
+       "  - {name: b, address: 10.99.0.3/24, local_addresses: 10.99.0.29-10.99.0.40}\n",
+       "ports[1].local_addresses: 10.99.0.29-10.99.0.40 overlaps the addresses of ports[0]"},
+      {"LocalAddressesHoldOtherPortAddress",
+       "ports:\n  - {name: a, address: 10.99.0.2/24, local_addresses: 10.99.0.2-10.99.0.9}\n"
+       "  - {name: b, address: 10.99.0.3/24}\n",
+       "ports[1].address: 10.99.0.3 is one of ports[0].local_addresses"},
       // Port addresses are unique.
       {"DuplicatePortAddress",
        "ports:\n  - {name: a, address: 10.99.0.2/24}\n  - {name: b, address: 10.99.0.2/16}\n",
@@ -1408,6 +1441,19 @@ TEST(AddressTest, Ipv4RejectsNonCanonicalText) {
   }
   for (const char* text : {"1.2.3.4", "1.2.3.4/", "1.2.3.4/33", "1.2.3.4/024", "1.2.3.4/-1", "/24"}) {
     EXPECT_FALSE(parseIpv4Prefix(text).ok()) << text;
+  }
+}
+
+// Ranges: first-last or one address, round-tripped by formatIpv4Range; anything else is rejected.
+TEST(AddressTest, Ipv4RangeParsesAndFormats) {
+  EXPECT_EQ(*parseIpv4Range("10.0.0.100-10.0.0.131"), (Ipv4Range{0x0a000064, 0x0a000083}));
+  EXPECT_EQ(parseIpv4Range("10.0.0.100-10.0.0.131")->size(), 32u);
+  EXPECT_EQ(formatIpv4Range(*parseIpv4Range("10.0.0.100-10.0.0.131")), "10.0.0.100-10.0.0.131");
+  EXPECT_EQ(*parseIpv4Range("10.0.0.7"), (Ipv4Range{0x0a000007, 0x0a000007}));
+  EXPECT_EQ(formatIpv4Range(*parseIpv4Range("10.0.0.7")), "10.0.0.7");
+  for (const char* text : {"", "-", "10.0.0.1-", "-10.0.0.1", "10.0.0.2-10.0.0.1", "10.0.0.1-10.0.0.2-10.0.0.3",
+                           "10.0.0.1 - 10.0.0.2", "10.0.0.0/24"}) {
+    EXPECT_FALSE(parseIpv4Range(text).ok()) << text;
   }
 }
 

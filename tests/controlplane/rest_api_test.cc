@@ -409,6 +409,15 @@ TEST(RestApiConfig, GetReturnsTheWholeConfig) {
   EXPECT_EQ(r.body, currentJson(server.ops()));
 }
 
+// A port's full-NAT source addresses read back in the file's own notation.
+TEST(RestApiConfig, LocalAddressesReadBackAsWritten) {
+  Config config = baseConfig();
+  config.ports[0].local_addresses = Ipv4Range{0x0a630014, 0x0a630033};
+  EXPECT_EQ(configToJson(config)["ports"][0]["local_addresses"], "10.99.0.20-10.99.0.51");
+  config.ports[0].local_addresses.reset();
+  EXPECT_FALSE(configToJson(config)["ports"][0].contains("local_addresses"));
+}
+
 // Timeouts read back as set; a PATCH changes only the fields it names.
 TEST(RestApiConfig, TimeoutsGetAndPatch) {
   Server server;

@@ -1,4 +1,4 @@
-// LocalPortPool (FIFO reuse of one worker's full-NAT source ports) and LocalPortPartition (which
+// LocalPortPool (FIFO reuse of one worker's full-NAT source endpoints) and LocalPortPartition (which
 // worker owns a port), from dataplane/local_port_pool.h.
 #include "dataplane/local_port_pool.h"
 
@@ -16,28 +16,28 @@ namespace {
 TEST(LocalPortPoolTest, FifoReuseOrder) {
   LocalPortPool pool(100, 104);
   EXPECT_EQ(pool.available(), 5u);
-  EXPECT_EQ(pool.acquire(), 100);
-  EXPECT_EQ(pool.acquire(), 101);
-  EXPECT_EQ(pool.acquire(), 102);
-  pool.release(101);
-  pool.release(100);
-  EXPECT_EQ(pool.acquire(), 103);
-  EXPECT_EQ(pool.acquire(), 104);
-  EXPECT_EQ(pool.acquire(), 101);
-  EXPECT_EQ(pool.acquire(), 100);
+  EXPECT_EQ(pool.acquire().port, 100);
+  EXPECT_EQ(pool.acquire().port, 101);
+  EXPECT_EQ(pool.acquire().port, 102);
+  pool.release({0, 101});
+  pool.release({0, 100});
+  EXPECT_EQ(pool.acquire().port, 103);
+  EXPECT_EQ(pool.acquire().port, 104);
+  EXPECT_EQ(pool.acquire().port, 101);
+  EXPECT_EQ(pool.acquire().port, 100);
   EXPECT_EQ(pool.available(), 0u);
 }
 
 // An exhausted pool returns 0 (never a valid port) until a port is released.
 TEST(LocalPortPoolTest, ExhaustionReturnsZero) {
   LocalPortPool pool(60000, 60002);
-  for (int i = 0; i < 3; ++i) EXPECT_NE(pool.acquire(), 0);
-  EXPECT_EQ(pool.acquire(), 0);
-  EXPECT_EQ(pool.acquire(), 0);
+  for (int i = 0; i < 3; ++i) EXPECT_NE(pool.acquire().port, 0);
+  EXPECT_EQ(pool.acquire().port, 0);
+  EXPECT_EQ(pool.acquire().port, 0);
   EXPECT_EQ(pool.available(), 0u);
-  pool.release(60001);
-  EXPECT_EQ(pool.acquire(), 60001);
-  EXPECT_EQ(pool.acquire(), 0);
+  pool.release({0, 60001});
+  EXPECT_EQ(pool.acquire().port, 60001);
+  EXPECT_EQ(pool.acquire().port, 0);
 }
 
 // Through many wrap-arounds of the ring, the pool hands out each port at most once at a time and
@@ -45,20 +45,47 @@ TEST(LocalPortPoolTest, ExhaustionReturnsZero) {
 TEST(LocalPortPoolTest, WrapAroundKeepsPortsUniqueAndFifo) {
   LocalPortPool pool(2000, 2015);
   std::vector<uint16_t> held;
-  for (int i = 0; i < 16; ++i) held.push_back(pool.acquire());
+  for (int i = 0; i < 16; ++i) held.push_back(pool.acquire().port);
   for (int round = 0; round < 100; ++round) {
     // Release the oldest five, then acquire five: they must be those five, in the same order.
     std::vector<uint16_t> released(held.begin(), held.begin() + 5);
     held.erase(held.begin(), held.begin() + 5);
-    for (uint16_t p : released) pool.release(p);
+    for (uint16_t p : released) pool.release({0, p});
     for (uint16_t p : released) {
-      const uint16_t got = pool.acquire();
+      const uint16_t got = pool.acquire().port;
       EXPECT_EQ(got, p);
       held.push_back(got);
     }
     ASSERT_EQ(std::set<uint16_t>(held.begin(), held.end()).size(), 16u);
-    EXPECT_EQ(pool.acquire(), 0);
+    EXPECT_EQ(pool.acquire().port, 0);
   }
+}
+
+// With several addresses every (address, port) pair is handed out exactly once before the pool runs
+// dry, consecutive acquisitions rotate over the addresses, and a released pair comes back last.
+TEST(LocalPortPoolTest, EveryAddressHoldsEveryPortOnce) {
+  constexpr uint32_t kAddresses = 5;
+  LocalPortPool pool(3000, 3099, kAddresses);
+  EXPECT_EQ(pool.capacity(), 100u * kAddresses);
+  std::set<std::pair<uint16_t, uint16_t>> seen;
+  for (uint32_t i = 0; i < 100 * kAddresses; ++i) {
+    const LocalEndpoint e = pool.acquire();
+    ASSERT_NE(e.port, 0) << "exhausted after " << i;
+    ASSERT_GE(e.port, 3000);
+    ASSERT_LE(e.port, 3099);
+    ASSERT_LT(e.address_index, kAddresses);
+    EXPECT_EQ(e.address_index, i % kAddresses) << "consecutive flows rotate over the addresses";
+    ASSERT_TRUE(seen.emplace(e.address_index, e.port).second) << "endpoint handed out twice";
+  }
+  EXPECT_EQ(pool.acquire().port, 0);
+  pool.release({3, 3042});
+  pool.release({0, 3007});
+  const LocalEndpoint first = pool.acquire();
+  EXPECT_EQ(first.address_index, 3);
+  EXPECT_EQ(first.port, 3042);
+  const LocalEndpoint second = pool.acquire();
+  EXPECT_EQ(second.address_index, 0);
+  EXPECT_EQ(second.port, 3007);
 }
 
 // For 1..8 workers and several ranges, the workers' chunks are disjoint, contiguous, in the range,
@@ -108,7 +135,7 @@ TEST(LocalPortPartitionTest, WorkerPoolsHandOutOnlyOwnedPorts) {
   for (uint16_t w = 0; w < 3; ++w) {
     LocalPortPool pool(part.firstFor(w), part.lastFor(w));
     EXPECT_EQ(pool.available(), part.chunk());
-    for (uint16_t p = pool.acquire(); p != 0; p = pool.acquire()) {
+    for (uint16_t p = pool.acquire().port; p != 0; p = pool.acquire().port) {
       ASSERT_TRUE(part.contains(p));
       ASSERT_EQ(part.ownerOf(p), w);
     }

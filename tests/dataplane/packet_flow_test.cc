@@ -350,12 +350,12 @@ TEST_F(PacketFlowTest, FullFlowTableDropsAndReleasesLocalPort) {
   for (uint16_t p = 0; p < 4; ++p) {
     forward(small, snap, fromClient().tcp(static_cast<uint16_t>(30000 + p), kWebPort, kSyn).build());
   }
-  const uint32_t ports_left = small.ctx().local_ports.available();
+  const uint64_t ports_left = small.ctx().localEndpointsAvailable();
   const Verdict v = small.process(snap, fromClient().tcp(30100, kWebPort, kSyn).build());
   EXPECT_EQ(v.kind, VerdictKind::kDropped);
   EXPECT_EQ(v.drop, DropReason::kFlowTableFull);
   EXPECT_EQ(small.drops(DropReason::kFlowTableFull), 1u);
-  EXPECT_EQ(small.ctx().local_ports.available(), ports_left) << "local port leaked";
+  EXPECT_EQ(small.ctx().localEndpointsAvailable(), ports_left) << "local port leaked";
   EXPECT_EQ(small.ctx().flows.size(), 4u);
   // Existing flows still forward.
   forward(small, snap, fromClient().tcp(30000, kWebPort, kAck).build());

@@ -90,6 +90,18 @@ TEST(SnapshotBuilderTest, CopiesPortsServicesAndTimeouts) {
   EXPECT_EQ(snap->ports[0].netmask_be, rte_cpu_to_be_32(0xffffff00u));
   EXPECT_TRUE(sameMac(snap->ports[0].mac, portMac()));
   EXPECT_EQ(snap->ports[0].vlan, 0);
+  // Without local_addresses the port's own address is its one full-NAT source.
+  EXPECT_EQ(snap->ports[0].local_count, 1u);
+  EXPECT_EQ(snap->ports[0].localSourceBe(0), rte_cpu_to_be_32(kPortIp));
+  source.config.ports[0].local_addresses = controlplane::Ipv4Range{ipv4(10, 99, 0, 20), ipv4(10, 99, 0, 27)};
+  const auto ranged = source.build();
+  ASSERT_NE(ranged, nullptr);
+  EXPECT_EQ(ranged->ports[0].local_count, 8u);
+  EXPECT_EQ(ranged->ports[0].localSourceBe(7), rte_cpu_to_be_32(ipv4(10, 99, 0, 27)));
+  EXPECT_TRUE(ranged->ports[0].isOwnAddress(rte_cpu_to_be_32(ipv4(10, 99, 0, 20))));
+  EXPECT_TRUE(ranged->ports[0].isOwnAddress(rte_cpu_to_be_32(kPortIp)));
+  EXPECT_FALSE(ranged->ports[0].isOwnAddress(rte_cpu_to_be_32(ipv4(10, 99, 0, 28))));
+  EXPECT_FALSE(ranged->ports[0].isOwnAddress(rte_cpu_to_be_32(ipv4(10, 99, 0, 19))));
   EXPECT_EQ(snap->timeouts.tcp_syn_tsc, 2000u);  // tsc_hz = 1000
   EXPECT_EQ(snap->timeouts.tcp_established_tsc, 300000u);
   EXPECT_EQ(snap->timeouts.tcp_closing_tsc, 7000u);

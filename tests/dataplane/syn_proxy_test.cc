@@ -481,7 +481,7 @@ TEST_F(SynProxyTest, ConnectTimeoutRetransmitsThenRetriesThenResets) {
   EXPECT_EQ(rst.flags, kRstAck);
   EXPECT_EQ(rst.dst, kClientIp);
   EXPECT_EQ(w_.ctx().flows.size(), 0u);
-  EXPECT_EQ(w_.ctx().local_ports.available(),
+  EXPECT_EQ(w_.ctx().local_ports[0].available(),
             twoWorkerPartition().lastFor(0) - twoWorkerPartition().firstFor(0) + 1u);
 }
 

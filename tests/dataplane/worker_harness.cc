@@ -40,8 +40,9 @@ std::string uniqueName(const char* prefix) {
   return std::string(prefix) + "_" + std::to_string(counter++);
 }
 
-WorkerHarness::WorkerHarness(uint16_t index, const LocalPortPartition& partition, uint32_t flow_capacity)
-    : ctx_(std::make_unique<WorkerContext>(index, partition, flow_capacity)) {
+WorkerHarness::WorkerHarness(uint16_t index, const LocalPortPartition& partition, uint32_t flow_capacity,
+                             const LocalAddressCounts& local_addresses)
+    : ctx_(std::make_unique<WorkerContext>(index, partition, flow_capacity, local_addresses)) {
   void* mem = rte_zmalloc("test_lcore_counters", sizeof(LcoreCounters), alignof(LcoreCounters));
   if (mem == nullptr) {
     ADD_FAILURE() << "rte_zmalloc(LcoreCounters) failed";

@@ -29,7 +29,8 @@ std::string uniqueName(const char* prefix);
 
 class WorkerHarness {
  public:
-  WorkerHarness(uint16_t index, const LocalPortPartition& partition, uint32_t flow_capacity = 1u << 14);
+  WorkerHarness(uint16_t index, const LocalPortPartition& partition, uint32_t flow_capacity = 1u << 14,
+                const LocalAddressCounts& local_addresses = kOneLocalAddressPerPort);
   ~WorkerHarness();
   WorkerHarness(const WorkerHarness&) = delete;
   WorkerHarness& operator=(const WorkerHarness&) = delete;

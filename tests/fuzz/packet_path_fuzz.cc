@@ -151,9 +151,9 @@ dp::Snapshot* makeSnapshot() {
   snap->services.push_back(makeService(kUdpPort, dp::Protocol::kUdp, kUdpBackendPort, false, 8));
   snap->service_index.build(snap->services);
   snap->ports[0] = {.address_be = rte_cpu_to_be_32(kPortIp), .netmask_be = RTE_BE32(0xffffff00), .mac = portMac(0),
-                    .vlan = 0};
+                    .vlan = 0, .local_first = kPortIp, .local_count = 1};
   snap->ports[1] = {.address_be = rte_cpu_to_be_32(kPort1Ip), .netmask_be = RTE_BE32(0xffffff00), .mac = portMac(1),
-                    .vlan = kPort1Vlan};
+                    .vlan = kPort1Vlan, .local_first = kPort1Ip, .local_count = 1};
   snap->port_count = 2;
   snap->timeouts = {.tcp_syn_tsc = 5 * kTicksPerSecond,
                     .tcp_established_tsc = 300 * kTicksPerSecond,
@@ -238,7 +238,7 @@ class Harness {
     dp::WorkerContext& ctx = *ctx_;
     ctx.flows.expireSlice(now_, g_snap->timeouts, 1024, [&ctx](const dp::FlowEntry& e) {
       if (e.proxy_phase == dp::ProxyPhase::kBinding && ctx.proxy) ctx.proxy->abandon(ctx, e);
-      if (e.local_port_be != 0) ctx.local_ports.release(rte_be_to_cpu_16(e.local_port_be));
+      ctx.releaseLocalEndpoint(e);
     });
   }
   void advance(uint64_t ticks) { now_ += ticks; }

@@ -201,7 +201,7 @@ class Topology:
 
 def make_config(mode, backends, udp_backends=None, static_neighbors=True, stats_backends=True,
                 web_port=None, algorithm="maglev", timeouts=None, health_check=None,
-                neighbor_hosts=()):
+                neighbor_hosts=(), local_addresses=None):
     """tetherd YAML config (configs/README.md) as a dict.
 
     backends: list of (address, weight) or (address, weight, state) for the TCP service `web` on
@@ -209,7 +209,8 @@ def make_config(mode, backends, udp_backends=None, static_neighbors=True, stats_
     udp_backends: the same for the UDP service `echo` on VIP:9000 (None = same as `backends`).
     health_check: the `health_check:` mapping of service `web` (None = none configured).
     neighbor_hosts: more addresses given static `neighbors:` entries, e.g. backends that the test
-    adds later through the REST API."""
+    adds later through the REST API.
+    local_addresses: the port's full-NAT source addresses ("first-last"; None = the port address)."""
     if web_port is None:
         web_port = HTTP_PORT_FULLNAT if mode == "fullnat" else 80
     if udp_backends is None:
@@ -231,6 +232,8 @@ def make_config(mode, backends, udp_backends=None, static_neighbors=True, stats_
     }
     if health_check is not None:
         cfg["services"][0]["health_check"] = dict(health_check)
+    if local_addresses is not None:
+        cfg["ports"][0]["local_addresses"] = local_addresses
     if static_neighbors:
         hosts = [CLIENT_ADDR] + sorted({b[0] for b in backends} | {b[0] for b in udp_backends} |
                                        set(neighbor_hosts),

@@ -6,7 +6,11 @@ its backend. Every connection has its own 5-tuple, so each backend's count is ~B
 and must lie within harness.binomial_tolerance of N*w/sum(w). The stats file's per-backend
 new_flows must grow by exactly the number of connections each backend served (one TCP connection is
 one flow). Runs in any forwarding mode: fullnat (backends on :8080), dsr and ipip (backends on :80).
+With --local-addresses (fullnat), the port has that range of full-NAT source addresses: the backends
+must then see connections from every address of the range and from no other.
 """
+import ipaddress
+
 from harness import (VIP, TestFailure, backend_addr, binomial_tolerance, check, drops_delta, log, new_flows_delta,
                      run_test, wait_for, warm_up)
 
@@ -14,6 +18,7 @@ from harness import (VIP, TestFailure, backend_addr, binomial_tolerance, check, 
 def add_args(ap):
     ap.add_argument("--connections", type=int, help="default 300 in fullnat, 120 in dsr/ipip")
     ap.add_argument("--weights", default="1,1,2", help="backend weights, comma separated")
+    ap.add_argument("--local-addresses", help="fullnat: the port's local_addresses, first-last")
 
 
 def body(ctx):
@@ -22,7 +27,7 @@ def body(ctx):
     n = args.connections or (300 if args.mode == "fullnat" else 120)
     topo = ctx.topology(backends=len(weights))
     backends = [(backend_addr(i + 1), w) for i, w in enumerate(weights)]
-    lb = ctx.start_tetherd(ctx.config(backends))
+    lb = ctx.start_tetherd(ctx.config(backends, local_addresses=args.local_addresses))
     warm_up(topo)
     before = lb.fresh_stats()
 
@@ -68,7 +73,25 @@ def body(ctx):
     log("stats agree: new_flows delta %s; drop deltas %s" % (state["delta"], dd or "none"))
     check(dd.get("malformed", 0) == 0 and dd.get("unsupported", 0) == 0,
           "well-formed traffic was counted as malformed/unsupported: %s" % dd)
+    if args.local_addresses:
+        check_local_addresses(topo, args.local_addresses)
     lb.check_alive()
+
+
+def check_local_addresses(topo, text):
+    first, _, last = text.partition("-")
+    first, last = ipaddress.ip_address(first), ipaddress.ip_address(last or first)
+    want = {str(ipaddress.ip_address(a)) for a in range(int(first), int(last) + 1)}
+    n = 16 * len(want)
+    r = topo.probe(["http-burst", "--url", "http://%s/peer" % VIP, "--n", str(n), "--parallel", "8",
+                    "--max-time", "10"], timeout=120)
+    check(not r["errors"], "%d of %d /peer requests failed, e.g. %s" % (len(r["errors"]), n, r["errors"][:3]))
+    seen = {}
+    for body, count in r["counts"].items():
+        peer = body.split()[-1]
+        seen[peer] = seen.get(peer, 0) + count
+    log("backends saw connections from %s" % dict(sorted(seen.items())))
+    check(set(seen) == want, "full-NAT sources %s, expected exactly %s" % (sorted(seen), sorted(want)))
 
 
 if __name__ == "__main__":

@@ -68,6 +68,8 @@ def make_handler(name, verbose):
             url = urllib.parse.urlsplit(self.path)
             if url.path == "/":
                 return self._reply(200, (name + "\n").encode())
+            if url.path == "/peer":  # who connected: the balancer's full-NAT source address
+                return self._reply(200, ("%s %s\n" % (name, self.client_address[0])).encode())
             if url.path == "/health":
                 return self._reply(500, b"sick\n") if Mode.sick else self._reply(200, b"ok\n")
             if url.path == "/blob":
