@@ -4,7 +4,8 @@
 dataplane_bench replays a gen_pcap file once through tetherd with the sink port replaced by
 net_pcap tx_pcap=FILE and runs this on FILE. Per forwarding mode it checks every frame:
 
-  fullnat  IPv4 from the sink port's address to a backend:8080, local source port in range,
+  fullnat  IPv4 from one of the sink port's full-NAT addresses (--local-sources, default --local)
+           to a backend:8080, local source port in range, every full-NAT address used,
            valid IPv4 and TCP/UDP checksums (RFC 1624 incremental updates done right)
   dsr      IP packet unchanged (client -> VIP:80), destination MAC = the chosen backend's MAC
   ipip     outer IPv4 (protocol 4) from the sink port's address to a backend, valid outer checksum,
@@ -16,6 +17,7 @@ a few percent with thousands of flows).
 
 usage: output_check.py FILE --mode fullnat|dsr|ipip --flows N --vip A --dport N --local A
        --backends A,B,... --macs M,N,... [--backend-port N] [--local-ports MIN-MAX]
+       [--local-sources FIRST-LAST]
 Prints one summary line; exit status 0 if every check passed, 1 otherwise.
 """
 import argparse
@@ -80,6 +82,7 @@ def main():
     ap.add_argument("--macs", required=True, help="MAC of each backend, same order")
     ap.add_argument("--backend-port", type=int, default=8080, help="full-NAT backend port")
     ap.add_argument("--local-ports", default="10000-59999")
+    ap.add_argument("--local-sources", help="the sink port's local_addresses, FIRST-LAST (default: --local)")
     a = ap.parse_args()
     vip = ipaddress.IPv4Address(a.vip).packed
     local = ipaddress.IPv4Address(a.local).packed
@@ -87,6 +90,10 @@ def main():
     macs = [bytes.fromhex(m.replace(":", "")) for m in a.macs.split(",")]
     mac_of = dict(zip(backends, macs))
     lp_min, lp_max = (int(x) for x in a.local_ports.split("-"))
+    first, _, last = (a.local_sources or a.local).partition("-")
+    first, last = int(ipaddress.IPv4Address(first)), int(ipaddress.IPv4Address(last or first))
+    sources = {ipaddress.IPv4Address(x).packed for x in range(first, last + 1)}
+    used_sources = set()
 
     errors, per_backend, flows, count = [], Counter(), set(), 0
     for n, fr in enumerate(frames(a.pcap)):
@@ -127,8 +134,10 @@ def main():
             sport, dport = r[1]
             if a.mode == "fullnat":
                 backend = dst
-                if src != local:
-                    errors.append(f"pkt {n}: source {ipaddress.IPv4Address(src)}, expected {a.local} (full-NAT)")
+                if src not in sources:
+                    errors.append(f"pkt {n}: source {ipaddress.IPv4Address(src)}, expected one of "
+                                  f"{a.local_sources or a.local} (full-NAT)")
+                used_sources.add(src)
                 if dport != a.backend_port:
                     errors.append(f"pkt {n}: dport {dport}, expected backend port {a.backend_port}")
                 if not lp_min <= sport <= lp_max:
@@ -150,6 +159,8 @@ def main():
         errors.append(f"{count} packets forwarded, expected {a.flows} (one per input flow)")
     elif len(flows) != a.flows:
         errors.append(f"{len(flows)} distinct flows in the output, expected {a.flows}")
+    if a.mode == "fullnat" and used_sources != sources and a.flows >= 10 * len(sources):
+        errors.append(f"{len(used_sources)} of {len(sources)} full-NAT source addresses used")
     if len(per_backend) < len(backends) and a.flows >= 10 * len(backends):
         errors.append(f"only {len(per_backend)} of {len(backends)} backends received flows")
     for e in errors[:20]:
@@ -160,7 +171,8 @@ def main():
     else:
         spread = "no backend received flows"
     status = "OK" if not errors else f"FAILED ({len(errors)} problems, first: {errors[0]})"
-    print(f"output check {a.mode}: {count} packets, {spread}: {status}")
+    used = f", {len(used_sources)} source addresses" if a.mode == "fullnat" else ""
+    print(f"output check {a.mode}: {count} packets, {spread}{used}: {status}")
     return 0 if not errors else 1
 
 
