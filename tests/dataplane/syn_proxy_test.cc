@@ -795,5 +795,47 @@ TEST(SetCookieExpiresTest, RecognisesLogouts) {
   EXPECT_FALSE(setCookieExpires("x", ""));
 }
 
+// An HTTP service on a port with full-NAT source addresses: the backend connection leaves from one of
+// them, the backend's answers to that address are spliced back to the client, and the client's later
+// segments keep that source.
+class SynProxyLocalAddressTest : public SynProxyTest {
+ protected:
+  static constexpr uint32_t kLocal = ipv4(10, 99, 0, 20);
+  void SetUp() override {
+    source_.config.ports[0].local_addresses = controlplane::Ipv4Range{kLocal, kLocal + 3};
+    SynProxyTest::SetUp();
+  }
+};
+
+TEST_F(SynProxyLocalAddressTest, BackendConnectionLeavesFromALocalAddress) {
+  const uint32_t client_isn = 7000;
+  const Handshake h = handshake(client_isn);
+  request(h, kRequest);
+  const DecodedSegment syn = popSegment();
+  EXPECT_EQ(syn.flags, kSyn);
+  EXPECT_EQ(syn.src, kLocal);
+  send(backend(syn, kSynAck, 90000, client_isn + 1, synOptions(1460, 7, true, true, 5000, syn.options.tsval)));
+  EXPECT_EQ(proxy().connections_spliced.read(), 1u);
+  const DecodedSegment replay = popSegment();
+  EXPECT_EQ(replay.src, kLocal);
+  EXPECT_EQ(replay.payload, kRequest);
+
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+  const uint32_t after_request = client_isn + 1 + static_cast<uint32_t>(kRequest.size());
+  EXPECT_EQ(send(backend(syn, kPshAck, 90001, after_request, timestampOption(5001, syn.options.tsval), response)).kind,
+            VerdictKind::kForwarded);
+  const DecodedSegment out = popSegment();
+  EXPECT_EQ(out.src, kVip);
+  EXPECT_EQ(out.dst, kClientIp);
+  EXPECT_EQ(out.payload, response);
+
+  send(client(kAck, after_request, h.our_isn + 1 + static_cast<uint32_t>(response.size()),
+              timestampOption(1003, h.our_tsval + 1)));
+  const DecodedSegment ack = popSegment();
+  EXPECT_EQ(ack.src, kLocal);
+  EXPECT_EQ(ack.sport, syn.sport);
+  EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
 }  // namespace
 }  // namespace lb::dataplane::test
