@@ -144,6 +144,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
     rte_ether_addr mac;
     rte_eth_macaddr_get(p, &mac);
     d->port_macs_.push_back(mac);
+    uint16_t mtu = RTE_ETHER_MTU;
+    if (rte_eth_dev_get_mtu(p, &mtu) != 0) mtu = RTE_ETHER_MTU;
+    d->port_mtus_.push_back(mtu);
     if (workers > 1) {
       // Best effort: without rules, replies reach their owner over the hand-off ring.
       const dataplane::LocalPortPartition steering_partition{cfg.dataplane.local_port_min,
@@ -318,6 +321,7 @@ absl::Status Daemon::rebuildAndPublishLocked() {
   BuildInputs in{&config_, port_macs_, &neighbors_, &counter_slots_, rte_get_tsc_hz(),
                  control_stats_.generation + 1, &down_, exception_port_, &slow_start_share_};
   in.session_services = &session_services_;
+  in.port_mtus = port_mtus_;
   auto snap = buildSnapshot(in);
   if (!snap.ok()) return snap.status();
   // Before the publish, so the first request of a new HTTP service already sees its timeouts. Live

@@ -103,6 +103,7 @@ class Daemon final : public ControlOps {
   rte_mempool* pool_ = nullptr;
   rte_rcu_qsbr* qsbr_ = nullptr;
   std::vector<rte_ether_addr> port_macs_;  // config ports only, by DPDK port id
+  std::vector<uint16_t> port_mtus_;        // the same ports' IP MTUs
   uint16_t exception_port_ = dataplane::kNoPort;
   std::unique_ptr<SnapshotPublisher> publisher_;
   NeighborTable neighbors_;

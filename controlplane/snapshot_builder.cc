@@ -99,6 +99,7 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
     lp.netmask_be = rte_cpu_to_be_32(prefixMask(config.ports[p].address.prefix_length));
     lp.mac = in.port_macs[p];
     lp.vlan = config.ports[p].vlan;
+    lp.mtu = p < in.port_mtus.size() ? in.port_mtus[p] : RTE_ETHER_MTU;
     const std::optional<Ipv4Range>& local = config.ports[p].local_addresses;
     lp.local_first = local.has_value() ? local->first : config.ports[p].address.address;
     lp.local_count = local.has_value() ? static_cast<uint32_t>(local->size()) : 1;

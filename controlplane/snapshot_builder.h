@@ -35,6 +35,8 @@ struct BuildInputs {
   // Stable session-table index per HTTP service name (Service::http.session_service). May be null
   // (tests): then an HTTP service's index is its position in config.services.
   ServiceSlots* session_services = nullptr;
+  // Each port's IP MTU, by DPDK port id (rte_eth_dev_get_mtu); a port without an entry has 1500.
+  std::vector<uint16_t> port_mtus;
 };
 
 // A backend's identity for the hashing tables and the session table (BackendTarget::id): a hash of

@@ -25,6 +25,8 @@ enum class DropReason : uint8_t {
   kBadSynCookie,   // an ACK to an HTTP service with no connection and no valid SYN cookie
   kProxyFull,      // this lcore's table of connections being bound (delayed binding) is full
   kStickyRefused,  // strict stickiness: the session's backend cannot take it; the client got a RST
+  kTooBig,         // IPIP: the packet plus the outer header exceeds the egress MTU and DF is clear
+                   // (with DF set the client gets ICMP fragmentation needed instead: icmp_too_big)
   kCount,
 };
 
@@ -34,7 +36,7 @@ inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames
     "malformed",     "unsupported", "unknown_vip",  "no_backend",   "no_neighbor",
     "flow_table_full", "no_local_port", "no_flow", "not_for_us",   "handoff_full",
     "control_full",  "tx_full",     "no_headroom",  "bad_syn_cookie", "proxy_full",
-    "sticky_refused",
+    "sticky_refused", "too_big",
 };
 
 inline constexpr std::string_view dropReasonName(DropReason reason) {

@@ -151,7 +151,8 @@ struct EstablishedBurst {
 // this snapshot, forward it. Returns the egress port it was queued for, or kNotTaken, having changed
 // nothing, when the frame is the slow path's: no armed flow, or an outcome other than forwarding (no
 // headroom for IPIP, a full transmit batch), which the slow path reaches and counts the same way. So
-// this path calls nothing, and the loop around it keeps its values in registers across frames.
+// this path calls nothing, and the loop around it keeps its values in registers across frames. An IPIP
+// packet too large for the egress MTU once encapsulated is also the slow path's.
 inline constexpr int32_t kNotTaken = -1;
 [[gnu::always_inline]] inline int32_t forwardIfArmed(const EstablishedBurst& b, rte_mbuf* m, uint8_t* data,
                                                      uint64_t ports_protocol, uint32_t tag) {
@@ -170,6 +171,7 @@ inline constexpr int32_t kNotTaken = -1;
     if (rte_pktmbuf_headroom(m) < sizeof(rte_ipv4_hdr)) [[unlikely]] return kNotTaken;
     uint16_t inner_len_be;
     std::memcpy(&inner_len_be, data + kIpOffset + offsetof(rte_ipv4_hdr, total_length), sizeof(inner_len_be));
+    if (rte_be_to_cpu_16(inner_len_be) > e.ipip_max_inner_len) [[unlikely]] return kNotTaken;
     uint16_t inner_df;
     std::memcpy(&inner_df, data + kIpOffset + offsetof(rte_ipv4_hdr, fragment_offset), sizeof(inner_df));
     inner_df &= RTE_BE16(RTE_IPV4_HDR_DF_FLAG);

@@ -52,7 +52,11 @@ struct alignas(64) FlowEntry {
   // established packet's rewrite is plain stores plus one checksum update per header:
   uint64_t rewrite_addrs = 0;  // full-NAT new (source, destination); IPIP outer (source, destination):
                                // the 8 bytes exactly as they sit in the IPv4 header
-  uint32_t rewrite_ports = 0;  // full-NAT new (source port, destination port), as in the L4 header
+  union {
+    uint32_t rewrite_ports = 0;   // full-NAT new (source port, destination port), as in the L4 header
+    uint32_t ipip_max_inner_len;  // IPIP: the egress MTU less the outer header; a longer packet takes
+                                  // the slow path (ICMP fragmentation needed or too_big)
+  };
   uint16_t ip_check_delta = 0; // full-NAT: RFC 1624 delta of the IPv4 checksum, folded to 16 bits;
                                // IPIP: one's-complement sum of the outer header's fixed fields
   uint16_t l4_check_delta = 0; // full-NAT: the same for the TCP/UDP checksum (pseudo-header + ports)

@@ -79,6 +79,7 @@ struct alignas(64) LcoreCounters {
   Counter tx_bytes;
   Counter arp_replies;
   Counter icmp_replies;
+  Counter icmp_too_big;   // IPIP packets over the egress MTU answered with ICMP fragmentation needed
   Counter handoff_out;
   Counter handoff_in;
   Counter exception_in;   // from the kernel's tap to the wire

@@ -192,6 +192,51 @@ bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e) {
   return true;
 }
 
+// An IPIP packet that would not fit the egress MTU with its outer header. With DF set (what path MTU
+// discovery sends, RFC 1191) the frame turns, in place, into ICMP "fragmentation needed" (type 3 code
+// 4) from the VIP to the client, carrying the MTU the client may use and quoting the packet's IP header
+// and first 8 bytes of payload (RFC 792): the client's stack lowers its path MTU for the VIP and sends
+// smaller segments, so clients need no MTU of their own below the port's. Without DF it is dropped as
+// too_big (it would have to be fragmented, which the dataplane does not do).
+Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable_mtu) {
+  constexpr uint8_t kIcmpDestinationUnreachable = 3;  // RFC 792; rte_icmp.h names only echo
+  constexpr uint8_t kIcmpFragmentationNeeded = 4;
+  rte_ipv4_hdr* ip = f.ip;
+  if ((ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) == 0) return dropPacket(s, m, DropReason::kTooBig);
+  constexpr uint32_t kIcmpHeaderLen = 8;
+  constexpr uint32_t kQuotedPayload = 8;
+  // The parser checked that the L4 header (at least 8 bytes) follows the IP header inside the frame.
+  const uint32_t quote_len = rte_ipv4_hdr_len(ip) + kQuotedPayload;
+  const uint32_t client = ip->src_addr;
+  const uint32_t vip = ip->dst_addr;
+  const rte_ether_addr sender = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+  uint8_t* const l3 = reinterpret_cast<uint8_t*>(ip);
+  uint8_t* const icmp = l3 + sizeof(rte_ipv4_hdr);
+  std::memmove(icmp + kIcmpHeaderLen, l3, quote_len);
+  const uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + kIcmpHeaderLen + quote_len);
+  *ip = rte_ipv4_hdr{};
+  ip->version_ihl = RTE_IPV4_VHL_DEF;
+  ip->total_length = rte_cpu_to_be_16(ip_len);
+  ip->time_to_live = kIpipTtl;
+  ip->next_proto_id = IPPROTO_ICMP;
+  ip->src_addr = vip;
+  ip->dst_addr = client;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  auto* header = reinterpret_cast<rte_icmp_hdr*>(icmp);
+  header->icmp_type = kIcmpDestinationUnreachable;
+  header->icmp_code = kIcmpFragmentationNeeded;
+  header->icmp_cksum = 0;
+  header->icmp_ident = 0;  // unused
+  header->icmp_seq_nb = rte_cpu_to_be_16(usable_mtu);  // next-hop MTU (RFC 1191)
+  header->icmp_cksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, kIcmpHeaderLen + quote_len));
+  rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - f.l2_len - ip_len));
+  const LocalPort& port = s.snap.ports[s.rx_port];
+  if (!writeL2(m, f.l2_len, port.vlan, sender, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  s.ctx.counters->icmp_too_big.inc();
+  queueTx(s, m, s.rx_port);
+  return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
+}
+
 template <class Table>
 hashing::BackendIndex selectIn(const Table& table, uint64_t key_hash) {
   return table.lookup(key_hash);
@@ -312,6 +357,7 @@ void armFlow(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
       std::memcpy(&fixed_words, fixed, sizeof(fixed_words));
       e.ip_check_delta = checksumDeltaFold(uint64_t{fixed_words & 0xffff} + (fixed_words >> 16) +
                                            (e.rewrite_addrs & 0xffffffff) + (e.rewrite_addrs >> 32));
+      e.ipip_max_inner_len = egress.mtu - sizeof(rte_ipv4_hdr);
       e.armed_rewrite = ArmedRewrite::kIpip;
       break;
     }
@@ -323,6 +369,10 @@ void armFlow(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
 // may skip all of this: TCP established (a SYN-seen flow must still see its handshake's ACK here, a
 // closing one its reuse) or UDP, and an untagged egress port.
 Verdict forwardOnFlow(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e) {
+  if (e.forwarding == ForwardingMode::kDsrIpip &&
+      rte_be_to_cpu_16(f.ip->total_length) + sizeof(rte_ipv4_hdr) > s.snap.ports[e.egress_port].mtu) [[unlikely]] {
+    return refuseTooBig(s, m, f, static_cast<uint16_t>(s.snap.ports[e.egress_port].mtu - sizeof(rte_ipv4_hdr)));
+  }
   e.last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(e, f.tcp_flags, true);
 

@@ -69,6 +69,7 @@ struct LocalPort {
   uint32_t netmask_be = 0;
   rte_ether_addr mac{};
   uint16_t vlan = 0;  // 0 = untagged
+  uint16_t mtu = RTE_ETHER_MTU;  // largest IP packet the port sends: IPIP must fit its outer header in it
   // Full-NAT source addresses: local_count consecutive addresses from local_first (host order); the
   // port's own address alone unless the config gives a range.
   uint32_t local_first = 0;

@@ -8,8 +8,13 @@ new_flows must grow by exactly the number of connections each backend served (on
 one flow). Runs in any forwarding mode: fullnat (backends on :8080), dsr and ipip (backends on :80).
 With --local-addresses (fullnat), the port has that range of full-NAT source addresses: the backends
 must then see connections from every address of the range and from no other.
+In ipip mode the client (MTU 1500, like the port) also uploads 2 MB: its full-size segments do not fit
+the port once encapsulated, so Tether must answer them with ICMP fragmentation needed, the client's
+stack must lower its path MTU to the VIP, and the upload must arrive intact.
 """
+import hashlib
 import ipaddress
+import os
 
 from harness import (VIP, TestFailure, backend_addr, binomial_tolerance, check, drops_delta, log, new_flows_delta,
                      run_test, wait_for, warm_up)
@@ -75,7 +80,27 @@ def body(ctx):
           "well-formed traffic was counted as malformed/unsupported: %s" % dd)
     if args.local_addresses:
         check_local_addresses(topo, args.local_addresses)
+    if args.mode == "ipip":
+        check_path_mtu_discovery(ctx, topo, lb)
     lb.check_alive()
+
+
+def check_path_mtu_discovery(ctx, topo, lb):
+    before = lb.fresh_stats()
+    data = os.urandom(2 * 1000 * 1000)
+    path = ctx.workdir / "upload.bin"
+    path.write_bytes(data)
+    p = topo.run("cl", ["curl", "-sS", "--fail", "--max-time", "30", "--data-binary", "@%s" % path,
+                        "-H", "Content-Type: application/octet-stream", "http://%s/upload" % VIP], timeout=40)
+    echoed = p.stdout.strip()
+    check(echoed == hashlib.sha256(data).hexdigest(), "ipip upload corrupted or lost: backend saw %s" % echoed)
+    after = lb.fresh_stats()
+    answered = sum(l["icmp_too_big"] for l in after["lcores"]) - sum(l["icmp_too_big"] for l in before["lcores"])
+    route = topo.run("cl", ["ip", "route", "get", VIP]).stdout
+    log("ipip upload of %d bytes intact; %d oversized segments answered with ICMP fragmentation needed; "
+        "client route: %s" % (len(data), answered, " ".join(route.split())))
+    check(answered >= 1, "no ICMP fragmentation needed was sent, so the client's 1500-byte segments fit?")
+    check("mtu 1480" in route, "the client did not learn the path MTU 1480: %s" % route.strip())
 
 
 def check_local_addresses(topo, text):

@@ -82,8 +82,6 @@ def dsr_checks(topo):
 
 
 def ipip_checks(topo):
-    mtu = topo.run("cl", ["cat", "/sys/class/net/eth0/mtu"]).stdout.strip()
-    check(mtu == "1480", "ipip: client MTU %s, want 1480" % mtu)
     for i in range(1, BACKENDS + 1):
         r = topo.probe(["ipip-udp", "--backend", backend_addr(i), "--vip", VIP, "--payload", "hello"])
         check(r["reply"] == "b%d:hello" % i and r["from"] == VIP + ":9000",
