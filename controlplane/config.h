@@ -227,8 +227,8 @@ absl::StatusOr<Config> loadConfigFile(const std::string& path);
 // Checks that hold across the whole Config (also used for configs built by the REST API): every
 // single-field range above, at least one port, unique port names and addresses, gateway on its port's
 // subnet, local_addresses on the port's subnet (at most kMaxLocalAddresses, unicast hosts, no other
-// port's address or range), unique service names and (vip, port, protocol), VIP not a port address, unique backend
-// (address, port) per service, DSR/IP-in-IP backend port == service port, maglev_size prime and
+// port's address or range), unique service names and (vip, port, protocol), VIP not a port address
+// nor a local address, unique backend (address, port) per service, DSR/IP-in-IP backend port == service port, maglev_size prime and
 // >= backends, local port range >= kMinLocalPorts, flow_entries_per_lcore a power of two, unicast
 // addresses and MACs, static neighbors on some port's subnet, an `http` block only on tcp fullnat
 // services with a sticky list that has no duplicates and ends with source_address or five_tuple and

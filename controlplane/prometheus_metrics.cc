@@ -168,6 +168,9 @@ std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Conf
   lcoreFamily(e, lcores, "tether_icmp_too_big_total", "counter",
               "IPIP packets over the egress MTU answered with ICMP fragmentation needed.",
               [](const LcoreCounters& c) { return c.icmp_too_big.read(); });
+  lcoreFamily(e, lcores, "tether_icmp_relayed_total", "counter",
+              "ICMP errors about full-NAT flows' packets, translated and passed on to their clients.",
+              [](const LcoreCounters& c) { return c.icmp_relayed.read(); });
 
   e.family("tether_handoff_packets_total", "counter",
            "Full-NAT replies passed to (out) or received from (in) the lcore owning the flow.");

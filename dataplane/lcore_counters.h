@@ -80,6 +80,7 @@ struct alignas(64) LcoreCounters {
   Counter arp_replies;
   Counter icmp_replies;
   Counter icmp_too_big;   // IPIP packets over the egress MTU answered with ICMP fragmentation needed
+  Counter icmp_relayed;   // ICMP errors about full-NAT flows' packets passed on to their clients
   Counter handoff_out;
   Counter handoff_in;
   Counter exception_in;   // from the kernel's tap to the wire

@@ -1,7 +1,7 @@
 // Full-NAT source endpoints (address, port) owned by one lcore for one egress port. Ports are
 // partitioned between lcores so a reply's destination port alone names the lcore that owns its flow
-// (LocalPortPartition::ownerOf); every one of the egress port's full-NAT addresses holds the lcore's whole
-// chunk, so addresses multiply the flows an lcore can hold without touching that partition.
+// (LocalPortPartition::ownerOf). Every one of the egress port's full-NAT addresses holds the lcore's
+// whole chunk, so addresses multiply the flows an lcore can hold without touching that partition.
 //
 // FIFO reuse: a released endpoint goes to the back of the queue, so it is reused as late as possible
 // and the backend's TIME_WAIT for the previous connection on it has usually ended. The queue starts

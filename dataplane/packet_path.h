@@ -51,6 +51,17 @@ inline void queueTx(BurstState& s, rte_mbuf* m, uint16_t port) { queueTx(s.ctx, 
 bool writeL2Retag(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
                   const rte_ether_addr& src);
 
+// A full-NAT reply (or an ICMP error about a full-NAT flow) for a local port another lcore owns. The
+// flow lives only in its owner's table: af_packet fanout (and RSS without a matching key) may deliver
+// a reply to any queue, so the packet goes to the owner's ring instead of the table being shared.
+inline Verdict handOffToOwner(BurstState& s, rte_mbuf* m, uint16_t owner) {
+  rte_ring* ring = s.ctx.handoff_to[owner];
+  m->port = s.rx_port;
+  if (ring == nullptr || rte_ring_enqueue(ring, m) != 0) return dropPacket(s, m, DropReason::kHandoffFull);
+  s.ctx.counters->handoff_out.inc();
+  return Verdict{VerdictKind::kHandedOff, DropReason::kCount, 0};
+}
+
 // Rewrites the L2 header for the egress port. Untagged in and out is the common case and stays inline.
 inline bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
                     const rte_ether_addr& src) {

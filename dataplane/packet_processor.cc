@@ -11,6 +11,7 @@
 
 #include "dataplane/checksum.h"
 #include "dataplane/established_path.h"
+#include "dataplane/icmp_errors.h"
 #include "dataplane/packet_parser.h"
 #include "dataplane/packet_path.h"
 #include "dataplane/syn_proxy.h"
@@ -108,6 +109,9 @@ Verdict handleArp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
 Verdict handleIcmp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   auto* icmp = static_cast<rte_icmp_hdr*>(f.l4);
   if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0) {
+    if (isLocalAddress(s.snap, f.key.dst_addr_be)) {
+      if (std::optional<Verdict> relayed = relayIcmpError(s, m, f)) return *relayed;
+    }
     // Errors about the kernel's own connections (e.g. port unreachable for a health check).
     if (hasExceptionPath(s) && isLocalAddress(s.snap, f.key.dst_addr_be)) return toKernel(s, m);
     return dropPacket(s, m, DropReason::kUnsupported);
@@ -190,51 +194,6 @@ bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e) {
   writeIpipOuter(reinterpret_cast<uint8_t*>(outer), inner_len_be, inner_df, e);
   f.ip = outer;
   return true;
-}
-
-// An IPIP packet that would not fit the egress MTU with its outer header. With DF set (what path MTU
-// discovery sends, RFC 1191) the frame turns, in place, into ICMP "fragmentation needed" (type 3 code
-// 4) from the VIP to the client, carrying the MTU the client may use and quoting the packet's IP header
-// and first 8 bytes of payload (RFC 792): the client's stack lowers its path MTU for the VIP and sends
-// smaller segments, so clients need no MTU of their own below the port's. Without DF it is dropped as
-// too_big (it would have to be fragmented, which the dataplane does not do).
-Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable_mtu) {
-  constexpr uint8_t kIcmpDestinationUnreachable = 3;  // RFC 792; rte_icmp.h names only echo
-  constexpr uint8_t kIcmpFragmentationNeeded = 4;
-  rte_ipv4_hdr* ip = f.ip;
-  if ((ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) == 0) return dropPacket(s, m, DropReason::kTooBig);
-  constexpr uint32_t kIcmpHeaderLen = 8;
-  constexpr uint32_t kQuotedPayload = 8;
-  // The parser checked that the L4 header (at least 8 bytes) follows the IP header inside the frame.
-  const uint32_t quote_len = rte_ipv4_hdr_len(ip) + kQuotedPayload;
-  const uint32_t client = ip->src_addr;
-  const uint32_t vip = ip->dst_addr;
-  const rte_ether_addr sender = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
-  uint8_t* const l3 = reinterpret_cast<uint8_t*>(ip);
-  uint8_t* const icmp = l3 + sizeof(rte_ipv4_hdr);
-  std::memmove(icmp + kIcmpHeaderLen, l3, quote_len);
-  const uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + kIcmpHeaderLen + quote_len);
-  *ip = rte_ipv4_hdr{};
-  ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->total_length = rte_cpu_to_be_16(ip_len);
-  ip->time_to_live = kIpipTtl;
-  ip->next_proto_id = IPPROTO_ICMP;
-  ip->src_addr = vip;
-  ip->dst_addr = client;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  auto* header = reinterpret_cast<rte_icmp_hdr*>(icmp);
-  header->icmp_type = kIcmpDestinationUnreachable;
-  header->icmp_code = kIcmpFragmentationNeeded;
-  header->icmp_cksum = 0;
-  header->icmp_ident = 0;  // unused
-  header->icmp_seq_nb = rte_cpu_to_be_16(usable_mtu);  // next-hop MTU (RFC 1191)
-  header->icmp_cksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, kIcmpHeaderLen + quote_len));
-  rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - f.l2_len - ip_len));
-  const LocalPort& port = s.snap.ports[s.rx_port];
-  if (!writeL2(m, f.l2_len, port.vlan, sender, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
-  s.ctx.counters->icmp_too_big.inc();
-  queueTx(s, m, s.rx_port);
-  return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
 }
 
 template <class Table>
@@ -432,15 +391,7 @@ Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t fl
 Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash) {
   const uint16_t local_port = rte_be_to_cpu_16(f.key.dst_port_be);
   const uint16_t owner = s.ctx.ports.ownerOf(local_port);
-  if (owner != s.ctx.worker_index) {
-    // af_packet fanout (and RSS without a matching key) may deliver a reply to any queue; the flow
-    // lives only in its owner's table, so pass the packet along instead of sharing the table.
-    rte_ring* ring = s.ctx.handoff_to[owner];
-    m->port = s.rx_port;
-    if (ring == nullptr || rte_ring_enqueue(ring, m) != 0) return dropPacket(s, m, DropReason::kHandoffFull);
-    s.ctx.counters->handoff_out.inc();
-    return Verdict{VerdictKind::kHandedOff, DropReason::kCount, 0};
-  }
+  if (owner != s.ctx.worker_index) return handOffToOwner(s, m, owner);
   FlowEntry* e = s.ctx.flows.findByReply(f.key, flow_hash);
   if (e == nullptr) return dropPacket(s, m, DropReason::kNoFlow);
   if (e->proxy_phase == ProxyPhase::kBinding) [[unlikely]] {

@@ -1,7 +1,8 @@
 // Steers full-NAT replies to the rx queue of the lcore that owns their local port, with rte_flow rules
 // (issue 3: "rte_flow where the NIC supports it"). Each lcore's local ports are one contiguous range
 // (local_port_pool.h), so the rules are: IPv4 destination = one of the port's full-NAT source
-// addresses, TCP or UDP destination port in that lcore's range (as value/mask blocks, port_range_masks.h) -> QUEUE(lcore).
+// addresses, TCP or UDP destination port in that lcore's range (as value/mask blocks,
+// port_range_masks.h) -> QUEUE(lcore).
 //
 // Where the PMD cannot do it (af_packet, pcap and, on kernels without sch_multiq, tap), nothing is
 // installed and replies reach their owner over the software hand-off ring (packet_processor.cc,

@@ -95,7 +95,8 @@ TEST_F(LocalAddressesTest, ReplyToASecondaryAddressReturnsToClient) {
 
   // ACK (slow path: it establishes the flow) and data (the established path).
   for (const uint32_t seq : {5001u, 5001u}) {
-    const Bytes out = forward(w, *snap_, fromClient().tcp(kClientPort, kWebPort, kAck, seq, 9001).payload({1, 2}).build());
+    const Bytes out =
+        forward(w, *snap_, fromClient().tcp(kClientPort, kWebPort, kAck, seq, 9001).payload({1, 2}).build());
     const DecodedFrame d = decode(out);
     EXPECT_EQ(d.ip_src, syn.ip_src);
     EXPECT_EQ(d.src_port, syn.src_port);
@@ -105,7 +106,8 @@ TEST_F(LocalAddressesTest, ReplyToASecondaryAddressReturnsToClient) {
   }
   EXPECT_EQ(w.counters().established_path.read(), 1u);
   // The port's own address is no longer a full-NAT source: a "reply" to it finds no flow.
-  const Verdict stray = w.process(*snap_, fromBackend(backend).tcp(kWebBackendPort, syn.src_port, kAck, 9001, 5003).build());
+  const Verdict stray =
+      w.process(*snap_, fromBackend(backend).tcp(kWebBackendPort, syn.src_port, kAck, 9001, 5003).build());
   EXPECT_EQ(stray.drop, DropReason::kNoFlow);
   EXPECT_EQ(w.totalDrops(), 1u);
 }

@@ -27,6 +27,8 @@ std::vector<Bytes> seedFrames(WorkerHarness& w, const Snapshot& snap) {
       fromClient().udp(5354, kUdpPort).payload(Bytes(3, 2)).zeroUdpChecksum().build(),
       fromClient().tcp(kClientPort, kDsrPort, kSyn).build(),
       fromClient().dontFragment().tcp(kClientPort, kIpipPort, kSyn).payload(Bytes(30, 3)).build(),
+      // Too large to encapsulate: ICMP fragmentation needed (DF) or too_big.
+      fromClient().dontFragment().tcp(kClientPort, kIpipPort, kAck).payload(Bytes(1460, 3)).build(),
       fromClient().tcp(kClientPort, kDrainedPort, kSyn).build(),
       fromClient().tcp(kClientPort, kUnresolvedPort, kSyn).build(),
       fromClient().icmpEcho(true, 1, 1).payload(Bytes(56, 4)).build(),
@@ -49,7 +51,11 @@ std::vector<Bytes> seedFrames(WorkerHarness& w, const Snapshot& snap) {
     }
     const Verdict v = w.process(snap, b.build());
     EXPECT_EQ(v.kind, VerdictKind::kForwarded);
-    const DecodedFrame out = decode(w.popTx(0).value_or(Bytes{}));
+    const Bytes natted = w.popTx(0).value_or(Bytes{});
+    const DecodedFrame out = decode(natted);
+    // ICMP errors about the flow (the relay parses the quoted packet), whole and cut to 8 bytes.
+    seeds.push_back(icmpErrorToPort(backendIp(backendHost(out.ip_dst)), backendMac(backendHost(out.ip_dst)), 3,
+                                    p % 2 == 0 ? 4 : 3, 1400, ipPacket(natted, p < 2 ? SIZE_MAX : 28)));
     PacketBuilder reply = fromBackend(backendHost(out.ip_dst));
     if (udp) {
       reply.udp(kUdpBackendPort, out.src_port).payload(Bytes(12, 9));

@@ -2,6 +2,8 @@
 
 #include <rte_ip.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 namespace lb::dataplane {
@@ -42,6 +44,31 @@ PacketBuilder fromBackend(uint8_t n) {
   PacketBuilder b;
   b.ethernet(backendMac(n), portMac()).ipv4(backendIp(n), kPortIp);
   return b;
+}
+
+Bytes icmpErrorToPort(uint32_t from, const rte_ether_addr& from_mac, uint8_t type, uint8_t code, uint32_t rest,
+                      const Bytes& quote) {
+  Bytes message = {type, code, 0, 0, static_cast<uint8_t>(rest >> 24), static_cast<uint8_t>(rest >> 16),
+                   static_cast<uint8_t>(rest >> 8), static_cast<uint8_t>(rest)};
+  message.insert(message.end(), quote.begin(), quote.end());
+  uint32_t sum = 0;
+  for (size_t i = 0; i < message.size(); i += 2) {
+    sum += uint32_t{message[i]} << 8 | (i + 1 < message.size() ? message[i + 1] : 0);
+  }
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  const uint16_t check = static_cast<uint16_t>(~sum);
+  message[2] = static_cast<uint8_t>(check >> 8);
+  message[3] = static_cast<uint8_t>(check);
+  PacketBuilder b;
+  b.ethernet(from_mac, portMac()).ipv4(from, kPortIp).ipProtocol(IPPROTO_ICMP).payload(message);
+  return b.build();
+}
+
+Bytes ipPacket(const Bytes& frame, size_t len) {
+  const DecodedFrame d = decode(frame);
+  const size_t end = d.l3_offset + std::min<size_t>(d.total_length, len);
+  return Bytes(frame.begin() + static_cast<std::ptrdiff_t>(d.l3_offset),
+               frame.begin() + static_cast<std::ptrdiff_t>(end));
 }
 
 Bytes l3Bytes(const Bytes& frame, const DecodedFrame& d) {

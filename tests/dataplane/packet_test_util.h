@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <rte_tcp.h>
 
+#include <cstdint>
 #include <memory>
 #include <ostream>
 
@@ -48,6 +49,13 @@ uint8_t backendHost(uint32_t address);
 // equal to a full recomputation, and everything past the L4 ports unchanged from `input`.
 void expectFullNatToBackend(const Bytes& input, const Bytes& output, uint16_t backend_port,
                             const LocalPortPartition& partition, uint16_t worker);
+
+// ICMP error `type`/`code` from `from` (MAC `from_mac`) to the port address, with `rest` as the
+// header's second word and `quote` (a packet Tether sent, from its IP header on) as its body.
+Bytes icmpErrorToPort(uint32_t from, const rte_ether_addr& from_mac, uint8_t type, uint8_t code, uint32_t rest,
+                      const Bytes& quote);
+// The IP packet inside a frame (from the IP header to total_length), cut to `len` bytes if given.
+Bytes ipPacket(const Bytes& frame, size_t len = SIZE_MAX);
 
 // Replaces the headroom of `m` with `headroom` bytes (moving the data), to provoke kNoHeadroom.
 void setHeadroom(rte_mbuf* m, uint16_t headroom);

@@ -201,7 +201,7 @@ class Topology:
 
 def make_config(mode, backends, udp_backends=None, static_neighbors=True, stats_backends=True,
                 web_port=None, algorithm="maglev", timeouts=None, health_check=None,
-                neighbor_hosts=(), local_addresses=None):
+                neighbor_hosts=(), local_addresses=None, extra_services=()):
     """tetherd YAML config (configs/README.md) as a dict.
 
     backends: list of (address, weight) or (address, weight, state) for the TCP service `web` on
@@ -210,7 +210,8 @@ def make_config(mode, backends, udp_backends=None, static_neighbors=True, stats_
     health_check: the `health_check:` mapping of service `web` (None = none configured).
     neighbor_hosts: more addresses given static `neighbors:` entries, e.g. backends that the test
     adds later through the REST API.
-    local_addresses: the port's full-NAT source addresses ("first-last"; None = the port address)."""
+    local_addresses: the port's full-NAT source addresses ("first-last"; None = the port address).
+    extra_services: more `services:` entries, appended as given."""
     if web_port is None:
         web_port = HTTP_PORT_FULLNAT if mode == "fullnat" else 80
     if udp_backends is None:
@@ -234,6 +235,7 @@ def make_config(mode, backends, udp_backends=None, static_neighbors=True, stats_
         cfg["services"][0]["health_check"] = dict(health_check)
     if local_addresses is not None:
         cfg["ports"][0]["local_addresses"] = local_addresses
+    cfg["services"] += [dict(s) for s in extra_services]
     if static_neighbors:
         hosts = [CLIENT_ADDR] + sorted({b[0] for b in backends} | {b[0] for b in udp_backends} |
                                        set(neighbor_hosts),

@@ -6,17 +6,25 @@ M datagrams on each; the backends' echo answers "<name>:<payload>". Every datagr
 (a lost one is retried, not a failure, up to 3 times), all datagrams of one socket must reach the
 same backend, the flows must spread over more than one backend, and the `echo` service's new_flows
 must grow by exactly F. Works in every forwarding mode (--mode).
+In fullnat mode a second UDP service, VIP:9999, points at a backend port where nothing listens: the
+backend's ICMP port unreachable goes to Tether's address, and Tether must relay it to the client,
+whose connected socket then reports the refusal.
 """
 from harness import TestFailure, VIP, backend_addr, check, log, new_flows_delta, run_test, wait_for
 
 FLOWS = 40
 PER_FLOW = 3
+CLOSED_PORT = 9999  # a VIP port whose backend port has no listener
 
 
 def body(ctx):
     topo = ctx.topology(backends=3)
     backends = [(backend_addr(i), 1) for i in (1, 2, 3)]
-    lb = ctx.start_tetherd(ctx.config(backends))
+    closed = []
+    if ctx.args.mode == "fullnat":
+        closed = [{"name": "closed", "vip": VIP, "port": CLOSED_PORT, "protocol": "udp", "forwarding": "fullnat",
+                   "backends": [{"address": backend_addr(1), "port": CLOSED_PORT}]}]
+    lb = ctx.start_tetherd(ctx.config(backends, extra_services=closed))
 
     def warm():
         r = topo.probe(["udp", "--vip", VIP, "--flows", "1", "--per-flow", "1", "--retries", "1"])
@@ -49,7 +57,22 @@ def body(ctx):
     except TestFailure:
         raise TestFailure("stats new_flows delta for echo %s != flows per backend %s" % (state.get("d"), want))
     log("stats agree: echo new_flows delta %s" % state["d"])
+    if closed:
+        check_port_unreachable_relayed(topo, lb)
     lb.check_alive()
+
+
+def check_port_unreachable_relayed(topo, lb):
+    before = lb.fresh_stats()
+    r = topo.probe(["udp", "--vip", VIP, "--port", str(CLOSED_PORT), "--flows", "1", "--per-flow", "1",
+                    "--retries", "2", "--wait", "2"])
+    flow = r["flows"][0]
+    after = lb.fresh_stats()
+    relayed = sum(l["icmp_relayed"] for l in after["lcores"]) - sum(l["icmp_relayed"] for l in before["lcores"])
+    log("UDP to %s:%d (no listener behind it): %s; ICMP errors relayed: %d" % (VIP, CLOSED_PORT, flow, relayed))
+    check("ICMP port unreachable" in flow["unexpected"],
+          "the client's socket never saw the backend's port unreachable: %s" % flow)
+    check(relayed >= 1, "icmp_relayed did not grow")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,35 @@
+// ICMP errors (RFC 792) the dataplane sends or passes on, for the two forwarding modes whose packets
+// do not reach the backend as the client sent them:
+//
+//   IPIP       a client packet too large to encapsulate within the egress MTU is answered with
+//              "fragmentation needed" (RFC 1191), so the client's path MTU discovery works through
+//              the encapsulation;
+//   full-NAT   an error a backend or a router sends to a local address about a packet Tether
+//              forwarded (port unreachable, fragmentation needed, time exceeded, ...) is translated
+//              back, quoted packet included, and sent to the flow's client from the VIP, the way
+//              IPVS relays them.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+#include <optional>
+
+#include "dataplane/packet_parser.h"
+#include "dataplane/packet_path.h"
+
+namespace lb::dataplane {
+
+// An IPIP packet that would not fit `usable_mtu` (the egress MTU less the outer header). With DF set
+// the frame becomes, in place, ICMP fragmentation needed from the VIP to the client, quoting the
+// packet's IP header and first 8 bytes of payload; without DF it is dropped as too_big (the dataplane
+// does not fragment).
+Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable_mtu);
+
+// An ICMP error addressed to a local address. nullopt when it is not about a full-NAT flow's packet (an
+// ICMP type that is not an error, a quoted packet that is not TCP/UDP from a local port): the caller
+// treats it as before (the kernel's, or unsupported). Otherwise the frame was relayed to the client,
+// handed to the lcore owning the flow, or dropped and counted (no_flow, malformed).
+std::optional<Verdict> relayIcmpError(BurstState& s, rte_mbuf* m, ParsedFrame& f);
+
+}  // namespace lb::dataplane
