@@ -46,6 +46,19 @@ PacketBuilder fromBackend(uint8_t n) {
   return b;
 }
 
+void expectIcmpFromVipToClient(const Bytes& frame) {
+  const DecodedFrame d = decode(frame);
+  ASSERT_TRUE(d.has_ipv4);
+  EXPECT_TRUE(sameMac(d.eth_dst, clientMac()));
+  EXPECT_TRUE(sameMac(d.eth_src, portMac()));
+  EXPECT_EQ(d.protocol, IPPROTO_ICMP);
+  EXPECT_EQ(d.ip_src, kVip);
+  EXPECT_EQ(d.ip_dst, kClientIp);
+  EXPECT_EQ(d.fragment_offset, 0);
+  EXPECT_TRUE(ipv4HeaderChecksumValid(frame, d.l3_offset));
+  EXPECT_TRUE(l4ChecksumValid(frame, d.l3_offset)) << "ICMP checksum";
+}
+
 Bytes icmpErrorToPort(uint32_t from, const rte_ether_addr& from_mac, uint8_t type, uint8_t code, uint32_t rest,
                       const Bytes& quote) {
   Bytes message = {type, code, 0, 0, static_cast<uint8_t>(rest >> 24), static_cast<uint8_t>(rest >> 16),

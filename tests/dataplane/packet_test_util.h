@@ -50,6 +50,10 @@ uint8_t backendHost(uint32_t address);
 void expectFullNatToBackend(const Bytes& input, const Bytes& output, uint16_t backend_port,
                             const LocalPortPartition& partition, uint16_t worker);
 
+// An ICMP message Tether sent to the client on port 0 from the VIP: MACs port -> client, valid IPv4
+// and ICMP checksums.
+void expectIcmpFromVipToClient(const Bytes& frame);
+
 // ICMP error `type`/`code` from `from` (MAC `from_mac`) to the port address, with `rest` as the
 // header's second word and `quote` (a packet Tether sent, from its IP header on) as its body.
 Bytes icmpErrorToPort(uint32_t from, const rte_ether_addr& from_mac, uint8_t type, uint8_t code, uint32_t rest,
