@@ -180,9 +180,20 @@ PacketBuilder& PacketBuilder::zeroUdpChecksum() {
 PacketBuilder& PacketBuilder::icmpEcho(bool request, uint16_t ident, uint16_t sequence) {
   l4_ = L4::kIcmp;
   protocol_ = IPPROTO_ICMP;
-  icmp_request_ = request;
+  icmp_type_ = request ? RTE_IP_ICMP_ECHO_REQUEST : RTE_IP_ICMP_ECHO_REPLY;
+  icmp_code_ = 0;
   src_port_ = ident;  // reused as identifier / sequence number
   dst_port_ = sequence;
+  return *this;
+}
+
+PacketBuilder& PacketBuilder::icmpError(uint8_t type, uint8_t code, uint32_t rest) {
+  l4_ = L4::kIcmp;
+  protocol_ = IPPROTO_ICMP;
+  icmp_type_ = type;
+  icmp_code_ = code;
+  src_port_ = static_cast<uint16_t>(rest >> 16);  // the header's second word
+  dst_port_ = static_cast<uint16_t>(rest);
   return *this;
 }
 
@@ -252,8 +263,8 @@ Bytes PacketBuilder::build() const {
       put16(frame, l4 + 4, static_cast<uint16_t>(l4_header + payload_.size()));
       break;
     case L4::kIcmp:
-      frame[l4] = icmp_request_ ? RTE_IP_ICMP_ECHO_REQUEST : RTE_IP_ICMP_ECHO_REPLY;
-      frame[l4 + 1] = 0;
+      frame[l4] = icmp_type_;
+      frame[l4 + 1] = icmp_code_;
       put16(frame, l4 + 4, src_port_);
       put16(frame, l4 + 6, dst_port_);
       break;

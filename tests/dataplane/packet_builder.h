@@ -45,6 +45,9 @@ class PacketBuilder {
   PacketBuilder& udp(uint16_t src_port, uint16_t dst_port);
   PacketBuilder& zeroUdpChecksum();  // UDP "no checksum" (RFC 768)
   PacketBuilder& icmpEcho(bool request, uint16_t ident, uint16_t sequence);
+  // An ICMP error (RFC 792): `rest` is the header's second word (e.g. the next-hop MTU of
+  // fragmentation needed); the payload is the quoted packet.
+  PacketBuilder& icmpError(uint8_t type, uint8_t code, uint32_t rest);
   // L4 of an arbitrary IP protocol: the payload is the whole IP payload (e.g. 47 for GRE).
   PacketBuilder& ipProtocol(uint8_t protocol);
   PacketBuilder& payload(Bytes bytes);
@@ -74,7 +77,8 @@ class PacketBuilder {
   uint32_t seq_ = 0;
   uint32_t ack_ = 0;
   bool zero_udp_checksum_ = false;
-  bool icmp_request_ = true;
+  uint8_t icmp_type_ = 8;  // echo request
+  uint8_t icmp_code_ = 0;
   Bytes payload_;
   size_t pad_to_ = 0;
 };

@@ -61,19 +61,8 @@ void expectIcmpFromVipToClient(const Bytes& frame) {
 
 Bytes icmpErrorToPort(uint32_t from, const rte_ether_addr& from_mac, uint8_t type, uint8_t code, uint32_t rest,
                       const Bytes& quote) {
-  Bytes message = {type, code, 0, 0, static_cast<uint8_t>(rest >> 24), static_cast<uint8_t>(rest >> 16),
-                   static_cast<uint8_t>(rest >> 8), static_cast<uint8_t>(rest)};
-  message.insert(message.end(), quote.begin(), quote.end());
-  uint32_t sum = 0;
-  for (size_t i = 0; i < message.size(); i += 2) {
-    sum += uint32_t{message[i]} << 8 | (i + 1 < message.size() ? message[i + 1] : 0);
-  }
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  const uint16_t check = static_cast<uint16_t>(~sum);
-  message[2] = static_cast<uint8_t>(check >> 8);
-  message[3] = static_cast<uint8_t>(check);
   PacketBuilder b;
-  b.ethernet(from_mac, portMac()).ipv4(from, kPortIp).ipProtocol(IPPROTO_ICMP).payload(message);
+  b.ethernet(from_mac, portMac()).ipv4(from, kPortIp).icmpError(type, code, rest).payload(quote);
   return b.build();
 }
 

@@ -447,6 +447,15 @@ std::vector<uint8_t> udpAndOthers() {
                               .udp(kUdpBackendPort, out.src_port)
                               .payload(Bytes{'a', 'n', 's'})
                               .build());
+  // The backend's port unreachable about that datagram, quoting all of it: relayed to the client.
+  const Bytes quote(tx[0].begin() + static_cast<std::ptrdiff_t>(out.l3_offset), tx[0].end());
+  w.frame(ctl::kNewBurst, t::PacketBuilder()
+                              .ethernet(backendMac(static_cast<uint8_t>(out.ip_dst & 0xff)), portMac(0))
+                              .ipv4(out.ip_dst, kPortIp)
+                              .icmpError(3, 3, 0)
+                              .payload(quote)
+                              .build());
+  check(lastTx(w.input).size() == 1, "seed: the port unreachable was not relayed");
   // ARP for the VIP, a ping, an ARP reply, a tagged frame on port 1 and one for an unknown VIP port.
   w.frame(ctl::kNewBurst, t::arpRequest(clientMac(), kClientIp, kVip));
   w.frame(0, t::PacketBuilder().ethernet(clientMac(), portMac(0)).ipv4(kClientIp, kVip).icmpEcho(true, 7, 1).build());
