@@ -101,9 +101,10 @@ std::optional<Verdict> relayIcmpError(BurstState& s, rte_mbuf* m, ParsedFrame& f
   reply.dst_port_be = static_cast<uint16_t>(quoted_ports);
   reply.protocol = protocol;
   const FlowEntry* e = s.ctx.flows.findByReply(reply, s.ctx.flows.hashKey(reply));
-  // A spliced flow's quoted sequence numbers would need the splice's translation too; its client
-  // learns from its own retransmissions instead.
-  if (e == nullptr || e->proxy_phase != ProxyPhase::kNone) return dropPacket(s, m, DropReason::kNoFlow);
+  // A spliced flow's client -> backend segments keep the client's sequence numbers and their length
+  // (tcp_splice.h), so the quote's sequence number, which the client's stack checks, is already its
+  // own. An error about a flow still being bound is about our SYN to a backend, not the client's.
+  if (e == nullptr || e->proxy_phase == ProxyPhase::kBinding) return dropPacket(s, m, DropReason::kNoFlow);
 
   // Back to what the client sent: client:port -> VIP:port. A checksum the quote holds follows the
   // change (a UDP zero stays zero); the quoted IP header's is recomputed.

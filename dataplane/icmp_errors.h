@@ -29,7 +29,8 @@ Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable
 // An ICMP error addressed to a local address. nullopt when it is not about a full-NAT flow's packet (an
 // ICMP type that is not an error, a quoted packet that is not TCP/UDP from a local port): the caller
 // treats it as before (the kernel's, or unsupported). Otherwise the frame was relayed to the client,
-// handed to the lcore owning the flow, or dropped and counted (no_flow, malformed).
+// handed to the lcore owning the flow, or dropped and counted (no_flow: no flow, or one whose backend
+// connection is still being set up by the SYN proxy).
 std::optional<Verdict> relayIcmpError(BurstState& s, rte_mbuf* m, ParsedFrame& f);
 
 }  // namespace lb::dataplane

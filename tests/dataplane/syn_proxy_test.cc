@@ -103,6 +103,7 @@ class SynProxyTest : public ::testing::Test {
   }
 
   Verdict send(const Segment& s, uint64_t now = kT0) { return w_.process(*snap_, buildSegment(s), 0, now); }
+  Verdict sendFrame(const Bytes& frame) { return w_.process(*snap_, frame, 0, kT0); }
 
   DecodedSegment popSegment() {
     std::optional<Bytes> out = w_.popTx(0);
@@ -835,6 +836,43 @@ TEST_F(SynProxyLocalAddressTest, BackendConnectionLeavesFromALocalAddress) {
   EXPECT_EQ(ack.src, kLocal);
   EXPECT_EQ(ack.sport, syn.sport);
   EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
+// ICMP errors about a proxied flow: while the backend connection is being set up, an error about our
+// SYN is not the client's business (no_flow); once spliced, a backend-side "fragmentation needed"
+// about a client segment reaches the client, quoting the client's own addresses, ports and sequence.
+TEST_F(SynProxyTest, IcmpErrorsAreRelayedOnlyOnceSpliced) {
+  const uint32_t client_isn = 9000;
+  const Handshake h = handshake(client_isn);
+  request(h, kRequest);
+  const Bytes syn_frame = w_.popTx(0).value_or(Bytes{});
+  const DecodedSegment syn = decodeSegment(syn_frame);
+  ASSERT_EQ(syn.flags, kSyn);
+  const rte_ether_addr backend_mac = backendMac(backendHost(syn.dst));
+  const Verdict early = sendFrame(icmpErrorToPort(syn.dst, backend_mac, 3, 3, 0, ipPacket(syn_frame)));
+  EXPECT_EQ(early.drop, DropReason::kNoFlow);
+
+  send(backend(syn, kSynAck, 50000, client_isn + 1, synOptions(1460, 7, true, true, 5000, syn.options.tsval)));
+  const Bytes replay_frame = w_.popTx(0).value_or(Bytes{});
+  ASSERT_EQ(decodeSegment(replay_frame).payload, kRequest);
+  const Verdict relayed = sendFrame(icmpErrorToPort(syn.dst, backend_mac, 3, 4, 1400, ipPacket(replay_frame)));
+  EXPECT_EQ(relayed.kind, VerdictKind::kForwarded);
+  const Bytes out = w_.popTx(0).value_or(Bytes{});
+  expectIcmpFromVipToClient(out);
+  const DecodedFrame d = decode(out);
+  const Bytes quote(out.begin() + static_cast<std::ptrdiff_t>(d.l4_offset + 8), out.end());
+  Bytes inner_frame(14 + quote.size());  // the quote behind the same Ethernet header, to decode it
+  std::copy(out.begin(), out.begin() + 14, inner_frame.begin());
+  std::copy(quote.begin(), quote.end(), inner_frame.begin() + 14);
+  const DecodedFrame inner = decode(inner_frame);
+  EXPECT_EQ(inner.ip_src, kClientIp);
+  EXPECT_EQ(inner.ip_dst, kVip);
+  EXPECT_EQ(inner.src_port, kClientPort);
+  EXPECT_EQ(inner.dst_port, kWebPort);
+  EXPECT_EQ(uint32_t{quote[24]} << 24 | uint32_t{quote[25]} << 16 | uint32_t{quote[26]} << 8 | quote[27],
+            client_isn + 1)
+      << "the client's own sequence number";
+  EXPECT_EQ(w_.counters().icmp_relayed.read(), 1u);
 }
 
 }  // namespace
