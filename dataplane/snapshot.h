@@ -71,12 +71,17 @@ struct LocalPort {
   uint16_t vlan = 0;  // 0 = untagged
   uint16_t mtu = RTE_ETHER_MTU;  // largest IP packet the port sends: IPIP must fit its outer header in it
   // Full-NAT source addresses: local_count consecutive addresses from local_first (host order); the
-  // port's own address alone unless the config gives a range.
+  // port's own address alone unless the config gives a range (the builder sets both; a port left at
+  // count 0 sources from its own address too).
   uint32_t local_first = 0;
   uint32_t local_count = 0;
 
-  bool isLocalSource(uint32_t address_be) const { return rte_be_to_cpu_32(address_be) - local_first < local_count; }
-  uint32_t localSourceBe(uint32_t index) const { return rte_cpu_to_be_32(local_first + index); }
+  bool isLocalSource(uint32_t address_be) const {
+    return rte_be_to_cpu_32(address_be) - local_first < local_count;
+  }
+  uint32_t localSourceBe(uint32_t index) const {
+    return local_count == 0 ? address_be : rte_cpu_to_be_32(local_first + index);
+  }
   // Tether's own: ARP and ping are answered, TCP/UDP on a local port is a full-NAT reply.
   bool isOwnAddress(uint32_t address) const { return address == address_be || isLocalSource(address); }
 };
