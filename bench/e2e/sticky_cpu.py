@@ -58,7 +58,8 @@ BACKEND_PORT = 8082
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 WORKER_COMM_PREFIXES = ("lcore-worker", "rte-worker", "dpdk-worker")
 
-BACKEND_CFG = """global
+# One thread and the same limits for the backends' HAProxy and the balancer under comparison.
+HAPROXY_GLOBAL = """global
   nbthread 1
   maxconn 4000
 defaults
@@ -66,22 +67,16 @@ defaults
   timeout client 30s
   timeout server 30s
   timeout connect 2s
-frontend app
+"""
+
+BACKEND_CFG = HAPROXY_GLOBAL + """frontend app
   bind 0.0.0.0:{port}
   http-request return status 200 content-type text/plain lf-string "Logged In on {name}\\n" hdr Set-Cookie "SESSIONID={name}-%[rand,hex]%[date,hex]; Path=/" if {{ path /api/users/login }}
   http-request return status 200 content-type text/plain string "You Are 'Logged In' (on {name})\\n" if {{ req.cook(SESSIONID) -m beg {name}- }}
   http-request return status 200 content-type text/plain string "You Are 'Logged Out' (on {name})\\n"
 """
 
-BALANCER_HEAD = """global
-  nbthread 1
-  maxconn 4000
-defaults
-  mode http
-  timeout client 30s
-  timeout server 30s
-  timeout connect 2s
-frontend fe
+BALANCER_HEAD = HAPROXY_GLOBAL + """frontend fe
   bind {vip}:80
   default_backend be
 backend be

@@ -27,7 +27,6 @@ Cases (each printed as `CASE <name>: PASS|FAIL`; all run, the test fails if any 
 The helpers here (sticky_config, Users, Metrics, ...) are shared with test_sticky_matrix.py,
 tools/demo_sessions.py and bench/e2e/sticky_cpu.py.
 """
-import hashlib
 import json
 import os
 import re
@@ -43,7 +42,7 @@ from harness import (APPS, VIP, Deadline, TestFailure, backend_addr, check, log,
                      run_test, wait_for)
 
 sys.path.insert(0, str(APPS))
-from blob import blob_sha256, write_blob  # noqa: E402
+from blob import blob_sha256, file_sha256, write_blob  # noqa: E402
 
 SESSION_PORT = 8081
 COOKIE = "SESSIONID"
@@ -225,14 +224,6 @@ def start_session_app(topo, name):
     wait_for("%s's session app to listen" % name,
              lambda: topo.run(name, ["ss", "-Hltn", "sport = :%d" % SESSION_PORT]).stdout.strip(), 10)
     log("restarted %s's session app" % name)
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def probe(topo, args, timeout=60):
@@ -522,7 +513,7 @@ def case_transfer(ctx, topo, users, megabytes=20):
     path, hdrs = ctx.workdir / "download.bin", ctx.workdir / "download.hdr"
     r = u.get("/blob?bytes=%d" % down_bytes, timeout=60, extra=("-o", str(path), "-D", str(hdrs)))
     check(r.rc == 0, "download failed: %r" % r)
-    got, want = sha256_file(path), blob_sha256(down_bytes)
+    got, want = file_sha256(path), blob_sha256(down_bytes)
     served = re.search(r"X-Backend: (\S+)", hdrs.read_text())
     check(path.stat().st_size == down_bytes, "download truncated: %d of %d bytes" % (path.stat().st_size, down_bytes))
     check(got == want, "download corrupted: sha256 %s != %s" % (got, want))

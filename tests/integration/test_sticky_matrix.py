@@ -40,7 +40,7 @@ import time
 import harness
 from harness import VIP, check, log, python, run_test
 from test_sticky import (APPS, COOKIE, SESSION_PORT, Cases, Metrics, User, blob_sha256, probe,
-                         require_tool, sha256_file, start_lab, write_blob)
+                         require_tool, file_sha256, start_lab, write_blob)
 
 REORDER_QUEUE = APPS / "reorder_queue.py"
 TCP_DEFAULTS = {"net.ipv4.tcp_timestamps": "1", "net.ipv4.tcp_sack": "1", "net.ipv4.tcp_window_scaling": "1",
@@ -91,7 +91,7 @@ def transfer_both_ways(ctx, user, down_bytes, up_bytes, timeout=30):
     path = ctx.workdir / "m-download.bin"
     r = user.get("/blob?bytes=%d" % down_bytes, timeout=timeout, extra=("-o", str(path)))
     check(r.rc == 0, "download of %d bytes failed: %r" % (down_bytes, r))
-    check(path.stat().st_size == down_bytes and sha256_file(path) == blob_sha256(down_bytes),
+    check(path.stat().st_size == down_bytes and file_sha256(path) == blob_sha256(down_bytes),
           "download of %d bytes arrived corrupted or truncated (%d bytes)" % (down_bytes, path.stat().st_size))
     path.unlink()
     up = ctx.workdir / "m-upload.bin"

@@ -7,26 +7,17 @@ must equal what the client computes locally. Tens of thousands of full-size segm
 balancer each way, so a corrupted checksum rewrite, a dropped or reordered segment that TCP cannot
 repair, or a stalled flow fails the test.
 """
-import hashlib
 import sys
 
 from harness import APPS, VIP, check, drops_delta, log, run_test, warm_up
 
 sys.path.insert(0, str(APPS))
-from blob import blob_sha256, write_blob  # noqa: E402
+from blob import blob_sha256, file_sha256, write_blob  # noqa: E402
 
 
 def add_args(ap):
     ap.add_argument("--download-mb", type=int, default=50)
     ap.add_argument("--upload-mb", type=int, default=20)
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def body(ctx):
@@ -43,7 +34,7 @@ def body(ctx):
                         "-H", "X-Test: download", "http://%s/blob?bytes=%d" % (VIP, down_bytes)],
                  timeout=70)
     size, speed, _ = p.stdout.split()
-    got, want = sha256_file(down_path), blob_sha256(down_bytes)
+    got, want = file_sha256(down_path), blob_sha256(down_bytes)
     log("  %s bytes at %.1f MB/s, sha256 %s (expected %s)" % (size, float(speed) / 1e6, got[:16], want[:16]))
     check(int(size) == down_bytes and down_path.stat().st_size == down_bytes,
           "download truncated: %s of %d bytes" % (size, down_bytes))

@@ -41,6 +41,15 @@ def write_blob(path, total_bytes, seed=SEED):
     return h.hexdigest()
 
 
+def file_sha256(path):
+    """SHA-256 hex digest of a file's bytes, to compare with blob_sha256 or write_blob."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 if __name__ == "__main__":
     import sys
     print(blob_sha256(int(sys.argv[1])))
