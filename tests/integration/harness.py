@@ -258,7 +258,7 @@ class Tetherd:
     checks (they leave through a tap in P-lb that carries Tether's address and MAC). The REST API
     listens on its default 127.0.0.1:9180 inside P-lb; reach it with TetherCtl or apiprobe.py there."""
 
-    def __init__(self, exe, topo, workdir, stats_interval_ms=250, memory_mb=512, extra_args=()):
+    def __init__(self, exe, topo, workdir, stats_interval_ms=250, memory_mb=512, extra_args=(), workers=1):
         self.exe, self.topo, self.workdir = str(exe), topo, Path(workdir)
         self.config_path = self.workdir / "tether.yaml"
         self.stats_path = self.workdir / "stats.json"
@@ -269,6 +269,7 @@ class Tetherd:
         self.last_stats = None
         self.file_prefix = "tether-it-" + topo.prefix
         self.extra_args = [str(a) for a in extra_args]
+        self.workers = workers
 
     def write_config(self, cfg):
         tmp = self.config_path.with_suffix(".tmp")
@@ -276,9 +277,12 @@ class Tetherd:
         os.replace(tmp, self.config_path)  # tetherd must never read a half-written file
 
     def argv(self):
-        eal = ["--no-huge", "-m", str(self.memory_mb), "--no-shconf", "--no-pci", "-l", "0-1",
+        # Lcore 0 (control) on CPU 0; the workers all on CPU 1, so several workers fit a 2-CPU machine.
+        # One af_packet queue pair per worker: the kernel's fanout spreads frames over them by hash.
+        lcores = ",".join(["0@0"] + ["%d@1" % w for w in range(1, self.workers + 1)])
+        eal = ["--no-huge", "-m", str(self.memory_mb), "--no-shconf", "--no-pci", "--lcores", lcores,
                "--file-prefix", self.file_prefix,
-               "--vdev", "net_af_packet0,iface=%s,qpairs=1" % self.topo.lb_dev]
+               "--vdev", "net_af_packet0,iface=%s,qpairs=%d" % (self.topo.lb_dev, self.workers)]
         app = ["--config", str(self.config_path), "--stats-file", str(self.stats_path),
                "--stats-interval-ms", str(self.stats_interval_ms), *self.extra_args]
         return ["ip", "netns", "exec", self.topo.ns("lb"), self.exe, *eal, "--", *app]
@@ -531,7 +535,8 @@ class Context:
 
     def start_tetherd(self, cfg, extra_args=()):
         check(self.args.tetherd, "this test needs --tetherd PATH")
-        self.tetherd = Tetherd(self.args.tetherd, self.topo, self.workdir, extra_args=extra_args)
+        self.tetherd = Tetherd(self.args.tetherd, self.topo, self.workdir, extra_args=extra_args,
+                               workers=self.args.workers)
         self.tetherd.start(cfg)
         return self.tetherd
 
@@ -589,6 +594,8 @@ def run_test(short, description, body, needs_tetherd=True, default_mode="fullnat
     ap.add_argument("--dynamic-neighbors", action="store_true",
                     help="no static `neighbors:` in the config: tetherd must resolve them by ARP")
     ap.add_argument("--keep-workdir", action="store_true", help="keep config/stats/log files")
+    ap.add_argument("--workers", type=int, default=1, choices=range(1, 5),
+                    help="worker lcores (sharing one CPU), each with its own af_packet queue pair")
     ap.add_argument("--tetherctl", default=str(DEFAULT_TETHERCTL),
                     help="path to tetherctl, for tests that use it (default %(default)s)")
     if add_args:

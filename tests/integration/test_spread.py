@@ -11,6 +11,9 @@ must then see connections from every address of the range and from no other.
 In ipip mode the client (MTU 1500, like the port) also uploads 2 MB: its full-size segments do not fit
 the port once encapsulated, so Tether must answer them with ICMP fragmentation needed, the client's
 stack must lower its path MTU to the VIP, and the upload must arrive intact.
+With --workers N (N af_packet queue pairs, one per worker lcore), every worker must have received
+traffic; in fullnat, replies the kernel's fanout delivered to a worker that does not own the flow
+must have been handed over to the owner (handoff_out > 0, and every one received: handoff_in equal).
 """
 import hashlib
 import ipaddress
@@ -82,7 +85,21 @@ def body(ctx):
         check_local_addresses(topo, args.local_addresses)
     if args.mode == "ipip":
         check_path_mtu_discovery(ctx, topo, lb)
+    if args.workers > 1:
+        check_workers(args, state["after"])
     lb.check_alive()
+
+
+def check_workers(args, stats):
+    lcores = stats["lcores"]
+    rx = [l["rx_packets"] for l in lcores]
+    out, into = sum(l["handoff_out"] for l in lcores), sum(l["handoff_in"] for l in lcores)
+    log("%d workers: rx packets %s, replies handed to their owner %d (received %d)" % (len(lcores), rx, out, into))
+    check(len(lcores) == args.workers, "stats list %d lcores, expected %d" % (len(lcores), args.workers))
+    check(all(n > 0 for n in rx), "a worker received nothing: rx %s" % rx)
+    if args.mode == "fullnat":
+        check(out > 0, "no reply reached a worker that does not own its flow: was the fanout exercised?")
+        check(into == out, "handoff_out %d != handoff_in %d" % (out, into))
 
 
 def check_path_mtu_discovery(ctx, topo, lb):
