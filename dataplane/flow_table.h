@@ -9,6 +9,7 @@
 #pragma once
 
 #include <rte_ether.h>
+#include <rte_prefetch.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -139,7 +140,7 @@ class FlowTable {
   // there, and a loop here cost as much as the miss it hides.
   void prefetchEntry(uint32_t tag) const {
     const uint64_t slot = index_[tag & index_mask_];
-    if (static_cast<uint32_t>(slot >> 32) == tag) __builtin_prefetch(entryOf(slot));
+    if (static_cast<uint32_t>(slot >> 32) == tag) rte_prefetch0(entryOf(slot));
   }
 
   // The established path's view of the client index: the table's pointers as values. A loop that
@@ -150,7 +151,9 @@ class FlowTable {
     uint64_t hashWords(uint64_t addrs, uint64_t ports_protocol) const {
       return hashFlowWords(seed_, addrs, ports_protocol);
     }
-    void prefetchIndex(uint32_t tag) const { __builtin_prefetch(&index_[tag & mask_]); }
+    // rte_prefetch0, not __builtin_prefetch: GCC 12 judged this member free of side effects and
+    // deleted its calls (the 2026-11-21 binary had no index prefetch at all); volatile asm stays.
+    void prefetchIndex(uint32_t tag) const { rte_prefetch0(&index_[tag & mask_]); }
     // The client key as its two words (ports_protocol with zero padding) and its clientTag.
     FlowEntry* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) const {
       return probe<false>(index_, mask_, entries_, addrs, ports_protocol, tag);
