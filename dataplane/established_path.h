@@ -52,7 +52,10 @@ inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_
   uint8_t* const data = rte_pktmbuf_mtod(m, uint8_t*);
   data_out = data;
   const uint32_t frame_len = rte_pktmbuf_data_len(m);
-  if (frame_len < kL4Offset + sizeof(rte_udp_hdr)) [[unlikely]] return kNotEstablished;
+  if (frame_len < kL4Offset + sizeof(rte_udp_hdr)) [[unlikely]] {
+    tag_out = 0;  // stage 2 prefetches from every frame's tag
+    return kNotEstablished;
+  }
   // Bytes 12..15: ethertype, version/IHL, TOS. Bytes 20..23: flags + fragment offset, TTL, protocol.
   uint32_t type_vhl, frag_proto, ports;
   uint64_t addrs;
