@@ -49,6 +49,11 @@ int runWorker(void* arg) {
   const uint16_t burst = cfg.burst_size;
   std::array<rte_mbuf*, kMaxBurst> packets;
   uint64_t loops = 0;
+  // Busy time is whole loops that moved packets: what a CPU-per-request comparison must count,
+  // while the loops that found every queue empty (a poll-mode worker's idle spinning) are left out.
+  // A busy loop ends where the next one reads the clock, so the loop needs no second rdtsc.
+  uint64_t busy_since = 0;
+  bool was_busy = false;
 
   rte_rcu_qsbr_thread_register(cfg.qsbr, ctx.worker_index);
   rte_rcu_qsbr_thread_online(cfg.qsbr, ctx.worker_index);
@@ -56,6 +61,7 @@ int runWorker(void* arg) {
   while (!cfg.stop->load(std::memory_order_relaxed)) {
     const Snapshot* snap = cfg.published->load(std::memory_order_acquire);
     const uint64_t now = rte_rdtsc();
+    if (was_busy) ctx.counters->proxy.busy_tsc.add(now - busy_since);
     bool had_packets = false;
 
     if (cfg.inject != nullptr && !rte_ring_empty(cfg.inject)) {
@@ -103,9 +109,8 @@ int runWorker(void* arg) {
       ctx.counters->flows_expired.add(expired);
       ctx.counters->flows_active.store(ctx.flows.size(), std::memory_order_relaxed);
     }
-    // Busy time is whole loops that moved packets: what a CPU-per-request comparison must count,
-    // while the loops that found every queue empty (a poll-mode worker's idle spinning) are left out.
-    if (had_packets) ctx.counters->proxy.busy_tsc.add(rte_rdtsc() - now);
+    was_busy = had_packets;
+    busy_since = now;
     rte_rcu_qsbr_quiescent(cfg.qsbr, ctx.worker_index);
   }
   rte_rcu_qsbr_thread_offline(cfg.qsbr, ctx.worker_index);
