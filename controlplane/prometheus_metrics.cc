@@ -171,6 +171,10 @@ std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Conf
   lcoreFamily(e, lcores, "tether_icmp_relayed_total", "counter",
               "ICMP errors about full-NAT flows' packets, translated and passed on to their clients.",
               [](const LcoreCounters& c) { return c.icmp_relayed.read(); });
+  lcoreFamily(e, lcores, "tether_icmp_to_backend_total", "counter",
+              "ICMP errors sent to a VIP about a flow's reply (a client-side router's fragmentation "
+              "needed), passed on to the flow's backend.",
+              [](const LcoreCounters& c) { return c.icmp_to_backend.read(); });
 
   e.family("tether_handoff_packets_total", "counter",
            "Full-NAT replies passed to (out) or received from (in) the lcore owning the flow.");

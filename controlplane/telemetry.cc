@@ -57,6 +57,7 @@ nlohmann::json lcoreJson(const dataplane::LcoreCounters& c) {
           {"icmp_replies", c.icmp_replies.read()},
           {"icmp_too_big", c.icmp_too_big.read()},
           {"icmp_relayed", c.icmp_relayed.read()},
+          {"icmp_to_backend", c.icmp_to_backend.read()},
           {"handoff_out", c.handoff_out.read()},
           {"handoff_in", c.handoff_in.read()},
           {"drops", drops}};

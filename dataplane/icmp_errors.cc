@@ -39,6 +39,75 @@ void sealIcmp(rte_ipv4_hdr* ip, uint32_t src, uint32_t dst, uint8_t* icmp, uint3
   header->icmp_cksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, icmp_len));
 }
 
+// The packet an ICMP error quotes, when it is an IPv4 TCP or UDP packet with at least its first 8 L4
+// bytes (both ports and, for TCP, the sequence number): all that relaying needs.
+struct Quote {
+  uint8_t* icmp;          // the ICMP header
+  uint32_t icmp_len;      // the whole ICMP message, from the outer header's lengths
+  rte_ipv4_hdr* ip;       // the quoted IP header
+  uint8_t* l4;            // its L4 header
+  uint32_t ihl;           // its IP header length
+  uint32_t available;     // bytes of the quoted packet the message holds
+  uint32_t ports;         // the first L4 word as stored: source port, destination port
+  uint8_t protocol;
+};
+
+std::optional<Quote> quotedPacket(const ParsedFrame& f) {
+  Quote q;
+  q.icmp = static_cast<uint8_t*>(f.l4);
+  if (!isError(reinterpret_cast<const rte_icmp_hdr*>(q.icmp)->icmp_type)) return std::nullopt;
+  // Lengths come from the outer header, which the parser checked against the frame.
+  q.icmp_len = rte_be_to_cpu_16(f.ip->total_length) - rte_ipv4_hdr_len(f.ip);
+  if (q.icmp_len < kIcmpHeaderLen + sizeof(rte_ipv4_hdr) + kQuotedPayload) return std::nullopt;
+  q.ip = reinterpret_cast<rte_ipv4_hdr*>(q.icmp + kIcmpHeaderLen);
+  q.ihl = rte_ipv4_hdr_len(q.ip);
+  q.available = q.icmp_len - kIcmpHeaderLen;
+  if ((q.ip->version_ihl >> 4) != 4 || q.ihl < sizeof(rte_ipv4_hdr) || q.ihl + kQuotedPayload > q.available) {
+    return std::nullopt;
+  }
+  q.protocol = q.ip->next_proto_id;
+  if (q.protocol != IPPROTO_TCP && q.protocol != IPPROTO_UDP) return std::nullopt;
+  q.l4 = reinterpret_cast<uint8_t*>(q.ip) + q.ihl;
+  std::memcpy(&q.ports, q.l4, sizeof(q.ports));  // TCP and UDP both open with the two ports
+  return q;
+}
+
+// Rewrites the quoted packet's addresses and ports (and TCP sequence number) to the given ones: its
+// L4 checksum, when quoted and present, follows the change (a UDP zero stays zero); its IP header's
+// is recomputed.
+void rewriteQuote(const Quote& q, uint32_t src, uint32_t dst, uint32_t ports, uint32_t tcp_seq_be) {
+  uint64_t delta = checksumDelta32(q.ip->src_addr, src) + checksumDelta32(q.ip->dst_addr, dst) +
+                   checksumDelta32(q.ports, ports);
+  constexpr uint32_t kSeqAt = offsetof(rte_tcp_hdr, sent_seq);
+  uint32_t old_seq = 0;
+  if (q.protocol == IPPROTO_TCP) {
+    std::memcpy(&old_seq, q.l4 + kSeqAt, sizeof(old_seq));
+    delta += checksumDelta32(old_seq, tcp_seq_be);
+  }
+  const uint32_t check_at = q.protocol == IPPROTO_UDP ? offsetof(rte_udp_hdr, dgram_cksum) : offsetof(rte_tcp_hdr, cksum);
+  if (q.ihl + check_at + sizeof(uint16_t) <= q.available) {
+    uint16_t check;
+    std::memcpy(&check, q.l4 + check_at, sizeof(check));
+    if (check != 0 || q.protocol == IPPROTO_TCP) {
+      check = checksumApply(check, delta);
+      if (check == 0 && q.protocol == IPPROTO_UDP) check = 0xffff;
+      std::memcpy(q.l4 + check_at, &check, sizeof(check));
+    }
+  }
+  q.ip->src_addr = src;
+  q.ip->dst_addr = dst;
+  std::memcpy(q.l4, &ports, sizeof(ports));
+  if (q.protocol == IPPROTO_TCP) std::memcpy(q.l4 + kSeqAt, &tcp_seq_be, sizeof(tcp_seq_be));
+  q.ip->hdr_checksum = 0;
+  q.ip->hdr_checksum = rte_ipv4_cksum(q.ip);
+}
+
+uint32_t quotedSeq(const Quote& q) {
+  uint32_t seq = 0;
+  if (q.protocol == IPPROTO_TCP) std::memcpy(&seq, q.l4 + offsetof(rte_tcp_hdr, sent_seq), sizeof(seq));
+  return seq;
+}
+
 }  // namespace
 
 Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable_mtu) {
@@ -71,69 +140,79 @@ Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable
 }
 
 std::optional<Verdict> relayIcmpError(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
-  auto* icmp = static_cast<uint8_t*>(f.l4);
-  if (!isError(reinterpret_cast<const rte_icmp_hdr*>(icmp)->icmp_type)) return std::nullopt;
-  // Lengths come from the outer header, which the parser checked against the frame.
-  const uint32_t icmp_len = rte_be_to_cpu_16(f.ip->total_length) - rte_ipv4_hdr_len(f.ip);
-  if (icmp_len < kIcmpHeaderLen + sizeof(rte_ipv4_hdr) + kQuotedPayload) return std::nullopt;
-  auto* quoted = reinterpret_cast<rte_ipv4_hdr*>(icmp + kIcmpHeaderLen);
-  const uint32_t quoted_ihl = rte_ipv4_hdr_len(quoted);
-  const uint32_t available = icmp_len - kIcmpHeaderLen;  // bytes of the quoted packet we have
-  if ((quoted->version_ihl >> 4) != 4 || quoted_ihl < sizeof(rte_ipv4_hdr) ||
-      quoted_ihl + kQuotedPayload > available) {
-    return std::nullopt;
-  }
-  const uint8_t protocol = quoted->next_proto_id;
-  if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return std::nullopt;
+  const std::optional<Quote> q = quotedPacket(f);
   // The quoted packet is one Tether sent: local address:local port -> backend:port.
-  uint8_t* const quoted_l4 = reinterpret_cast<uint8_t*>(quoted) + quoted_ihl;
-  uint32_t quoted_ports;  // TCP and UDP both open with the two ports
-  std::memcpy(&quoted_ports, quoted_l4, sizeof(quoted_ports));
-  const uint16_t local_port = rte_be_to_cpu_16(static_cast<uint16_t>(quoted_ports));
-  if (quoted->src_addr != f.key.dst_addr_be || !s.ctx.ports.contains(local_port)) return std::nullopt;
+  if (!q) return std::nullopt;
+  const uint16_t local_port = rte_be_to_cpu_16(static_cast<uint16_t>(q->ports));
+  if (q->ip->src_addr != f.key.dst_addr_be || !s.ctx.ports.contains(local_port)) return std::nullopt;
 
   const uint16_t owner = s.ctx.ports.ownerOf(local_port);
   if (owner != s.ctx.worker_index) return handOffToOwner(s, m, owner);
   hashing::FlowKeyV4 reply;
-  reply.src_addr_be = quoted->dst_addr;
-  reply.dst_addr_be = quoted->src_addr;
-  reply.src_port_be = static_cast<uint16_t>(quoted_ports >> 16);
-  reply.dst_port_be = static_cast<uint16_t>(quoted_ports);
-  reply.protocol = protocol;
+  reply.src_addr_be = q->ip->dst_addr;
+  reply.dst_addr_be = q->ip->src_addr;
+  reply.src_port_be = static_cast<uint16_t>(q->ports >> 16);
+  reply.dst_port_be = static_cast<uint16_t>(q->ports);
+  reply.protocol = q->protocol;
   const FlowEntry* e = s.ctx.flows.findByReply(reply, s.ctx.flows.hashKey(reply));
   // A spliced flow's client -> backend segments keep the client's sequence numbers and their length
   // (tcp_splice.h), so the quote's sequence number, which the client's stack checks, is already its
   // own. An error about a flow still being bound is about our SYN to a backend, not the client's.
   if (e == nullptr || e->proxy_phase == ProxyPhase::kBinding) return dropPacket(s, m, DropReason::kNoFlow);
 
-  // Back to what the client sent: client:port -> VIP:port. A checksum the quote holds follows the
-  // change (a UDP zero stays zero); the quoted IP header's is recomputed.
+  // Back to what the client sent: client:port -> VIP:port.
   const uint32_t client_ports = uint32_t{e->client_key.src_port_be} | uint32_t{e->client_key.dst_port_be} << 16;
-  const uint32_t check_at = protocol == IPPROTO_UDP ? offsetof(rte_udp_hdr, dgram_cksum) : offsetof(rte_tcp_hdr, cksum);
-  if (quoted_ihl + check_at + sizeof(uint16_t) <= available) {
-    uint16_t check;
-    std::memcpy(&check, quoted_l4 + check_at, sizeof(check));
-    if (check != 0 || protocol == IPPROTO_TCP) {
-      const uint64_t delta = checksumDelta32(quoted->src_addr, e->client_key.src_addr_be) +
-                             checksumDelta32(quoted->dst_addr, e->client_key.dst_addr_be) +
-                             checksumDelta32(quoted_ports, client_ports);
-      check = checksumApply(check, delta);
-      if (check == 0 && protocol == IPPROTO_UDP) check = 0xffff;
-      std::memcpy(quoted_l4 + check_at, &check, sizeof(check));
-    }
-  }
-  quoted->src_addr = e->client_key.src_addr_be;
-  quoted->dst_addr = e->client_key.dst_addr_be;
-  std::memcpy(quoted_l4, &client_ports, sizeof(client_ports));
-  quoted->hdr_checksum = 0;
-  quoted->hdr_checksum = rte_ipv4_cksum(quoted);
-  sealIcmp(f.ip, e->client_key.dst_addr_be, e->client_key.src_addr_be, icmp, icmp_len);
+  rewriteQuote(*q, e->client_key.src_addr_be, e->client_key.dst_addr_be, client_ports, quotedSeq(*q));
+  sealIcmp(f.ip, e->client_key.dst_addr_be, e->client_key.src_addr_be, q->icmp, q->icmp_len);
 
   const LocalPort& out = s.snap.ports[e->ingress_port];
   if (!writeL2(m, f.l2_len, out.vlan, e->client_mac, out.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   s.ctx.counters->icmp_relayed.inc();
   queueTx(s, m, e->ingress_port);
   return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->ingress_port};
+}
+
+std::optional<Verdict> forwardIcmpToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
+  const std::optional<Quote> q = quotedPacket(f);
+  // The quoted packet is a reply the client was sent: VIP:port -> client:port.
+  if (!q || q->ip->src_addr != f.key.dst_addr_be) return std::nullopt;
+  hashing::FlowKeyV4 client;
+  client.src_addr_be = q->ip->dst_addr;
+  client.dst_addr_be = q->ip->src_addr;
+  client.src_port_be = static_cast<uint16_t>(q->ports >> 16);
+  client.dst_port_be = static_cast<uint16_t>(q->ports);
+  client.protocol = q->protocol;
+  // Only this lcore's flows: with several workers, an error RSS gives another worker than the flow's
+  // is dropped here, and a later one (a router repeats them while the segments keep coming) may land
+  // right. An error about a flow still being bound is about our SYN-ACK, which the backend never sent.
+  FlowEntry* const e = s.ctx.flows.findByClient(client, s.ctx.flows.hashKey(client));
+  if (e == nullptr || e->proxy_phase == ProxyPhase::kBinding) return dropPacket(s, m, DropReason::kNoFlow);
+
+  const LocalPort& egress = s.snap.ports[e->egress_port];
+  switch (e->forwarding) {
+    case ForwardingMode::kDsrL2:
+      break;  // the backend holds the VIP: the message already reads as addressed to it
+    case ForwardingMode::kDsrIpip:
+      if (rte_be_to_cpu_16(f.ip->total_length) + sizeof(rte_ipv4_hdr) > egress.mtu) {
+        return dropPacket(s, m, DropReason::kTooBig);
+      }
+      if (!encapsulateIpip(m, f, *e)) return dropPacket(s, m, DropReason::kNoHeadroom);
+      break;
+    case ForwardingMode::kFullNat: {
+      // To what the backend sent: backend:port -> local address:local port, and a spliced flow's
+      // sequence number back into the backend's space (the client saw it moved by seq_delta).
+      const uint32_t backend_ports = uint32_t{e->backend_port_be} | uint32_t{e->local_port_be} << 16;
+      uint32_t seq = quotedSeq(*q);
+      if (e->proxy_phase == ProxyPhase::kSpliced) seq = rte_cpu_to_be_32(rte_be_to_cpu_32(seq) - e->splice.seq_delta);
+      rewriteQuote(*q, e->backend_address_be, e->local_address_be, backend_ports, seq);
+      sealIcmp(f.ip, e->local_address_be, e->backend_address_be, q->icmp, q->icmp_len);
+      break;
+    }
+  }
+  if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  s.ctx.counters->icmp_to_backend.inc();
+  queueTx(s, m, e->egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};
 }
 
 }  // namespace lb::dataplane

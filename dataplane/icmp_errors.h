@@ -8,6 +8,11 @@
 //              forwarded (port unreachable, fragmentation needed, time exceeded, ...) is translated
 //              back, quoted packet included, and sent to the flow's client from the VIP, the way
 //              IPVS relays them.
+//
+// And for every mode, the other direction: a router on the client's side that cannot pass a reply
+// (a download's full-size segments) answers the reply's source, the VIP. The error goes to the flow's
+// backend, which alone can lower its segment size, as Katran and GLB do for DSR: unchanged but for
+// the MACs (DSR L2), encapsulated (IPIP), or translated to the backend's own view (full-NAT).
 #pragma once
 
 #include <rte_mbuf.h>
@@ -32,5 +37,11 @@ Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable
 // handed to the lcore owning the flow, or dropped and counted (no_flow: no flow, or one whose backend
 // connection is still being set up by the SYN proxy).
 std::optional<Verdict> relayIcmpError(BurstState& s, rte_mbuf* m, ParsedFrame& f);
+
+// An ICMP error addressed to a VIP. nullopt when it is not about a TCP/UDP packet from that VIP (the
+// caller drops it as unsupported). Otherwise it was forwarded to the backend of the flow the quoted
+// reply belongs to (looked up in this lcore's table), or dropped and counted (no_flow; too_big when
+// IPIP's outer header would not fit the egress MTU).
+std::optional<Verdict> forwardIcmpToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f);
 
 }  // namespace lb::dataplane

@@ -81,6 +81,7 @@ struct alignas(64) LcoreCounters {
   Counter icmp_replies;
   Counter icmp_too_big;   // IPIP packets over the egress MTU answered with ICMP fragmentation needed
   Counter icmp_relayed;   // ICMP errors about full-NAT flows' packets passed on to their clients
+  Counter icmp_to_backend;  // ICMP errors to a VIP about a flow's reply, passed on to its backend
   Counter handoff_out;
   Counter handoff_in;
   Counter exception_in;   // from the kernel's tap to the wire

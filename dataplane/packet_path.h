@@ -100,6 +100,10 @@ inline void addReplyIndex(FlowTable& flows, FlowEntry* e, uint32_t local_address
 void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port, uint32_t dst_addr,
                       uint16_t dst_port, uint64_t extra_ip_delta = 0, uint64_t extra_l4_delta = 0);
 
+// Encapsulates the IPv4 packet in an outer IPv4 header (RFC 2003) from the flow's precomputed
+// addresses (armFlow); false when the mbuf has no headroom for it.
+bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e);
+
 // Releases a flow's local port and entry.
 void releaseFlow(BurstState& s, FlowEntry* e, bool reset);
 

@@ -107,6 +107,8 @@ Verdict handleIcmp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0) {
     if (isLocalAddress(s.snap, f.key.dst_addr_be)) {
       if (std::optional<Verdict> relayed = relayIcmpError(s, m, f)) return *relayed;
+    } else if (std::optional<Verdict> forwarded = forwardIcmpToBackend(s, m, f)) {  // to a VIP
+      return *forwarded;
     }
     // Errors about the kernel's own connections (e.g. port unreachable for a health check).
     if (hasExceptionPath(s) && isLocalAddress(s.snap, f.key.dst_addr_be)) return toKernel(s, m);
@@ -170,8 +172,6 @@ void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port
   }
 }
 
-namespace {
-
 // Encapsulates the IPv4 packet in an outer IPv4 header (RFC 2003) from the egress port's address to
 // the backend (writeIpipOuter); a tagged frame's L2 header moves to the front.
 bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e) {
@@ -191,6 +191,8 @@ bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e) {
   f.ip = outer;
   return true;
 }
+
+namespace {
 
 template <class Table>
 hashing::BackendIndex selectIn(const Table& table, uint64_t key_hash) {

@@ -77,6 +77,7 @@ struct Fixture {
       c.icmp_replies.add(w + 6);
       c.icmp_too_big.add(w + 14);
       c.icmp_relayed.add(w + 15);
+      c.icmp_to_backend.add(w + 16);
       c.handoff_out.add(w + 7);
       c.handoff_in.add(w + 8);
       c.flows_created.add(base + 9);
@@ -129,6 +130,7 @@ struct Fixture {
       add("tether_icmp_replies_total", {{"lcore", l}}, c.icmp_replies.read());
       add("tether_icmp_too_big_total", {{"lcore", l}}, c.icmp_too_big.read());
       add("tether_icmp_relayed_total", {{"lcore", l}}, c.icmp_relayed.read());
+      add("tether_icmp_to_backend_total", {{"lcore", l}}, c.icmp_to_backend.read());
       add("tether_handoff_packets_total", {{"lcore", l}, {"direction", "out"}}, c.handoff_out.read());
       add("tether_handoff_packets_total", {{"lcore", l}, {"direction", "in"}}, c.handoff_in.read());
       add("tether_established_path_packets_total", {{"lcore", l}}, c.established_path.read());
@@ -265,9 +267,9 @@ TEST(PrometheusMetricsTest, FamiliesAreWellFormed) {
     EXPECT_EQ(n, 1) << name;
     EXPECT_EQ(type[name], 1) << name;
   }
-  // 13 per lcore, 7 per backend, 4 for the control plane, 19 + 3 for HTTP proxying per lcore, 1 for
+  // 14 per lcore, 7 per backend, 4 for the control plane, 19 + 3 for HTTP proxying per lcore, 1 for
   // the worker's processing time, and 12 for the session table.
-  EXPECT_EQ(help.size(), 26u + kProxyCounterFields.size() + 3 + 1 + 12);
+  EXPECT_EQ(help.size(), 27u + kProxyCounterFields.size() + 3 + 1 + 12);
 }
 
 // No workers, no services: still valid exposition (HELP/TYPE only, control samples present).

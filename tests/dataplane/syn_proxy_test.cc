@@ -875,5 +875,49 @@ TEST_F(SynProxyTest, IcmpErrorsAreRelayedOnlyOnceSpliced) {
   EXPECT_EQ(w_.counters().icmp_relayed.read(), 1u);
 }
 
+// A router on the client's side cannot pass the response: its error to the VIP reaches the backend
+// from the local address, quoting the response as the backend sent it, sequence number included (the
+// client saw it moved into the proxy's space), so the backend's stack finds its connection.
+TEST_F(SynProxyTest, ErrorToTheVipAboutASplicedResponseReachesTheBackendInItsSequenceSpace) {
+  const uint32_t client_isn = 9000;
+  const Handshake h = handshake(client_isn);
+  request(h, kRequest);
+  const DecodedSegment syn = popSegment();
+  ASSERT_EQ(syn.flags, kSyn);
+  const uint32_t backend_isn = 70000;
+  send(backend(syn, kSynAck, backend_isn, client_isn + 1, synOptions(1460, 7, true, true, 5000, syn.options.tsval)));
+  ASSERT_EQ(popSegment().payload, kRequest);
+  const Verdict sent = send(backend(syn, kPshAck, backend_isn + 1, client_isn + 1 + static_cast<uint32_t>(kRequest.size()),
+                                    timestampOption(5001, syn.options.tsval), std::string(1200, 'r')));
+  ASSERT_EQ(sent.kind, VerdictKind::kForwarded);
+  const Bytes to_client = w_.popTx(0).value_or(Bytes{});
+  ASSERT_EQ(decodeSegment(to_client).seq, h.our_isn + 1);
+
+  PacketBuilder error;
+  error.ethernet(clientMac(), portMac()).ipv4(ipv4(10, 99, 0, 1), kVip).icmpError(3, 4, 1000).payload(ipPacket(to_client, 548));
+  EXPECT_EQ(sendFrame(error.build()).kind, VerdictKind::kForwarded);
+  const Bytes out = w_.popTx(0).value_or(Bytes{});
+  const DecodedFrame d = decode(out);
+  ASSERT_TRUE(d.has_ipv4);
+  EXPECT_EQ(d.ip_src, kPortIp);
+  EXPECT_EQ(d.ip_dst, syn.dst);
+  EXPECT_TRUE(ipv4HeaderChecksumValid(out, d.l3_offset));
+  EXPECT_TRUE(l4ChecksumValid(out, d.l3_offset)) << "ICMP checksum";
+  const Bytes quote(out.begin() + static_cast<std::ptrdiff_t>(d.l4_offset + 8), out.end());
+  Bytes inner_frame(14 + quote.size());  // the quote behind the same Ethernet header, to decode it
+  std::copy(out.begin(), out.begin() + 14, inner_frame.begin());
+  std::copy(quote.begin(), quote.end(), inner_frame.begin() + 14);
+  const DecodedFrame inner = decode(inner_frame);
+  EXPECT_EQ(inner.ip_src, syn.dst);
+  EXPECT_EQ(inner.ip_dst, kPortIp);
+  EXPECT_EQ(inner.src_port, kWebBackendPort);
+  EXPECT_EQ(inner.dst_port, syn.sport);
+  EXPECT_TRUE(ipv4HeaderChecksumValid(inner_frame, 14)) << "the quoted header's checksum";
+  EXPECT_EQ(uint32_t{quote[24]} << 24 | uint32_t{quote[25]} << 16 | uint32_t{quote[26]} << 8 | quote[27],
+            backend_isn + 1)
+      << "the backend's own sequence number";
+  EXPECT_EQ(w_.counters().icmp_to_backend.read(), 1u);
+}
+
 }  // namespace
 }  // namespace lb::dataplane::test
