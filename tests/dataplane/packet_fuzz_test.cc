@@ -56,6 +56,17 @@ std::vector<Bytes> seedFrames(WorkerHarness& w, const Snapshot& snap) {
     // ICMP errors about the flow (the relay parses the quoted packet), whole and cut to 8 bytes.
     seeds.push_back(icmpErrorToPort(backendIp(backendHost(out.ip_dst)), backendMac(backendHost(out.ip_dst)), 3,
                                     p % 2 == 0 ? 4 : 3, 1400, ipPacket(natted, p < 2 ? SIZE_MAX : 28)));
+    // ... and errors a client-side router sends the VIP about the flow's reply, which go to the backend.
+    PacketBuilder seen = PacketBuilder().ethernet(portMac(), clientMac()).ipv4(kVip, kClientIp);
+    if (udp) {
+      seen.udp(kUdpPort, static_cast<uint16_t>(7000 + p)).payload(Bytes(12, 9));
+    } else {
+      seen.tcp(kWebPort, static_cast<uint16_t>(7000 + p), kSynAck).payload(Bytes(12, 9));
+    }
+    PacketBuilder to_vip;
+    to_vip.ethernet(clientMac(), portMac()).ipv4(ipv4(10, 99, 0, 1), kVip).icmpError(3, 4, 1400)
+        .payload(ipPacket(seen.build(), p < 2 ? SIZE_MAX : 28));
+    seeds.push_back(to_vip.build());
     PacketBuilder reply = fromBackend(backendHost(out.ip_dst));
     if (udp) {
       reply.udp(kUdpBackendPort, out.src_port).payload(Bytes(12, 9));

@@ -447,6 +447,21 @@ std::vector<uint8_t> udpAndOthers() {
                               .udp(kUdpBackendPort, out.src_port)
                               .payload(Bytes{'a', 'n', 's'})
                               .build());
+  const std::vector<Bytes> answer = [&] {
+    std::vector<std::vector<Bytes>> log;
+    runInput(w.input.data(), w.input.size(), &log);
+    return log.back();
+  }();
+  check(answer.size() == 1, "seed: the UDP answer was not returned");
+  // A client-side router's error to the VIP about that answer: passed on to the backend.
+  const t::DecodedFrame seen = t::decode(answer[0]);
+  w.frame(ctl::kNewBurst, t::PacketBuilder()
+                              .ethernet(clientMac(), portMac(0))
+                              .ipv4(ipv4(10, 99, 0, 1), kVip)
+                              .icmpError(3, 4, 1400)
+                              .payload(Bytes(answer[0].begin() + static_cast<std::ptrdiff_t>(seen.l3_offset), answer[0].end()))
+                              .build());
+  check(lastTx(w.input).size() == 1, "seed: the error to the VIP did not reach the backend");
   // The backend's port unreachable about that datagram, quoting all of it: relayed to the client.
   const Bytes quote(tx[0].begin() + static_cast<std::ptrdiff_t>(out.l3_offset), tx[0].end());
   w.frame(ctl::kNewBurst, t::PacketBuilder()
