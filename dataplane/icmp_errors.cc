@@ -182,11 +182,18 @@ std::optional<Verdict> forwardIcmpToBackend(BurstState& s, rte_mbuf* m, ParsedFr
   client.src_port_be = static_cast<uint16_t>(q->ports >> 16);
   client.dst_port_be = static_cast<uint16_t>(q->ports);
   client.protocol = q->protocol;
-  // Only this lcore's flows: with several workers, an error RSS gives another worker than the flow's
-  // is dropped here, and a later one (a router repeats them while the segments keep coming) may land
-  // right. An error about a flow still being bound is about our SYN-ACK, which the backend never sent.
+  // Nothing names the lcore owning a client key (RSS chose it), and RSS gives every error from one
+  // router to one VIP the same lcore: not found here, the error walks on to the next lcore, counting
+  // the lcores it has seen, until one has the flow or all have said no. Errors are rare; a walk costs
+  // at most workers - 1 hand-offs. An error about a flow still being bound is about our SYN-ACK, which
+  // the backend never sent.
   FlowEntry* const e = s.ctx.flows.findByClient(client, s.ctx.flows.hashKey(client));
-  if (e == nullptr || e->proxy_phase == ProxyPhase::kBinding) return dropPacket(s, m, DropReason::kNoFlow);
+  if (e == nullptr) {
+    const auto seen = static_cast<uint16_t>(s.icmp_visits + 1);
+    if (seen >= s.ctx.ports.workers) return dropPacket(s, m, DropReason::kNoFlow);
+    return handOffToOwner(s, m, static_cast<uint16_t>((s.ctx.worker_index + 1) % s.ctx.ports.workers), seen);
+  }
+  if (e->proxy_phase == ProxyPhase::kBinding) return dropPacket(s, m, DropReason::kNoFlow);
 
   const LocalPort& egress = s.snap.ports[e->egress_port];
   switch (e->forwarding) {

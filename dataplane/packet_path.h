@@ -20,6 +20,7 @@ struct BurstState {
   const Snapshot& snap;
   uint16_t rx_port;
   uint64_t now_tsc;
+  uint16_t icmp_visits = 0;  // lcores an ICMP error to a VIP has visited (forwardIcmpToBackend)
 };
 
 inline Verdict dropPacket(WorkerContext& ctx, rte_mbuf* m, DropReason reason) {
@@ -51,12 +52,19 @@ inline void queueTx(BurstState& s, rte_mbuf* m, uint16_t port) { queueTx(s.ctx, 
 bool writeL2Retag(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
                   const rte_ether_addr& src);
 
+// A hand-off carries its rx port in mbuf->port's low byte (port ids are below kMaxPorts) and, for an
+// ICMP error looking for its flow's lcore (forwardIcmpToBackend), the lcores it has visited in the
+// high byte. The receiving lcore passes that word to processBurst as the rx port.
+inline constexpr uint16_t kHandoffPortMask = 0xff;
+inline constexpr uint16_t kHandoffVisitsShift = 8;
+
 // A full-NAT reply (or an ICMP error about a full-NAT flow) for a local port another lcore owns. The
 // flow lives only in its owner's table: af_packet fanout (and RSS without a matching key) may deliver
 // a reply to any queue, so the packet goes to the owner's ring instead of the table being shared.
-inline Verdict handOffToOwner(BurstState& s, rte_mbuf* m, uint16_t owner) {
+inline Verdict handOffToOwner(BurstState& s, rte_mbuf* m, uint16_t owner, uint16_t visits = 0) {
+  static_assert(kMaxPorts <= kHandoffPortMask + 1, "rx port ids fit the low byte");
   rte_ring* ring = s.ctx.handoff_to[owner];
-  m->port = s.rx_port;
+  m->port = static_cast<uint16_t>(s.rx_port | (visits << kHandoffVisitsShift));
   if (ring == nullptr || rte_ring_enqueue(ring, m) != 0) return dropPacket(s, m, DropReason::kHandoffFull);
   s.ctx.counters->handoff_out.inc();
   return Verdict{VerdictKind::kHandedOff, DropReason::kCount, 0};

@@ -576,9 +576,10 @@ uint64_t processBurstEstablished(BurstState& s, rte_mbuf** packets, uint16_t cou
 
 }  // namespace
 
-void processBurst(WorkerContext& ctx, const Snapshot& snapshot, uint16_t rx_port,
+void processBurst(WorkerContext& ctx, const Snapshot& snapshot, uint16_t rx_port_word,
                   rte_mbuf** packets, uint16_t count, uint64_t now_tsc, Verdict* verdicts) {
-  BurstState s{ctx, snapshot, rx_port, now_tsc};
+  const auto rx_port = static_cast<uint16_t>(rx_port_word & kHandoffPortMask);
+  BurstState s{ctx, snapshot, rx_port, now_tsc, static_cast<uint16_t>(rx_port_word >> kHandoffVisitsShift)};
   count = std::min(count, kMaxBurst);
   uint64_t rx_bytes = 0;
   if (rx_port != snapshot.exception_port && snapshot.ports[rx_port].vlan == 0) [[likely]] {

@@ -29,7 +29,8 @@ struct Verdict {
 };
 
 // Processes `count` packets received on `rx_port`. Takes ownership of every mbuf: each ends up queued
-// in ctx.tx, on a ring, or freed. `verdicts` may be null (the worker loop passes null).
+// in ctx.tx, on a ring, or freed. `verdicts` may be null (the worker loop passes null). For a frame
+// from a hand-off ring, `rx_port` is the mbuf's port word as handOffToOwner set it (packet_path.h).
 void processBurst(WorkerContext& ctx, const Snapshot& snapshot, uint16_t rx_port,
                   rte_mbuf** packets, uint16_t count, uint64_t now_tsc, Verdict* verdicts);
 

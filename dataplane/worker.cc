@@ -72,7 +72,7 @@ int runWorker(void* arg) {
       const unsigned n = rte_ring_dequeue_burst(ctx.handoff_in, reinterpret_cast<void**>(packets.data()),
                                                 burst, nullptr);
       for (unsigned i = 0; i < n; ++i) {
-        // Hand-offs arrive one at a time with their rx port in mbuf->port.
+        // Hand-offs arrive one at a time with their rx port in mbuf->port (handOffToOwner).
         ctx.counters->handoff_in.inc();
         processBurst(ctx, *snap, packets[i]->port, &packets[i], 1, now, nullptr);
       }

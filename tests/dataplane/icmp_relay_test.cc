@@ -111,7 +111,8 @@ TEST_F(IcmpRelayTest, ErrorForAnotherWorkersFlowIsHandedToTheOwner) {
   const Bytes natted = toBackend(w1_, datagram);
   ASSERT_EQ(twoWorkerPartition().ownerOf(decode(natted).src_port), 1);
   const Bytes error = icmpErrorToPort(kRouterIp, backendMac(11), 11, 0, 0, ipPacket(natted, 20 + 8));
-  EXPECT_EQ(w0_.process(standardSnapshot(), error).kind, VerdictKind::kHandedOff);
+  const Verdict v = w0_.process(standardSnapshot(), error);
+  EXPECT_EQ(v.kind, VerdictKind::kHandedOff) << v.drop;
   void* obj = nullptr;
   ASSERT_EQ(rte_ring_dequeue(w1_.handoffIn(), &obj), 0);
   auto* m = static_cast<rte_mbuf*>(obj);
@@ -235,8 +236,28 @@ TEST_F(IcmpRelayTest, ErrorToTheVipAboutAFullNatReplyReachesTheBackendInItsOwnTe
   EXPECT_EQ(w0_.counters().icmp_relayed.read(), 0u);
 }
 
-// Errors to the VIP that are not about a known flow's reply: a reply of no flow is no_flow; a quote
-// not from the VIP, a truncated one and a non-error type stay unsupported. Nothing is sent.
+// RSS chose the flow's worker and gives the router's error to another: the error walks on to the
+// next worker, which has the flow and passes it on.
+TEST_F(IcmpRelayTest, ErrorToTheVipWalksToTheWorkerOwningTheFlow) {
+  const Bytes forwarded = toBackend(w1_, fromClient().tcp(kClientPort, kDsrPort, kSyn, 5000).build());
+  const Bytes reply = PacketBuilder().ethernet(backendMac(11), clientMac()).ipv4(kVip, kClientIp)
+                          .tcp(kDsrPort, kClientPort, kAck, 7001, 5001).payload(Bytes(1448, 1)).build();
+  const Bytes error = icmpErrorToVip(3, 4, kRouterMtu, ipPacket(reply, kLinuxQuote));
+  const Verdict v = w0_.process(standardSnapshot(), error);
+  EXPECT_EQ(v.kind, VerdictKind::kHandedOff) << v.drop;
+  void* obj = nullptr;
+  ASSERT_EQ(rte_ring_dequeue(w1_.handoffIn(), &obj), 0);
+  auto* m = static_cast<rte_mbuf*>(obj);
+  EXPECT_EQ(w1_.processMbuf(standardSnapshot(), m, m->port).kind, VerdictKind::kForwarded);
+  const Bytes out = w1_.popTx(0).value_or(Bytes{});
+  EXPECT_EQ(slice(out, 0, 12), slice(forwarded, 0, 12));
+  EXPECT_EQ(slice(out, 12), slice(error, 12));
+  EXPECT_EQ(w1_.counters().icmp_to_backend.read(), 1u);
+}
+
+// Errors to the VIP that are not about a known flow's reply: a reply of no flow walks through every
+// worker and ends as no_flow; a quote not from the VIP, a truncated one and a non-error type stay
+// unsupported. Nothing is sent.
 TEST_F(IcmpRelayTest, ErrorsToTheVipAboutNoKnownReplyAreDroppedAndCounted) {
   toBackend(w0_, fromClient().tcp(kClientPort, kDsrPort, kSyn, 5000).build());
   auto reply_from = [](uint32_t src, uint16_t dport) {
@@ -244,8 +265,14 @@ TEST_F(IcmpRelayTest, ErrorsToTheVipAboutNoKnownReplyAreDroppedAndCounted) {
                         .tcp(kDsrPort, dport, kAck, 7001, 5001).build());
   };
   const Snapshot& snap = standardSnapshot();
-  EXPECT_EQ(w0_.process(snap, icmpErrorToVip(3, 4, kRouterMtu, reply_from(kVip, kClientPort + 1))).drop,
-            DropReason::kNoFlow);
+  EXPECT_EQ(w0_.process(snap, icmpErrorToVip(3, 4, kRouterMtu, reply_from(kVip, kClientPort + 1))).kind,
+            VerdictKind::kHandedOff);
+  void* obj = nullptr;
+  ASSERT_EQ(rte_ring_dequeue(w1_.handoffIn(), &obj), 0);
+  auto* walked = static_cast<rte_mbuf*>(obj);
+  EXPECT_EQ(w1_.processMbuf(snap, walked, walked->port).drop, DropReason::kNoFlow)
+      << "the last worker: every one has said no";
+  EXPECT_EQ(w1_.txCount(0), 0);
   EXPECT_EQ(w0_.process(snap, icmpErrorToVip(3, 4, kRouterMtu, reply_from(kRouterIp, kClientPort))).drop,
             DropReason::kUnsupported);
   EXPECT_EQ(w0_.process(snap, icmpErrorToVip(3, 4, kRouterMtu, slice(reply_from(kVip, kClientPort), 0, 24))).drop,
