@@ -277,6 +277,37 @@ def cmd_ipip_udp(args):
         out({"reply": None, "from": None})
 
 
+# --- frag-needed-udp -------------------------------------------------------------------------------
+def cmd_frag_needed_udp(args):
+    """One UDP echo through the VIP, then what a router on the client's side sends when a reply is too
+    big for its next link: ICMP fragmentation needed (RFC 1191) to the VIP, quoting the echo's reply
+    (VIP:port -> us:sport). Prints which backend answered, so the caller can look at its route cache."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((args.vip, args.port))
+    src, sport = s.getsockname()
+    payload = "pmtu-probe"
+    name = None
+    for _attempt in range(args.retries):
+        s.send(payload.encode())
+        r, _, _ = select.select([s], [], [], args.wait)
+        if r:
+            got, _, echoed = s.recv(65535).decode(errors="replace").partition(":")
+            if echoed == payload:
+                name = got
+                break
+    if name is None:
+        out({"backend": None})
+        return
+    reply = ("%s:%s" % (name, payload)).encode()
+    quote = ipv4_header(args.vip, src, 17, 8 + len(reply)) + udp_segment(args.vip, src, args.port, sport, reply)
+    icmp = struct.pack("!BBHHH", 3, 4, 0, 0, args.mtu) + quote
+    icmp = icmp[:2] + struct.pack("!H", checksum16(icmp)) + icmp[4:]
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)  # the kernel adds the IP header
+    for _ in range(args.count):
+        raw.sendto(icmp, (args.vip, 0))
+    out({"backend": name, "src": src, "sport": sport, "sent": args.count})
+
+
 # --- hold ------------------------------------------------------------------------------------------
 def http_get(conn, path):
     conn.request("GET", path)
@@ -631,6 +662,14 @@ def main():
     p.add_argument("--payload", default="ipip-probe")
     p.add_argument("--wait", type=float, default=2.0)
 
+    p = sub.add_parser("frag-needed-udp")
+    p.add_argument("--vip", required=True)
+    p.add_argument("--port", type=int, default=9000)
+    p.add_argument("--mtu", type=int, default=1300, help="next-hop MTU the error announces")
+    p.add_argument("--count", type=int, default=1, help="errors sent")
+    p.add_argument("--retries", type=int, default=3)
+    p.add_argument("--wait", type=float, default=1.0)
+
     p = sub.add_parser("hold")
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, default=80)
@@ -670,7 +709,7 @@ def main():
 
     args = ap.parse_args()
     {"http-burst": cmd_http_burst, "udp": cmd_udp, "arp": cmd_arp, "frames": cmd_frames,
-     "ipip-udp": cmd_ipip_udp, "hold": cmd_hold, "http-loop": cmd_http_loop,
+     "ipip-udp": cmd_ipip_udp, "frag-needed-udp": cmd_frag_needed_udp, "hold": cmd_hold, "http-loop": cmd_http_loop,
      "http-stream": cmd_http_stream, "udp-loop": cmd_udp_loop}[args.cmd](args)
 
 

@@ -9,8 +9,12 @@ must grow by exactly F. Works in every forwarding mode (--mode).
 In fullnat mode a second UDP service, VIP:9999, points at a backend port where nothing listens: the
 backend's ICMP port unreachable goes to Tether's address, and Tether must relay it to the client,
 whose connected socket then reports the refusal.
+In every mode the client then plays a router on its own side: after an echo it sends the VIP ICMP
+fragmentation needed (MTU 1300) about the echo's reply. Tether must pass it to the backend that
+answered, whose kernel then caches MTU 1300 for the reply's destination (the client; in fullnat,
+Tether's address): `ip route get` in the backend's namespace shows it.
 """
-from harness import TestFailure, VIP, backend_addr, check, log, new_flows_delta, run_test, wait_for
+from harness import CLIENT_ADDR, LB_ADDR, TestFailure, VIP, backend_addr, check, log, new_flows_delta, run_test, wait_for
 
 FLOWS = 40
 PER_FLOW = 3
@@ -59,6 +63,7 @@ def body(ctx):
     log("stats agree: echo new_flows delta %s" % state["d"])
     if closed:
         check_port_unreachable_relayed(topo, lb)
+    check_frag_needed_reaches_backend(topo, lb, ctx.args.mode)
     lb.check_alive()
 
 
@@ -73,6 +78,29 @@ def check_port_unreachable_relayed(topo, lb):
     check("ICMP port unreachable" in flow["unexpected"],
           "the client's socket never saw the backend's port unreachable: %s" % flow)
     check(relayed >= 1, "icmp_relayed did not grow")
+
+
+def check_frag_needed_reaches_backend(topo, lb, mode):
+    mtu = 1300
+    before = lb.fresh_stats()
+    r = topo.probe(["frag-needed-udp", "--vip", VIP, "--mtu", str(mtu)])
+    check(r["backend"] is not None, "no echo through the VIP before the ICMP error")
+    reply_dst = LB_ADDR if mode == "fullnat" else CLIENT_ADDR
+    state = {}
+
+    def learnt():
+        state["route"] = topo.run(r["backend"], ["ip", "route", "get", reply_dst]).stdout.strip()
+        return "mtu %d" % mtu in state["route"]
+    try:
+        wait_for("%s's route to %s to learn MTU %d" % (r["backend"], reply_dst, mtu), learnt, 5)
+    except TestFailure:
+        raise TestFailure("%s never learnt MTU %d for %s: `ip route get` says %r" %
+                          (r["backend"], mtu, reply_dst, state.get("route")))
+    after = lb.fresh_stats()
+    passed = sum(l["icmp_to_backend"] for l in after["lcores"]) - sum(l["icmp_to_backend"] for l in before["lcores"])
+    log("ICMP fragmentation needed to %s about %s's reply to %s:%d: passed on %d; %s now routes %r" %
+        (VIP, r["backend"], r["src"], r["sport"], passed, r["backend"], state["route"].replace("\n", " | ")))
+    check(passed >= 1, "icmp_to_backend did not grow")
 
 
 if __name__ == "__main__":
