@@ -535,8 +535,9 @@ class Context:
 
     def start_tetherd(self, cfg, extra_args=()):
         check(self.args.tetherd, "this test needs --tetherd PATH")
+        # The demos and sticky_cpu build their own args without --workers: one worker, as before it existed.
         self.tetherd = Tetherd(self.args.tetherd, self.topo, self.workdir, extra_args=extra_args,
-                               workers=self.args.workers)
+                               workers=getattr(self.args, "workers", 1))
         self.tetherd.start(cfg)
         return self.tetherd
 
