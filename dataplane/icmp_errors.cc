@@ -102,6 +102,18 @@ void rewriteQuote(const Quote& q, uint32_t src, uint32_t dst, uint32_t ports, ui
   q.ip->hdr_checksum = rte_ipv4_cksum(q.ip);
 }
 
+// The 5-tuple of a packet answering the quoted one: the reply key of a packet Tether sent a backend,
+// the client key of a reply Tether (or a DSR backend) sent a client.
+hashing::FlowKeyV4 answerKey(const Quote& q) {
+  hashing::FlowKeyV4 key;
+  key.src_addr_be = q.ip->dst_addr;
+  key.dst_addr_be = q.ip->src_addr;
+  key.src_port_be = static_cast<uint16_t>(q.ports >> 16);
+  key.dst_port_be = static_cast<uint16_t>(q.ports);
+  key.protocol = q.protocol;
+  return key;
+}
+
 uint32_t quotedSeq(const Quote& q) {
   uint32_t seq = 0;
   if (q.protocol == IPPROTO_TCP) std::memcpy(&seq, q.l4 + offsetof(rte_tcp_hdr, sent_seq), sizeof(seq));
@@ -148,12 +160,7 @@ std::optional<Verdict> relayIcmpError(BurstState& s, rte_mbuf* m, ParsedFrame& f
 
   const uint16_t owner = s.ctx.ports.ownerOf(local_port);
   if (owner != s.ctx.worker_index) return handOffToOwner(s, m, owner);
-  hashing::FlowKeyV4 reply;
-  reply.src_addr_be = q->ip->dst_addr;
-  reply.dst_addr_be = q->ip->src_addr;
-  reply.src_port_be = static_cast<uint16_t>(q->ports >> 16);
-  reply.dst_port_be = static_cast<uint16_t>(q->ports);
-  reply.protocol = q->protocol;
+  const hashing::FlowKeyV4 reply = answerKey(*q);
   const FlowEntry* e = s.ctx.flows.findByReply(reply, s.ctx.flows.hashKey(reply));
   // A spliced flow's client -> backend segments keep the client's sequence numbers and their length
   // (tcp_splice.h), so the quote's sequence number, which the client's stack checks, is already its
@@ -176,12 +183,7 @@ std::optional<Verdict> forwardIcmpToBackend(BurstState& s, rte_mbuf* m, ParsedFr
   const std::optional<Quote> q = quotedPacket(f);
   // The quoted packet is a reply the client was sent: VIP:port -> client:port.
   if (!q || q->ip->src_addr != f.key.dst_addr_be) return std::nullopt;
-  hashing::FlowKeyV4 client;
-  client.src_addr_be = q->ip->dst_addr;
-  client.dst_addr_be = q->ip->src_addr;
-  client.src_port_be = static_cast<uint16_t>(q->ports >> 16);
-  client.dst_port_be = static_cast<uint16_t>(q->ports);
-  client.protocol = q->protocol;
+  const hashing::FlowKeyV4 client = answerKey(*q);
   // Nothing names the lcore owning a client key (RSS chose it), and RSS gives every error from one
   // router to one VIP the same lcore: not found here, the error walks on to the next lcore, counting
   // the lcores it has seen, until one has the flow or all have said no. Errors are rare; a walk costs

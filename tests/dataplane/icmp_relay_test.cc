@@ -69,6 +69,17 @@ class IcmpRelayTest : public testing::Test {
         << "the quote must read as the client's own packet, checksums included";
   }
 
+  // Takes what worker 0 handed to worker 1 and lets worker 1 process it.
+  Verdict processHandOffAtWorker1() {
+    void* obj = nullptr;
+    if (rte_ring_dequeue(w1_.handoffIn(), &obj) != 0) {
+      ADD_FAILURE() << "nothing handed to worker 1";
+      return Verdict{};
+    }
+    auto* m = static_cast<rte_mbuf*>(obj);
+    return w1_.processMbuf(standardSnapshot(), m, m->port);
+  }
+
   unsigned baseline_ = 0;
   WorkerHarness w0_{0, twoWorkerPartition()};
   WorkerHarness w1_{1, twoWorkerPartition()};
@@ -113,10 +124,7 @@ TEST_F(IcmpRelayTest, ErrorForAnotherWorkersFlowIsHandedToTheOwner) {
   const Bytes error = icmpErrorToPort(kRouterIp, backendMac(11), 11, 0, 0, ipPacket(natted, 20 + 8));
   const Verdict v = w0_.process(standardSnapshot(), error);
   EXPECT_EQ(v.kind, VerdictKind::kHandedOff) << v.drop;
-  void* obj = nullptr;
-  ASSERT_EQ(rte_ring_dequeue(w1_.handoffIn(), &obj), 0);
-  auto* m = static_cast<rte_mbuf*>(obj);
-  EXPECT_EQ(w1_.processMbuf(standardSnapshot(), m, m->port).kind, VerdictKind::kForwarded);
+  EXPECT_EQ(processHandOffAtWorker1().kind, VerdictKind::kForwarded);
   expectRelayed(w1_.popTx(0).value_or(Bytes{}), 11, 0, 0, ipPacket(datagram));
   EXPECT_EQ(w1_.counters().icmp_relayed.read(), 1u);
 }
@@ -245,10 +253,7 @@ TEST_F(IcmpRelayTest, ErrorToTheVipWalksToTheWorkerOwningTheFlow) {
   const Bytes error = icmpErrorToVip(3, 4, kRouterMtu, ipPacket(reply, kLinuxQuote));
   const Verdict v = w0_.process(standardSnapshot(), error);
   EXPECT_EQ(v.kind, VerdictKind::kHandedOff) << v.drop;
-  void* obj = nullptr;
-  ASSERT_EQ(rte_ring_dequeue(w1_.handoffIn(), &obj), 0);
-  auto* m = static_cast<rte_mbuf*>(obj);
-  EXPECT_EQ(w1_.processMbuf(standardSnapshot(), m, m->port).kind, VerdictKind::kForwarded);
+  EXPECT_EQ(processHandOffAtWorker1().kind, VerdictKind::kForwarded);
   const Bytes out = w1_.popTx(0).value_or(Bytes{});
   EXPECT_EQ(slice(out, 0, 12), slice(forwarded, 0, 12));
   EXPECT_EQ(slice(out, 12), slice(error, 12));
@@ -267,10 +272,7 @@ TEST_F(IcmpRelayTest, ErrorsToTheVipAboutNoKnownReplyAreDroppedAndCounted) {
   const Snapshot& snap = standardSnapshot();
   EXPECT_EQ(w0_.process(snap, icmpErrorToVip(3, 4, kRouterMtu, reply_from(kVip, kClientPort + 1))).kind,
             VerdictKind::kHandedOff);
-  void* obj = nullptr;
-  ASSERT_EQ(rte_ring_dequeue(w1_.handoffIn(), &obj), 0);
-  auto* walked = static_cast<rte_mbuf*>(obj);
-  EXPECT_EQ(w1_.processMbuf(snap, walked, walked->port).drop, DropReason::kNoFlow)
+  EXPECT_EQ(processHandOffAtWorker1().drop, DropReason::kNoFlow)
       << "the last worker: every one has said no";
   EXPECT_EQ(w1_.txCount(0), 0);
   EXPECT_EQ(w0_.process(snap, icmpErrorToVip(3, 4, kRouterMtu, reply_from(kRouterIp, kClientPort))).drop,
