@@ -46,6 +46,17 @@ PacketBuilder fromBackend(uint8_t n) {
   return b;
 }
 
+void expectReplyToClient(const Bytes& frame, uint16_t vip_port, uint16_t client_port) {
+  const DecodedFrame d = decode(frame);
+  ASSERT_TRUE(d.has_ipv4);
+  EXPECT_EQ(d.ip_src, kVip);
+  EXPECT_EQ(d.src_port, vip_port);
+  EXPECT_EQ(d.ip_dst, kClientIp);
+  EXPECT_EQ(d.dst_port, client_port);
+  EXPECT_TRUE(sameMac(d.eth_dst, clientMac()));
+  EXPECT_TRUE(ipv4HeaderChecksumValid(frame, d.l3_offset));
+}
+
 void expectIcmpFromVipToClient(const Bytes& frame) {
   const DecodedFrame d = decode(frame);
   ASSERT_TRUE(d.has_ipv4);

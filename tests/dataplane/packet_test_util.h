@@ -50,6 +50,10 @@ uint8_t backendHost(uint32_t address);
 void expectFullNatToBackend(const Bytes& input, const Bytes& output, uint16_t backend_port,
                             const LocalPortPartition& partition, uint16_t worker);
 
+// A reply Tether sent to the client on port 0: VIP:vip_port -> client:client_port, to the client's
+// MAC, with a valid IPv4 header checksum (the L4 checksum is the caller's to check).
+void expectReplyToClient(const Bytes& frame, uint16_t vip_port, uint16_t client_port);
+
 // An ICMP message Tether sent to the client on port 0 from the VIP: MACs port -> client, valid IPv4
 // and ICMP checksums.
 void expectIcmpFromVipToClient(const Bytes& frame);
