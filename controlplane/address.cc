@@ -1,5 +1,7 @@
 #include "controlplane/address.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 #include "absl/strings/str_format.h"
@@ -72,6 +74,31 @@ absl::StatusOr<Ipv4Range> parseIpv4Range(std::string_view text) {
   return Ipv4Range{.first = *first, .last = *last};
 }
 
+absl::StatusOr<Ipv6Address> parseIpv6(std::string_view text) {
+  // inet_pton reads a C string, so an embedded NUL would end the text early ("::1\0junk" is ::1); and
+  // nothing longer than INET6_ADDRSTRLEN can be an address. '%' and brackets fail inet_pton anyway;
+  // checking them here keeps that true whatever the libc.
+  const bool plausible = !text.empty() && text.size() < INET6_ADDRSTRLEN &&
+                         text.find_first_of(std::string_view("%[]\0", 4)) == std::string_view::npos;
+  Ipv6Address address{};
+  if (!plausible || inet_pton(AF_INET6, std::string(text).c_str(), address.data()) != 1) {
+    return absl::InvalidArgumentError(quoteValue(text) + " is not an IPv6 address");
+  }
+  return address;
+}
+
+absl::StatusOr<Ipv6Prefix> parseIpv6Prefix(std::string_view text) {
+  const size_t slash = text.find('/');
+  uint32_t length = 0;
+  if (slash != std::string_view::npos && parseDecimal(text.substr(slash + 1), 3, 128, length)) {
+    if (auto address = parseIpv6(text.substr(0, slash)); address.ok()) {
+      return Ipv6Prefix{.address = *address, .prefix_length = static_cast<uint8_t>(length)};
+    }
+  }
+  return absl::InvalidArgumentError(
+      quoteValue(text) + " is not an IPv6 prefix (expected address/length, e.g. fd00:99::2/64)");
+}
+
 absl::StatusOr<MacAddress> parseMac(std::string_view text) {
   // "aa:bb:cc:dd:ee:ff" is exactly 17 characters: six pairs and five colons.
   MacAddress mac{};
@@ -106,6 +133,16 @@ std::string formatIpv4Range(const Ipv4Range& range) {
 std::string formatMac(const MacAddress& mac) {
   return absl::StrFormat("%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
                          mac[5]);
+}
+
+std::string formatIpv6(const Ipv6Address& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, address.data(), text, sizeof(text));
+  return text;
+}
+
+std::string formatIpv6Prefix(const Ipv6Prefix& prefix) {
+  return absl::StrFormat("%s/%d", formatIpv6(prefix.address), prefix.prefix_length);
 }
 
 }  // namespace lb::controlplane

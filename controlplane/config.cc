@@ -1,10 +1,11 @@
-// Enum <-> name tables for the config contract. The YAML parser lives in config_parse.cc and the
-// cross-field checks in config_validate.cc.
+// Enum <-> name tables and the VIP helpers of the config contract. The YAML parser lives in
+// config_parse.cc and the cross-field checks in config_validate.cc.
 #include "controlplane/config.h"
 
 #include <array>
 #include <utility>
 
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "controlplane/value_text.h"
 
@@ -116,6 +117,31 @@ absl::StatusOr<StickyTargetPolicy> parseStickyTargetPolicy(std::string_view name
 
 absl::StatusOr<hashing::Algorithm> parseAlgorithmName(std::string_view name) {
   return valueOf(kAlgorithmNames, name);
+}
+
+// An IPv4 address never holds a ':' and an IPv6 one always does, so the text picks the family; the
+// error names both since a typo may have been meant as either.
+absl::StatusOr<VipAddress> parseVip(std::string_view text) {
+  if (text.find(':') != std::string_view::npos) {
+    if (auto address6 = parseIpv6(text); address6.ok()) return VipAddress{.vip6 = *address6};
+  } else if (auto address = parseIpv4(text); address.ok()) {
+    return VipAddress{.vip = *address};
+  }
+  return absl::InvalidArgumentError(quoteValue(text) + " is neither an IPv4 nor an IPv6 address");
+}
+
+std::string formatVip(const ServiceConfig& service) {
+  return service.vip6.has_value() ? formatIpv6(*service.vip6) : formatIpv4(service.vip);
+}
+
+std::string formatListener(const ServiceConfig& service) {
+  const std::string vip = service.vip6.has_value() ? absl::StrFormat("[%s]", formatIpv6(*service.vip6))
+                                                   : formatIpv4(service.vip);
+  return absl::StrFormat("%s:%d/%s", vip, service.port, protocolName(service.protocol));
+}
+
+bool sameListener(const ServiceConfig& a, const ServiceConfig& b) {
+  return a.vip == b.vip && a.vip6 == b.vip6 && a.port == b.port && a.protocol == b.protocol;
 }
 
 }  // namespace lb::controlplane

@@ -65,6 +65,9 @@ struct PortConfig {          // [boot] one entry per DPDK port, in EAL port-id o
   // full-NAT uses `address` alone, which bounds concurrent full-NAT flows out of this port to the
   // local port range; each address adds that many again (DPVS's "laddr" list).
   std::optional<Ipv4Range> local_addresses;
+  // Tether's own IPv6 address on this port: neighbour discovery and ping are answered for it and for
+  // the IPv6 VIPs. Needed by any IPv6 VIP; without it the port ignores IPv6 frames.
+  std::optional<Ipv6Prefix> address6;
   std::optional<uint32_t> gateway;  // next hop for destinations off the port's subnet
   uint16_t vlan = 0;         // 0 = untagged; otherwise 802.1Q tag pushed on egress, expected on ingress
 };
@@ -159,7 +162,10 @@ struct HttpConfig {
 
 struct ServiceConfig {
   std::string name;  // unique, [a-z0-9_-]+
-  uint32_t vip = 0;
+  uint32_t vip = 0;   // IPv4 VIP; 0 when vip6 is set
+  // An IPv6 VIP (NAT64 full-NAT): IPv6 clients reach the IPv4 backends from a port's IPv4 address, so
+  // forwarding must be fullnat, there is no http block, and some port needs an address6.
+  std::optional<Ipv6Address> vip6;
   uint16_t port = 0;  // 1..65535
   Protocol protocol = Protocol::kTcp;
   ForwardingMode forwarding = ForwardingMode::kFullNat;
@@ -214,8 +220,23 @@ struct Config {
   std::vector<PortConfig> ports;  // at least one
   Timeouts timeouts;
   std::vector<StaticNeighbor> neighbors;
-  std::vector<ServiceConfig> services;  // unique (vip, port, protocol)
+  std::vector<ServiceConfig> services;  // unique (vip or vip6, port, protocol)
 };
+
+// A service's `vip` key as written: an IPv4 address, or an IPv6 one (text with a ':'), named after the
+// ServiceConfig fields it fills. InvalidArgument: `"x" is neither an IPv4 nor an IPv6 address`.
+struct VipAddress {
+  uint32_t vip = 0;
+  std::optional<Ipv6Address> vip6;
+};
+absl::StatusOr<VipAddress> parseVip(std::string_view text);
+// The VIP as the file and the REST API write it ("10.99.0.100", "fd00:99::100").
+std::string formatVip(const ServiceConfig& service);
+// The listener in messages: "10.99.0.100:80/tcp", "[fd00:99::100]:80/tcp" (RFC 3986 brackets).
+std::string formatListener(const ServiceConfig& service);
+// True when both services listen on the same (VIP, port, protocol). IPv6 services compare by vip6,
+// never by their vip (0 for every one of them), and an IPv6 VIP never equals an IPv4 one.
+bool sameListener(const ServiceConfig& a, const ServiceConfig& b);
 
 // Parses and validates YAML text. Errors are InvalidArgument with the offending key path and value,
 // e.g. "services[1].backends[0].weight: 2000000 is out of range 0..1000000 (line 12)"; unknown or
@@ -227,13 +248,14 @@ absl::StatusOr<Config> loadConfigFile(const std::string& path);
 // Checks that hold across the whole Config (also used for configs built by the REST API): every
 // single-field range above, at least one port, unique port names and addresses, gateway on its port's
 // subnet, local_addresses on the port's subnet (at most kMaxLocalAddresses, unicast hosts, no other
-// port's address or range), unique service names and (vip, port, protocol), VIP not a port address
-// nor a local address, unique backend (address, port) per service, DSR/IP-in-IP backend port == service port, maglev_size prime and
-// >= backends, local port range >= kMinLocalPorts, flow_entries_per_lcore a power of two, unicast
-// addresses and MACs, static neighbors on some port's subnet, an `http` block only on tcp fullnat
-// services with a sticky list that has no duplicates and ends with source_address or five_tuple and
-// exactly the cookie names its methods need (RFC 6265 tokens), sessions.shards 0 or a power of two.
-// Returns the first violation, worded
+// port's address or range), unique port address6 (unicast), unique service names and (vip or vip6,
+// port, protocol), VIP not a port address nor a local address (an IPv6 VIP: unicast, not a port's
+// address6, fullnat, no http block, some port with an address6), unique backend (address, port) per
+// service, DSR/IP-in-IP backend port == service port, maglev_size prime and >= backends, local port
+// range >= kMinLocalPorts, flow_entries_per_lcore a power of two, unicast addresses and MACs, static
+// neighbors on some port's subnet, an `http` block only on tcp fullnat services with a sticky list that
+// has no duplicates and ends with source_address or five_tuple and exactly the cookie names its methods
+// need (RFC 6265 tokens), sessions.shards 0 or a power of two. Returns the first violation, worded
 // like the parser's errors (without a line number).
 absl::Status validateConfig(const Config& config);
 

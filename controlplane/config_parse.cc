@@ -290,6 +290,8 @@ constexpr uint64_t kMaxPort = std::numeric_limits<uint16_t>::max();
 constexpr std::string_view kAddressText = "an IPv4 address";
 constexpr std::string_view kPrefixText = "an IPv4 prefix";
 constexpr std::string_view kRangeText = "an IPv4 range";
+constexpr std::string_view kPrefix6Text = "an IPv6 prefix";
+constexpr std::string_view kVipText = "an IPv4 or IPv6 address";
 
 DataplaneConfig readDataplane(Reader& r, const Field& field) {
   DataplaneConfig dataplane;
@@ -308,10 +310,14 @@ DataplaneConfig readDataplane(Reader& r, const Field& field) {
 PortConfig readPort(Reader& r, const Field& field) {
   PortConfig port;
   const MapView view =
-      r.map(field, {"name", "address", "gateway", "local_addresses", "vlan"}, /*null_is_empty=*/false);
+      r.map(field, {"name", "address", "address6", "gateway", "local_addresses", "vlan"},
+            /*null_is_empty=*/false);
   if (const Field* name = r.require(view, "name")) port.name = r.string(*name);
   if (const Field* address = r.require(view, "address")) {
     port.address = r.parsed(*address, parseIpv4Prefix, kPrefixText);
+  }
+  if (const Field* address6 = view.find("address6")) {
+    port.address6 = r.parsed(*address6, parseIpv6Prefix, kPrefix6Text);
   }
   if (const Field* gateway = view.find("gateway")) {
     port.gateway = r.parsed(*gateway, parseIpv4, kAddressText);
@@ -463,7 +469,11 @@ ServiceConfig readService(Reader& r, const Field& field) {
                               "http", "backends"},
                              /*null_is_empty=*/false);
   if (const Field* name = r.require(view, "name")) service.name = r.string(*name);
-  if (const Field* vip = r.require(view, "vip")) service.vip = r.parsed(*vip, parseIpv4, kAddressText);
+  if (const Field* vip = r.require(view, "vip")) {
+    const VipAddress address = r.parsed(*vip, parseVip, kVipText);
+    service.vip = address.vip;
+    service.vip6 = address.vip6;
+  }
   if (const Field* port = r.require(view, "port")) {
     service.port = static_cast<uint16_t>(r.integer(*port, 1, kMaxPort));
   }

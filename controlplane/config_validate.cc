@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -90,6 +91,29 @@ absl::Status checkUnicast(std::string_view path, uint32_t address) {
   if (isUnicastIpv4(address)) return absl::OkStatus();
   return fieldError(path, absl::StrCat(formatIpv4(address),
                                        " is not a unicast address (0/8, 127/8 and 224/3 are reserved)"));
+}
+
+absl::Status checkUnicast6(std::string_view path, const std::string& text, const Ipv6Address& address) {
+  if (isUnicastIpv6(address)) return absl::OkStatus();
+  return fieldError(path, absl::StrCat(text, " is not a unicast address (::, ::1, ff00::/8 and "
+                                             "::ffff:0:0/96 are reserved)"));
+}
+
+// A port's IPv6 address: neighbour discovery answers it on that port alone, so no two ports share one.
+absl::Status checkAddress6(const std::vector<PortConfig>& ports, size_t i) {
+  const Ipv6Prefix& address6 = *ports[i].address6;
+  const std::string key = absl::StrCat("ports[", i, "].address6");
+  if (address6.prefix_length > 128) {
+    return fieldError(key, absl::StrCat("prefix length ", address6.prefix_length, " is out of range 0..128"));
+  }
+  if (auto s = checkUnicast6(key, formatIpv6Prefix(address6), address6.address); !s.ok()) return s;
+  for (size_t j = 0; j < i; ++j) {
+    if (ports[j].address6.has_value() && ports[j].address6->address == address6.address) {
+      return fieldError(key, absl::StrCat(formatIpv6(address6.address), " is already the address6 of ports[",
+                                          j, "]"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // One single-field range rule; kept as data so the rules read like the README's table.
@@ -186,6 +210,9 @@ absl::Status checkPorts(const std::vector<PortConfig>& ports) {
     }
     if (port.local_addresses.has_value()) {
       if (auto s = checkLocalAddresses(path, port); !s.ok()) return s;
+    }
+    if (port.address6.has_value()) {
+      if (auto s = checkAddress6(ports, i); !s.ok()) return s;
     }
     if (auto s = checkRange(path + ".vlan", port.vlan, 0, kMaxVlan); !s.ok()) return s;
     for (size_t j = 0; j < i; ++j) {
@@ -354,6 +381,10 @@ absl::Status checkHttp(std::string_view service_path, const ServiceConfig& servi
   if (!service.http.has_value()) return absl::OkStatus();
   const HttpConfig& http = *service.http;
   const std::string path = absl::StrFormat("%s.http", service_path);
+  // The SYN proxy, head parser and splice speak IPv4 only.
+  if (service.vip6.has_value()) {
+    return fieldError(path, "cannot be used with an IPv6 VIP: HTTP services take IPv4 clients only");
+  }
   // Delayed binding answers the SYN itself and splices two TCP connections: it needs TCP, and
   // replies that come back through Tether.
   if (service.protocol != Protocol::kTcp) {
@@ -466,9 +497,55 @@ absl::Status checkBackends(std::string_view path, const ServiceConfig& service) 
   return absl::OkStatus();
 }
 
+// Traffic to a port's own address is Tether's (ARP, ping, full-NAT replies), never a service's.
+absl::Status checkVip4(const std::string& path, const ServiceConfig& service,
+                       const std::vector<PortConfig>& ports) {
+  if (auto s = checkUnicast(path + ".vip", service.vip); !s.ok()) return s;
+  for (size_t p = 0; p < ports.size(); ++p) {
+    if (ports[p].address.address == service.vip) {
+      return fieldError(path + ".vip", absl::StrFormat("%s is the address of ports[%d] (%s)",
+                                                       formatIpv4(service.vip), p, ports[p].name));
+    }
+    const std::optional<Ipv4Range>& local = ports[p].local_addresses;
+    if (local.has_value() && local->contains(service.vip)) {
+      return fieldError(path + ".vip", absl::StrFormat("%s is one of ports[%d].local_addresses (%s)",
+                                                       formatIpv4(service.vip), p, formatIpv4Range(*local)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// An IPv6 VIP is answered by neighbour discovery only on ports with an IPv6 address of their own (IPv6
+// frames on any other port are not Tether's), and traffic to that address is Tether's, not a service's.
+absl::Status checkVip6(const std::string& path, const ServiceConfig& service,
+                       const std::vector<PortConfig>& ports) {
+  const std::string key = path + ".vip";
+  const std::string text = formatIpv6(*service.vip6);
+  // Only a Config built in code can hold both; the dataplane would index the service as IPv6 alone.
+  if (service.vip != 0) {
+    return fieldError(key, absl::StrFormat("%s is IPv6 but the IPv4 vip is also set (%s)", text,
+                                           formatIpv4(service.vip)));
+  }
+  if (auto s = checkUnicast6(key, text, *service.vip6); !s.ok()) return s;
+  bool any_address6 = false;
+  for (size_t p = 0; p < ports.size(); ++p) {
+    if (!ports[p].address6.has_value()) continue;
+    any_address6 = true;
+    if (ports[p].address6->address == *service.vip6) {
+      return fieldError(key, absl::StrFormat("%s is the address6 of ports[%d] (%s)", text, p, ports[p].name));
+    }
+  }
+  if (!any_address6) {
+    return fieldError(key, absl::StrCat(text, " is an IPv6 VIP, which needs a port with an address6 "
+                                              "(no port has one)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status checkServices(const Config& config) {
   std::map<std::string_view, size_t> names;
-  std::map<std::tuple<uint32_t, uint16_t, Protocol>, size_t> listeners;  // (vip, port, protocol)
+  // (vip, vip6, port, protocol): an IPv6 service's vip is 0, so vip6 tells them apart.
+  std::map<std::tuple<uint32_t, std::optional<Ipv6Address>, uint16_t, Protocol>, size_t> listeners;
   for (size_t i = 0; i < config.services.size(); ++i) {
     const ServiceConfig& service = config.services[i];
     const std::string path = absl::StrCat("services[", i, "]");
@@ -478,19 +555,10 @@ absl::Status checkServices(const Config& config) {
           path + ".name",
           absl::StrCat(quoteValue(service.name), " is already the name of services[", it->second, "]"));
     }
-    if (auto s = checkUnicast(path + ".vip", service.vip); !s.ok()) return s;
-    // Traffic to a port's own address is Tether's (ARP, ping, full-NAT replies), never a service's.
-    for (size_t p = 0; p < config.ports.size(); ++p) {
-      if (config.ports[p].address.address == service.vip) {
-        return fieldError(path + ".vip",
-                          absl::StrFormat("%s is the address of ports[%d] (%s)", formatIpv4(service.vip),
-                                          p, config.ports[p].name));
-      }
-      const std::optional<Ipv4Range>& local = config.ports[p].local_addresses;
-      if (local.has_value() && local->contains(service.vip)) {
-        return fieldError(path + ".vip", absl::StrFormat("%s is one of ports[%d].local_addresses (%s)",
-                                                         formatIpv4(service.vip), p, formatIpv4Range(*local)));
-      }
+    if (auto s = service.vip6.has_value() ? checkVip6(path, service, config.ports)
+                                          : checkVip4(path, service, config.ports);
+        !s.ok()) {
+      return s;
     }
     if (auto s = checkRange(path + ".port", service.port, 1, kMaxPort); !s.ok()) return s;
     // Enum fields of a REST-built Config may hold any integer; the tables know the valid ones.
@@ -502,6 +570,14 @@ absl::Status checkServices(const Config& config) {
             checkEnum(path + ".forwarding", forwardingModeName(service.forwarding), service.forwarding);
         !s.ok()) {
       return s;
+    }
+    // The dataplane translates IPv6 clients to IPv4 (NAT64) from a port's own address; DSR and IPIP
+    // would deliver an IPv6 packet to an IPv4 backend.
+    if (service.vip6.has_value() && service.forwarding != ForwardingMode::kFullNat) {
+      return fieldError(path + ".forwarding",
+                        absl::StrFormat("%s cannot serve an IPv6 VIP: IPv6 clients reach IPv4 backends "
+                                        "through full-NAT only",
+                                        forwardingModeName(service.forwarding)));
     }
     if (auto s = checkEnum(path + ".key", balanceKeyName(service.key), service.key); !s.ok()) return s;
     if (auto s = checkEnum(path + ".down_backend_flows", downBackendFlowsName(service.down_backend_flows),
@@ -515,12 +591,11 @@ absl::Status checkServices(const Config& config) {
         !s.ok()) {
       return s;
     }
-    const auto listener = std::tuple(service.vip, service.port, service.protocol);
+    const auto listener = std::tuple(service.vip, service.vip6, service.port, service.protocol);
     if (auto [it, inserted] = listeners.emplace(listener, i); !inserted) {
-      return fieldError(
-          path, absl::StrFormat("%s:%d/%s is already served by services[%d] (%s)",
-                                formatIpv4(service.vip), service.port, protocolName(service.protocol),
-                                it->second, config.services[it->second].name));
+      return fieldError(path, absl::StrFormat("%s is already served by services[%d] (%s)",
+                                              formatListener(service), it->second,
+                                              config.services[it->second].name));
     }
     if (auto s = checkSelector(path, service); !s.ok()) return s;
     if (auto s = checkHealthCheck(path, service.health_check); !s.ok()) return s;

@@ -89,7 +89,8 @@ absl::Status checkBootKeysUnchanged(const Config& running, const Config& next) {
     const auto& x = running.ports[p];
     const auto& y = next.ports[p];
     if (x.address.address != y.address.address || x.address.prefix_length != y.address.prefix_length ||
-        x.vlan != y.vlan || x.gateway != y.gateway || x.local_addresses != y.local_addresses) {
+        x.vlan != y.vlan || x.gateway != y.gateway || x.local_addresses != y.local_addresses ||
+        x.address6 != y.address6) {
       return absl::FailedPreconditionError(absl::StrFormat("ports[%d]: boot-only; restart tetherd to apply", p));
     }
   }

@@ -165,6 +165,9 @@ std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Conf
               [](const LcoreCounters& c) { return c.arp_replies.read(); });
   lcoreFamily(e, lcores, "tether_icmp_replies_total", "counter", "ICMP echo requests answered by the worker.",
               [](const LcoreCounters& c) { return c.icmp_replies.read(); });
+  lcoreFamily(e, lcores, "tether_nd_replies_total", "counter",
+              "IPv6 neighbour solicitations answered by the worker.",
+              [](const LcoreCounters& c) { return c.nd_replies.read(); });
   lcoreFamily(e, lcores, "tether_icmp_too_big_total", "counter",
               "IPIP packets over the egress MTU answered with ICMP fragmentation needed.",
               [](const LcoreCounters& c) { return c.icmp_too_big.read(); });

@@ -11,7 +11,7 @@
 //   per lcore   tether_rx_packets_total c, tether_rx_bytes_total c, tether_tx_packets_total c,
 //               tether_tx_bytes_total c, tether_dropped_packets_total{reason} c (every reason, zeros
 //               included, so rate() works from the first scrape), tether_arp_replies_total c,
-//               tether_icmp_replies_total c, tether_icmp_too_big_total c, tether_icmp_relayed_total c,
+//               tether_icmp_replies_total c, tether_nd_replies_total c, tether_icmp_too_big_total c, tether_icmp_relayed_total c,
 //               tether_handoff_packets_total{direction="out"|"in"} c,
 //               tether_flows_created_total c, tether_flows_expired_total c, tether_flows_active g,
 //               tether_flow_table_capacity g (entries)

@@ -218,19 +218,15 @@ Reply serviceNotFound(std::string_view name) {
   return errorReply(404, absl::StrCat("service ", quoteValue(name), " not found"));
 }
 
-// (vip, port, protocol) must be unique; a second service on the same listener is a conflict (409)
-// with an existing resource rather than a malformed request.
+// (vip or vip6, port, protocol) must be unique; a second service on the same listener is a conflict
+// (409) with an existing resource rather than a malformed request.
 std::optional<Reply> listenerConflict(const Config& config, const ServiceConfig& service,
                                       std::optional<size_t> except) {
   for (size_t i = 0; i < config.services.size(); ++i) {
     const ServiceConfig& other = config.services[i];
-    if (i == except || other.vip != service.vip || other.port != service.port ||
-        other.protocol != service.protocol) {
-      continue;
-    }
-    return errorReply(409, absl::StrFormat("%s:%d/%s is already served by service %s",
-                                           formatIpv4(service.vip), service.port,
-                                           protocolName(service.protocol), quoteValue(other.name)));
+    if (i == except || !sameListener(other, service)) continue;
+    return errorReply(409, absl::StrFormat("%s is already served by service %s", formatListener(service),
+                                           quoteValue(other.name)));
   }
   return std::nullopt;
 }

@@ -396,7 +396,7 @@ nlohmann::json serviceToJson(const ServiceConfig& service) {
   json backends = json::array();
   for (const BackendConfig& backend : service.backends) backends.push_back(backendToJson(backend));
   json out = {{"name", service.name},
-          {"vip", formatIpv4(service.vip)},
+          {"vip", formatVip(service)},
           {"port", service.port},
           {"protocol", protocolName(service.protocol)},
           {"forwarding", forwardingModeName(service.forwarding)},
@@ -470,6 +470,7 @@ nlohmann::json configToJson(const Config& config) {
     json entry = {{"name", port.name},
                   {"address", formatIpv4Prefix(port.address)},
                   {"vlan", port.vlan}};
+    if (port.address6.has_value()) entry["address6"] = formatIpv6Prefix(*port.address6);
     if (port.gateway.has_value()) entry["gateway"] = formatIpv4(*port.gateway);
     if (port.local_addresses.has_value()) entry["local_addresses"] = formatIpv4Range(*port.local_addresses);
     ports.push_back(std::move(entry));
@@ -574,7 +575,12 @@ absl::StatusOr<ServiceConfig> serviceFromJson(const nlohmann::json& body, bool r
   if (const json* name = reader.require(body, "", "name")) {
     if (const std::string* s = reader.string(*name, "name")) service.name = *s;
   }
-  if (reader.require(body, "", "vip") != nullptr) reader.parsed(body, "", "vip", parseIpv4, service.vip);
+  if (reader.require(body, "", "vip") != nullptr) {
+    VipAddress vip;
+    reader.parsed(body, "", "vip", parseVip, vip);
+    service.vip = vip.vip;
+    service.vip6 = vip.vip6;
+  }
   if (reader.require(body, "", "port") != nullptr) reader.integer(body, "", "port", 1, kMaxPort, service.port);
   reader.parsed(body, "", "protocol", parseProtocol, service.protocol);
   readServiceSettings(reader, body, service);

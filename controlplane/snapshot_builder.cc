@@ -3,12 +3,18 @@
 #include <rte_byteorder.h>
 
 #include <algorithm>
+#include <optional>
+#include <type_traits>
 
 #include "absl/strings/str_format.h"
 #include "controlplane/address.h"
 #include "hashing/key_hash.h"
 
 namespace lb::controlplane {
+
+// IPv6 addresses are copied into the snapshot as they are: both sides hold them in network order.
+static_assert(std::is_same_v<Ipv6Address, dataplane::Ipv6Bytes>);
+
 // Stable across restarts and independent of its position in the file, so balancers configured alike
 // agree on every slot, and session bindings survive reloads that reorder backends.
 uint64_t backendStableId(const BackendConfig& b) {
@@ -103,6 +109,9 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
     const std::optional<Ipv4Range>& local = config.ports[p].local_addresses;
     lp.local_first = local.has_value() ? local->first : config.ports[p].address.address;
     lp.local_count = local.has_value() ? static_cast<uint32_t>(local->size()) : 1;
+    const std::optional<Ipv6Prefix>& address6 = config.ports[p].address6;
+    lp.has_address6 = address6.has_value();
+    if (address6.has_value()) lp.address6 = address6->address;  // both network order
   }
   snap->timeouts.tcp_syn_tsc = config.timeouts.tcp_syn_s * in.tsc_hz;
   snap->timeouts.tcp_established_tsc = config.timeouts.tcp_established_s * in.tsc_hz;
@@ -132,6 +141,8 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
           absl::StrFormat("service %s: %s", sc.name, selector.status().message()));
     }
     dataplane::Service svc{
+        .v6 = sc.vip6.has_value(),
+        .vip6 = sc.vip6.value_or(Ipv6Address{}),
         .vip_be = rte_cpu_to_be_32(sc.vip),
         .port_be = rte_cpu_to_be_16(sc.port),
         .protocol = sc.protocol,

@@ -109,6 +109,7 @@ nlohmann::json statsJson(const std::vector<WorkerCounters>& workers, const Confi
                       {"flows_active", active},
                       {"arp_replies", c.arp_replies.read()},
                       {"icmp_replies", c.icmp_replies.read()},
+                      {"nd_replies", c.nd_replies.read()},
                       {"icmp_too_big", c.icmp_too_big.read()},
                       {"icmp_relayed", c.icmp_relayed.read()},
                       {"icmp_to_backend", c.icmp_to_backend.read()},

@@ -55,6 +55,7 @@ nlohmann::json lcoreJson(const dataplane::LcoreCounters& c) {
           {"established_path", c.established_path.read()},
           {"arp_replies", c.arp_replies.read()},
           {"icmp_replies", c.icmp_replies.read()},
+          {"nd_replies", c.nd_replies.read()},
           {"icmp_too_big", c.icmp_too_big.read()},
           {"icmp_relayed", c.icmp_relayed.read()},
           {"icmp_to_backend", c.icmp_to_backend.read()},

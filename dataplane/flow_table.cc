@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cassert>
+#include <cstring>
 #include <stdexcept>
 
 namespace lb::dataplane {
@@ -65,10 +66,61 @@ bool FlowTable::addReplyKey(FlowEntry* entry, const hashing::FlowKeyV4& reply_ke
   return true;
 }
 
+uint64_t FlowTable::hashKeyV6(const hashing::FlowKeyV6& key) const {
+  uint64_t words[4];
+  std::memcpy(words, key.src_addr.data(), 16);
+  std::memcpy(words + 2, key.dst_addr.data(), 16);
+  return hashFlowWords(hashFlowWords(seed_, words[0], words[1]), words[2] ^ words[3],
+                       portsProtocolV6(key));
+}
+
+FlowEntry* FlowTable::findByClientV6(const hashing::FlowKeyV6& key, uint64_t hash) {
+  const uint32_t tag = clientTag(hash);
+  const uint64_t ports_protocol = portsProtocolV6(key) | kV6KeyMarker;
+  for (uint32_t pos = tag & index_mask_;; pos = (pos + 1) & index_mask_) {
+    const uint64_t slot = index_[pos];
+    if (slot == kEmpty) return nullptr;
+    if (static_cast<uint32_t>(slot >> 32) != tag) continue;
+    FlowEntry* e = &entries_[(slot & 0xffff'ffff) - 1];
+    uint64_t words[2];
+    std::memcpy(words, &e->client_key, sizeof(words));
+    if (words[1] == ports_protocol && e->client_addr6 == key.src_addr && e->vip6 == key.dst_addr) return e;
+  }
+}
+
+FlowEntry* FlowTable::insertV6(const hashing::FlowKeyV6& client_key, uint64_t client_hash) {
+  if (free_list_.empty()) return nullptr;
+  const uint32_t idx = free_list_.back();
+  free_list_.pop_back();
+  FlowEntry& e = entries_[idx];
+  e = FlowEntry{};
+  const uint64_t words[2] = {0, portsProtocolV6(client_key) | kV6KeyMarker};
+  std::memcpy(&e.client_key, words, sizeof(words));
+  e.client_v6 = true;
+  e.client_addr6 = client_key.src_addr;
+  e.vip6 = client_key.dst_addr;
+  e.in_use = true;
+  indexInsert(clientTag(client_hash), idx);
+  ++used_;
+  return &e;
+}
+
 void FlowTable::erase(FlowEntry* entry) {
   assert(entry->in_use);
   const uint32_t idx = static_cast<uint32_t>(entry - entries_.data());
-  indexErase(clientTag(hashKey(entry->client_key)), idx);
+  uint64_t client_hash;
+  if (entry->client_v6) {
+    hashing::FlowKeyV6 key;
+    key.src_addr = entry->client_addr6;
+    key.dst_addr = entry->vip6;
+    key.src_port_be = entry->client_key.src_port_be;
+    key.dst_port_be = entry->client_key.dst_port_be;
+    key.protocol = entry->client_key.protocol;
+    client_hash = hashKeyV6(key);
+  } else {
+    client_hash = hashKey(entry->client_key);
+  }
+  indexErase(clientTag(client_hash), idx);
   if (entry->has_reply_key) indexErase(replyTag(hashKey(entry->reply_key)), idx);
   entry->in_use = false;
   free_list_.push_back(idx);

@@ -73,27 +73,36 @@ struct alignas(64) FlowEntry {
   FlowState state = FlowState::kUdp;
   ArmedRewrite armed_rewrite = ArmedRewrite::kFullNatTcp;
   bool in_use = false;
-  // Cold: reply direction and bookkeeping.
-  bool has_reply_key = false;
+  // Cold: reply direction and bookkeeping, widest first so the entry stays three cache lines.
+  hashing::FlowKeyV4 reply_key;   // backend -> local address (full-NAT only)
+  uint32_t backend_address_be = 0;
+  uint32_t local_address_be = 0;  // full-NAT source address (one of the egress port's local addresses)
+  uint32_t proxy_slot = 0;        // HTTP kBinding: index in this lcore's pending pool
+  uint16_t backend_port_be = 0;
+  uint16_t local_port_be = 0;     // full-NAT source port, 0 otherwise
+  uint16_t ingress_port = 0;
+  uint16_t proxy_service = 0;     // HTTP: snapshot service index; checked against client_key before use
   rte_ether_addr backend_mac{};
   rte_ether_addr client_mac{};    // where replies go: the client's (or its router's) MAC (full-NAT);
                                   // the slow path records it, armed packets do not
-  hashing::FlowKeyV4 reply_key;   // backend -> local address (full-NAT only)
-  uint32_t backend_address_be = 0;
-  uint16_t backend_port_be = 0;
-  uint32_t local_address_be = 0;  // full-NAT source address (one of the egress port's local addresses)
-  uint16_t local_port_be = 0;     // full-NAT source port, 0 otherwise
+  bool has_reply_key = false;
   uint8_t local_address_index = 0;  // the endpoint's place in its pool (WorkerContext::releaseLocalEndpoint)
   uint8_t local_pool_port = 0;      // the egress port whose pool holds it
-  uint16_t ingress_port = 0;
   // HTTP delayed binding (never armed for the fast path: armed_epoch stays 0).
   ProxyPhase proxy_phase = ProxyPhase::kNone;
-  uint16_t proxy_service = 0;  // snapshot service index; checked against client_key before use
-  uint32_t proxy_slot = 0;     // kBinding: index in this lcore's pending pool
-  uint64_t backend_id = 0;     // proxied flows: the backend's stable id, for Set-Cookie learning
   SpliceState splice;          // kSpliced: the translation of every packet
+  uint64_t backend_id = 0;     // proxied flows: the backend's stable id, for Set-Cookie learning
+  // An IPv6 client's flow (NAT64 full-NAT, dataplane/ipv6_path.h): its client key is (client_addr6,
+  // vip6) plus client_key's ports and protocol, and client_key's addresses stay 0. Never armed, never
+  // proxied. The reply direction's L4 checksum delta (IPv4 pseudo-header and reply ports -> IPv6
+  // pseudo-header and client ports) is the same for every packet, so it is folded once here.
+  Ipv6Bytes client_addr6{};
+  Ipv6Bytes vip6{};
+  bool client_v6 = false;
+  uint16_t v6_reply_check_delta = 0;
 };
 static_assert(offsetof(FlowEntry, in_use) < 64, "the established path's fields fit one cache line");
+static_assert(sizeof(FlowEntry) == 192, "three cache lines per flow: 1M flows per lcore are 192 MB");
 static_assert(kMaxBackendCounters <= UINT16_MAX + 1, "backend_counter_slot is 16 bits");
 
 // FlowTable's index hash over a key's two words (see FlowTable::hashKey).
@@ -187,6 +196,12 @@ class FlowTable {
 
   // Returns nullptr when the table is full. The caller fills the entry's other fields.
   FlowEntry* insert(const hashing::FlowKeyV4& client_key, uint64_t client_hash);
+
+  // IPv6 clients (NAT64): the same index and entries. An IPv6 entry's client_key carries a marker in
+  // its padding, which no IPv4 key has (storeKey), so an IPv4 lookup never matches one.
+  uint64_t hashKeyV6(const hashing::FlowKeyV6& key) const;
+  FlowEntry* findByClientV6(const hashing::FlowKeyV6& key, uint64_t hash);
+  FlowEntry* insertV6(const hashing::FlowKeyV6& client_key, uint64_t client_hash);
   // Adds the reply-direction index for an entry created by insert().
   bool addReplyKey(FlowEntry* entry, const hashing::FlowKeyV4& reply_key);
   void erase(FlowEntry* entry);
@@ -206,6 +221,10 @@ class FlowTable {
   static constexpr uint32_t kTagReply = 0x4000'0000;
   static constexpr uint32_t kTagSet = 0x8000'0000;
   static constexpr uint64_t kPortsAndProtocol = 0xff'ffff'ffffULL;
+  static constexpr uint64_t kV6KeyMarker = uint64_t{1} << 40;  // client_key word 1, padding byte 0
+  static uint64_t portsProtocolV6(const hashing::FlowKeyV6& key) {
+    return uint64_t{key.src_port_be} | (uint64_t{key.dst_port_be} << 16) | (uint64_t{key.protocol} << 32);
+  }
   // slot = (tag << 32) | (entry index + 1); 0 = empty
   static uint64_t makeSlot(uint32_t tag, uint32_t entry) { return (uint64_t{tag} << 32) | (uint64_t{entry} + 1); }
   FlowEntry* find(const hashing::FlowKeyV4& key, uint32_t tag);

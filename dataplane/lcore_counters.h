@@ -79,6 +79,7 @@ struct alignas(64) LcoreCounters {
   Counter tx_bytes;
   Counter arp_replies;
   Counter icmp_replies;
+  Counter nd_replies;     // IPv6 neighbour solicitations answered (ipv6_path.h)
   Counter icmp_too_big;   // IPIP packets over the egress MTU answered with ICMP fragmentation needed
   Counter icmp_relayed;   // ICMP errors about full-NAT flows' packets passed on to their clients
   Counter icmp_to_backend;  // ICMP errors to a VIP about a flow's reply, passed on to its backend

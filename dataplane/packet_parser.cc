@@ -10,6 +10,55 @@ void drop(ParsedFrame& f, DropReason reason) {
   f.drop = reason;
 }
 
+// IPv6 without extension headers: what clients send for TCP, UDP, ping and neighbour discovery. A
+// packet with an extension header (hop-by-hop options of MLD, a fragment header) is not ours to
+// balance; it is counted as unsupported.
+void parseIpv6(uint8_t* data, uint32_t frame_len, ParsedFrame& f) {
+  const uint32_t l3_avail = frame_len - f.l2_len;
+  if (l3_avail < sizeof(rte_ipv6_hdr)) return drop(f, DropReason::kMalformed);
+  auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(data + f.l2_len);
+  if ((rte_be_to_cpu_32(ip6->vtc_flow) >> 28) != 6) return drop(f, DropReason::kMalformed);
+  const uint16_t l4_len = rte_be_to_cpu_16(ip6->payload_len);
+  if (l4_len > l3_avail - sizeof(rte_ipv6_hdr)) return drop(f, DropReason::kMalformed);
+  uint8_t* const l4 = data + f.l2_len + sizeof(rte_ipv6_hdr);
+  f.ip6 = ip6;
+  f.l3_len = sizeof(rte_ipv6_hdr);
+  f.l4 = l4;
+  f.l4_len = l4_len;
+  f.key.src_addr_be = 0;
+  f.key.dst_addr_be = 0;
+  f.key.protocol = ip6->proto;
+  switch (ip6->proto) {
+    case IPPROTO_TCP: {
+      if (l4_len < sizeof(rte_tcp_hdr)) return drop(f, DropReason::kMalformed);
+      const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(l4);
+      const uint16_t data_off = static_cast<uint16_t>((tcp->data_off >> 4) * 4);
+      if (data_off < sizeof(rte_tcp_hdr) || data_off > l4_len) return drop(f, DropReason::kMalformed);
+      f.key.src_port_be = tcp->src_port;
+      f.key.dst_port_be = tcp->dst_port;
+      f.tcp_flags = tcp->tcp_flags;
+      break;
+    }
+    case IPPROTO_UDP: {
+      if (l4_len < sizeof(rte_udp_hdr)) return drop(f, DropReason::kMalformed);
+      const auto* udp = reinterpret_cast<const rte_udp_hdr*>(l4);
+      const uint16_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
+      if (udp_len < sizeof(rte_udp_hdr) || udp_len > l4_len) return drop(f, DropReason::kMalformed);
+      f.key.src_port_be = udp->src_port;
+      f.key.dst_port_be = udp->dst_port;
+      break;
+    }
+    case IPPROTO_ICMPV6:
+      if (l4_len < sizeof(rte_icmp_hdr)) return drop(f, DropReason::kMalformed);  // type, code, checksum, 4 more
+      f.key.src_port_be = 0;
+      f.key.dst_port_be = 0;
+      break;
+    default:
+      return drop(f, DropReason::kUnsupported);
+  }
+  f.kind = FrameKind::kIpv6;
+}
+
 }  // namespace
 
 void parseFrameFull(rte_mbuf* m, ParsedFrame& f) {
@@ -44,6 +93,7 @@ void parseFrameFull(rte_mbuf* m, ParsedFrame& f) {
     f.arp = arp;
     return;
   }
+  if (ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) return parseIpv6(data, frame_len, f);
   if (ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return drop(f, DropReason::kUnsupported);
 
   const uint32_t l3_avail = frame_len - f.l2_len;

@@ -1,5 +1,5 @@
-// Bounds-checked parse of one frame: Ethernet, one optional 802.1Q tag, ARP or IPv4 (with options),
-// then TCP, UDP or ICMP. Every length is checked against the frame before it is read, so a hostile
+// Bounds-checked parse of one frame: Ethernet, one optional 802.1Q tag, ARP, IPv4 (with options) or
+// IPv6 (without extension headers), then TCP, UDP, ICMP or ICMPv6. Every length is checked against the frame before it is read, so a hostile
 // frame yields a DropReason, never an out-of-bounds read.
 #pragma once
 
@@ -19,19 +19,21 @@
 
 namespace lb::dataplane {
 
-enum class FrameKind : uint8_t { kIpv4, kArp, kDrop };
+enum class FrameKind : uint8_t { kIpv4, kArp, kIpv6, kDrop };
 
 struct ParsedFrame {
   FrameKind kind = FrameKind::kDrop;
   DropReason drop = DropReason::kMalformed;
   uint16_t l2_len = 0;   // Ethernet header plus VLAN tag if present
   uint16_t vlan = 0;     // tag (VID) seen on ingress, 0 if untagged
-  uint16_t l3_len = 0;   // IPv4 header length including options
+  uint16_t l3_len = 0;   // IPv4 header length including options; 40 for IPv6
   uint8_t tcp_flags = 0;
   rte_ipv4_hdr* ip = nullptr;
-  void* l4 = nullptr;    // TCP/UDP/ICMP header
+  rte_ipv6_hdr* ip6 = nullptr;  // kIpv6 only (then `ip` is not set)
+  void* l4 = nullptr;    // TCP/UDP/ICMP/ICMPv6 header
   rte_arp_hdr* arp = nullptr;
-  hashing::FlowKeyV4 key;  // src/dst address, ports (0 for ICMP), protocol
+  hashing::FlowKeyV4 key;  // src/dst address (IPv4 only), ports (0 for ICMP), protocol
+  uint16_t l4_len = 0;     // kIpv6 only: the payload length (L4 header and data)
 };
 
 // The full parse: every case above. parseFrame() calls it for whatever the inline check below

@@ -112,6 +112,9 @@ void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port
 // addresses (armFlow); false when the mbuf has no headroom for it.
 bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e);
 
+// TCP state from a segment's flags: FIN or RST closes; the client's ACK of the handshake establishes.
+void updateTcpState(FlowEntry& e, uint8_t flags, bool from_client);
+
 // Releases a flow's local port and entry.
 void releaseFlow(BurstState& s, FlowEntry* e, bool reset);
 

@@ -12,6 +12,7 @@
 #include "dataplane/checksum.h"
 #include "dataplane/established_path.h"
 #include "dataplane/icmp_errors.h"
+#include "dataplane/ipv6_path.h"
 #include "dataplane/packet_parser.h"
 #include "dataplane/packet_path.h"
 #include "dataplane/syn_proxy.h"
@@ -131,6 +132,8 @@ Verdict handleIcmp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
 }
 
+}  // namespace
+
 void updateTcpState(FlowEntry& e, uint8_t flags, bool from_client) {
   if (flags & (RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG)) {
     e.state = FlowState::kTcpClosing;
@@ -139,8 +142,6 @@ void updateTcpState(FlowEntry& e, uint8_t flags, bool from_client) {
     e.state = FlowState::kTcpEstablished;
   }
 }
-
-}  // namespace
 
 // Full-NAT rewrites both endpoints of a packet: new source and destination address and port. The IP
 // checksum covers the addresses; the TCP/UDP checksum covers them (pseudo-header) and the ports.
@@ -402,6 +403,7 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
   }
   e->last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, false);
+  if (e->client_v6) return returnToIpv6Client(s, m, f, *e);
 
   uint64_t ip_delta = 0;
   uint64_t l4_delta = 0;
@@ -466,6 +468,7 @@ Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_
   // A port belongs to one VLAN (or none): frames tagged for another segment are not ours to answer.
   if (f.vlan != s.snap.ports[s.rx_port].vlan) return dropPacket(s, m, DropReason::kNotForUs);
   if (f.kind == FrameKind::kArp) return handleArp(s, m, f);
+  if (f.kind == FrameKind::kIpv6) return processIpv6(s, m, f);
 
   const uint32_t dst = f.key.dst_addr_be;
   if (f.key.protocol == IPPROTO_ICMP) {

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,13 @@ struct HttpStickyPolicy {
   uint8_t window_scale = 7;          // our window-scale shift announced to clients
 };
 
+using Ipv6Bytes = std::array<uint8_t, 16>;  // an IPv6 address as it sits in the header
+
 struct Service {
+  // An IPv6 service (`v6`) has `vip6` and vip_be 0: IPv6 clients, full-NAT to IPv4 backends (NAT64,
+  // dataplane/ipv6_path.h). Every other field means the same for both families.
+  bool v6 = false;
+  Ipv6Bytes vip6{};
   uint32_t vip_be = 0;
   uint16_t port_be = 0;
   Protocol protocol = Protocol::kTcp;
@@ -75,6 +82,10 @@ struct LocalPort {
   // count 0 sources from its own address too).
   uint32_t local_first = 0;
   uint32_t local_count = 0;
+  // The port's IPv6 address, when it has one: neighbour discovery and ping are answered for it and
+  // for the IPv6 VIPs on this port; IPv6 frames on a port without one are not ours.
+  bool has_address6 = false;
+  Ipv6Bytes address6{};
 
   bool isLocalSource(uint32_t address_be) const {
     return rte_be_to_cpu_32(address_be) - local_first < local_count;
@@ -109,6 +120,24 @@ class ServiceIndex {
     }
     return false;
   }
+  // The same for IPv6 services: (vip6, port, protocol) -> service index, and whether an address is an
+  // IPv6 VIP (answers neighbour solicitations and ping).
+  uint32_t findV6(const Ipv6Bytes& vip6, uint16_t port_be, uint8_t protocol) const {
+    if (entries6_.empty()) return kEmpty;
+    uint32_t slot = mix(fold(vip6), port_be, protocol) & mask6_;
+    while (true) {
+      const Entry6& e = entries6_[slot];
+      if (e.service == kEmpty) return kEmpty;
+      if (e.vip6 == vip6 && e.port_be == port_be && e.protocol == protocol) return e.service;
+      slot = (slot + 1) & mask6_;
+    }
+  }
+  bool isVip6(const Ipv6Bytes& address) const {
+    for (const Ipv6Bytes& vip : vips6_) {
+      if (vip == address) return true;
+    }
+    return false;
+  }
 
  private:
   struct Entry {
@@ -122,9 +151,23 @@ class ServiceIndex {
     x *= 0x9e3779b97f4a7c15ULL;
     return static_cast<uint32_t>(x >> 32);
   }
+  struct Entry6 {
+    Ipv6Bytes vip6{};
+    uint16_t port_be = 0;
+    uint8_t protocol = 0;
+    uint32_t service = kEmpty;
+  };
+  static uint32_t fold(const Ipv6Bytes& a) {
+    uint32_t words[4];
+    std::memcpy(words, a.data(), sizeof(words));
+    return words[0] ^ words[1] ^ words[2] ^ words[3];
+  }
   std::vector<Entry> entries_{Entry{}};
   uint32_t mask_ = 0;
   std::vector<uint32_t> vips_;
+  std::vector<Entry6> entries6_;  // empty when no service is IPv6
+  uint32_t mask6_ = 0;
+  std::vector<Ipv6Bytes> vips6_;
 };
 
 struct FlowTimeouts {

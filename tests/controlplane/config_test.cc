@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -308,6 +309,54 @@ services:
   EXPECT_TRUE(parsed.ok()) << parsed.status();
 }
 
+// An IPv6 VIP lands in vip6 (network order) with vip 0, and the port's address6 in its field. Block-style
+// YAML takes IPv6 text unquoted.
+TEST(ParseConfigTest, Ipv6VipAndPortAddress6Parse) {
+  absl::StatusOr<Config> parsed = parseConfig(R"(
+ports:
+  - name: lan
+    address: 10.99.0.2/24
+    address6: fd00:99::2/64
+services:
+  - name: web6
+    vip: fd00:99::100
+    port: 80
+    backends: [{address: 10.99.0.11, port: 8080}]
+)");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_TRUE(parsed->ports[0].address6.has_value());
+  EXPECT_EQ(*parsed->ports[0].address6,
+            (Ipv6Prefix{{0xfd, 0x00, 0x00, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02}, 64}));
+  const ServiceConfig& web6 = parsed->services[0];
+  ASSERT_TRUE(web6.vip6.has_value());
+  EXPECT_EQ(*web6.vip6, (Ipv6Address{0xfd, 0x00, 0x00, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00}));
+  EXPECT_EQ(web6.vip, 0u);
+  EXPECT_EQ(web6.forwarding, ForwardingMode::kFullNat);
+  EXPECT_EQ(formatVip(web6), "fd00:99::100");
+  EXPECT_EQ(formatListener(web6), "[fd00:99::100]:80/tcp");
+}
+
+// Listeners compare by address family too: IPv6 services all have vip 0, and must not collide with
+// each other (different vip6) nor with an IPv4 service on the same port.
+TEST(ParseConfigTest, Ipv6ListenersAreDistinctFromEachOtherAndFromIpv4) {
+  absl::StatusOr<Config> parsed = parseConfig(R"(
+ports: [{name: lan, address: 10.99.0.2/24, address6: "fd00:99::2/64"}]
+services:
+  - {name: a, vip: 10.99.0.100, port: 80, backends: [{address: 10.99.0.11, port: 80}]}
+  - {name: b, vip: "fd00:99::100", port: 80, backends: [{address: 10.99.0.11, port: 80}]}
+  - {name: c, vip: "fd00:99::101", port: 80, backends: [{address: 10.99.0.11, port: 80}]}
+  - {name: d, vip: "fd00:99::100", port: 80, protocol: udp, backends: [{address: 10.99.0.11, port: 80}]}
+)");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const std::vector<ServiceConfig>& s = parsed->services;
+  EXPECT_FALSE(sameListener(s[0], s[1]));
+  EXPECT_FALSE(sameListener(s[1], s[2]));
+  EXPECT_FALSE(sameListener(s[1], s[3]));
+  ServiceConfig copy = s[2];
+  copy.name = "e";
+  EXPECT_TRUE(sameListener(s[2], copy));
+}
+
 // Errors point at the line where the offending key was written.
 TEST(ParseConfigTest, ErrorsCarryLineNumbers) {
   std::string yaml(kFullYaml);
@@ -347,6 +396,12 @@ std::string timeoutsWith(const std::string& body) { return kPorts + "timeouts: {
 std::string portWith(const std::string& body) { return "ports:\n  - {" + body + "}\n"; }
 std::string neighborWith(const std::string& body) { return kPorts + "neighbors: [{" + body + "}]\n"; }
 std::string healthWith(const std::string& body) { return webWith("health_check: {" + body + "}"); }
+// The same with an IPv6 address on the port, which every IPv6 VIP needs. IPv6 text needs no quotes,
+// even in flow style; other rows quote it, which works as well.
+const std::string kPorts6 = "ports:\n  - {name: lan, address: 10.99.0.2/24, address6: fd00:99::2/64}\n";
+const std::string kWeb6 = "name: web6, vip: fd00:99::100, port: 80";
+std::string service6(const std::string& body) { return kPorts6 + "services:\n  - {" + body + "}\n"; }
+std::string web6With(const std::string& extra) { return service6(kWeb6 + ", " + kBackend + ", " + extra); }
 
 const std::vector<BadYamlCase>& badYamlCases() {
   static const std::vector<BadYamlCase> cases = {
@@ -444,10 +499,10 @@ const std::vector<BadYamlCase>& badYamlCases() {
        "services[0].name: expected a string, got a list"},
       // A list where an address is expected.
       {"ListForAddress", service("name: web, vip: [10.99.0.100], port: 80, " + kBackend),
-       "services[0].vip: expected an IPv4 address, got a list"},
+       "services[0].vip: expected an IPv4 or IPv6 address, got a list"},
       // A null where a value is required.
       {"NullVip", service("name: web, vip: , port: 80, " + kBackend),
-       "services[0].vip: expected an IPv4 address, got null"},
+       "services[0].vip: expected an IPv4 or IPv6 address, got null"},
       // A null number.
       {"NullWeight", backendWith("address: 10.99.0.11, port: 8080, weight: ~"),
        "services[0].backends[0].weight: expected an integer, got null"},
@@ -584,13 +639,36 @@ const std::vector<BadYamlCase>& badYamlCases() {
        "ports[0].address: \"10.99.0.2/33\" is not an IPv4 prefix"},
       // Three octets are not an address (inet_aton would accept it as 10.99.0.0).
       {"VipThreeOctets", service("name: web, vip: 10.99.100, port: 80, " + kBackend),
-       "services[0].vip: \"10.99.100\" is not an IPv4 address"},
+       "services[0].vip: \"10.99.100\" is neither an IPv4 nor an IPv6 address"},
       // Leading zeros are ambiguous (octal to inet_aton).
       {"VipLeadingZero", service("name: web, vip: 010.99.0.100, port: 80, " + kBackend),
-       "services[0].vip: \"010.99.0.100\" is not an IPv4 address"},
+       "services[0].vip: \"010.99.0.100\" is neither an IPv4 nor an IPv6 address"},
       // A prefix where an address is expected.
       {"VipWithPrefix", service("name: web, vip: 10.99.0.100/32, port: 80, " + kBackend),
-       "services[0].vip: \"10.99.0.100/32\" is not an IPv4 address"},
+       "services[0].vip: \"10.99.0.100/32\" is neither an IPv4 nor an IPv6 address"},
+      // An IPv6 VIP is one address too, not a prefix.
+      {"Vip6WithPrefix", service("name: web, vip: \"fd00:99::100/128\", port: 80, " + kBackend),
+       "services[0].vip: \"fd00:99::100/128\" is neither an IPv4 nor an IPv6 address"},
+      // A colon makes the text IPv6, and then it must be one.
+      {"Vip6Junk", service("name: web, vip: \"fd00:99:::100\", port: 80, " + kBackend),
+       "services[0].vip: \"fd00:99:::100\" is neither an IPv4 nor an IPv6 address"},
+      // A zone id names an interface, which a VIP never does.
+      {"Vip6ZoneId", service("name: web, vip: \"fe80::1%eth0\", port: 80, " + kBackend),
+       "services[0].vip: \"fe80::1%eth0\" is neither an IPv4 nor an IPv6 address"},
+      // Brackets are URL syntax, not part of the address.
+      {"Vip6Brackets", service("name: web, vip: \"[fd00:99::100]\", port: 80, " + kBackend),
+       "services[0].vip: \"[fd00:99::100]\" is neither an IPv4 nor an IPv6 address"},
+      // A port's address6 needs its prefix length.
+      {"PortAddress6WithoutLength",
+       portWith("name: lan, address: 10.99.0.2/24, address6: \"fd00:99::2\""),
+       "ports[0].address6: \"fd00:99::2\" is not an IPv6 prefix"},
+      // Prefix length above 128.
+      {"PortAddress6PrefixTooLong",
+       portWith("name: lan, address: 10.99.0.2/24, address6: \"fd00:99::2/129\""),
+       "ports[0].address6: \"fd00:99::2/129\" is not an IPv6 prefix"},
+      // An IPv4 prefix is not an IPv6 one.
+      {"PortAddress6IsIpv4", portWith("name: lan, address: 10.99.0.2/24, address6: 10.99.0.3/24"),
+       "ports[0].address6: \"10.99.0.3/24\" is not an IPv6 prefix"},
       // Bad gateway text.
       {"GatewayNotAddress", portWith("name: lan, address: 10.99.0.2/24, gateway: router"),
        "ports[0].gateway: \"router\" is not an IPv4 address"},
@@ -609,6 +687,18 @@ const std::vector<BadYamlCase>& badYamlCases() {
       // A multicast VIP.
       {"VipMulticast", service("name: web, vip: 224.0.0.1, port: 80, " + kBackend),
        "services[0].vip: 224.0.0.1 is not a unicast address"},
+      // A port's address6 must be unicast: not multicast...
+      {"PortAddress6Multicast",
+       portWith("name: lan, address: 10.99.0.2/24, address6: \"ff02::1/64\""),
+       "ports[0].address6: ff02::1/64 is not a unicast address (::, ::1, ff00::/8 and ::ffff:0:0/96 are "
+       "reserved)"},
+      // ... nor loopback...
+      {"PortAddress6Loopback", portWith("name: lan, address: 10.99.0.2/24, address6: \"::1/128\""),
+       "ports[0].address6: ::1/128 is not a unicast address"},
+      // ... nor IPv4-mapped.
+      {"PortAddress6Mapped",
+       portWith("name: lan, address: 10.99.0.2/24, address6: \"::ffff:10.99.0.2/96\""),
+       "ports[0].address6: ::ffff:10.99.0.2/96 is not a unicast address"},
       // 0.0.0.0 as a backend.
       {"BackendZeroAddress", backendWith("address: 0.0.0.0, port: 8080"),
        "services[0].backends[0].address: 0.0.0.0 is not a unicast address"},
@@ -743,6 +833,45 @@ const std::vector<BadYamlCase>& badYamlCases() {
        kPorts + "services:\n  - {" + kWeb + ", " + kBackend + "}\n" +
            "  - {name: web2, vip: 10.99.0.100, port: 80, protocol: tcp, " + kBackend + "}\n",
        "services[1]: 10.99.0.100:80/tcp is already served by services[0] (web)"},
+      // The same for IPv6 listeners, written with the brackets of a URL.
+      {"DuplicateListener6",
+       kPorts6 + "services:\n  - {" + kWeb6 + ", " + kBackend + "}\n" +
+           "  - {name: web7, vip: \"fd00:99:0::100\", port: 80, " + kBackend + "}\n",
+       "services[1]: [fd00:99::100]:80/tcp is already served by services[0] (web6)"},
+      // An IPv6 VIP is translated to IPv4 (NAT64), which only full-NAT does.
+      {"Vip6Dsr", service6(kWeb6 + ", forwarding: dsr, backends: [{address: 10.99.0.11}]"),
+       "services[0].forwarding: dsr cannot serve an IPv6 VIP: IPv6 clients reach IPv4 backends through "
+       "full-NAT only"},
+      {"Vip6Ipip", service6(kWeb6 + ", forwarding: ipip, backends: [{address: 10.99.0.11}]"),
+       "services[0].forwarding: ipip cannot serve an IPv6 VIP"},
+      // The SYN proxy and splice speak IPv4 only.
+      {"Vip6Http", web6With("http: {sticky: [five_tuple]}"),
+       "services[0].http: cannot be used with an IPv6 VIP: HTTP services take IPv4 clients only"},
+      // Neighbour discovery for the VIP needs a port with an IPv6 address.
+      {"Vip6WithoutPortAddress6", service(kWeb6 + ", " + kBackend),
+       "services[0].vip: fd00:99::100 is an IPv6 VIP, which needs a port with an address6 (no port has "
+       "one)"},
+      // The port's own IPv6 address is Tether's (neighbour discovery, ping), never a service's.
+      {"Vip6IsPortAddress6", service6("name: web6, vip: \"fd00:99::2\", port: 80, " + kBackend),
+       "services[0].vip: fd00:99::2 is the address6 of ports[0] (lan)"},
+      // IPv6 VIPs must be unicast: not multicast, ...
+      {"Vip6Multicast", service6("name: web6, vip: \"ff02::1\", port: 80, " + kBackend),
+       "services[0].vip: ff02::1 is not a unicast address (::, ::1, ff00::/8 and ::ffff:0:0/96 are "
+       "reserved)"},
+      // ... not the unspecified address, ...
+      {"Vip6Unspecified", service6("name: web6, vip: \"::\", port: 80, " + kBackend),
+       "services[0].vip: :: is not a unicast address"},
+      // ... not loopback, ...
+      {"Vip6Loopback", service6("name: web6, vip: \"::1\", port: 80, " + kBackend),
+       "services[0].vip: ::1 is not a unicast address"},
+      // ... and not an IPv4 address in disguise.
+      {"Vip6Mapped", service6("name: web6, vip: \"::ffff:10.99.0.100\", port: 80, " + kBackend),
+       "services[0].vip: ::ffff:10.99.0.100 is not a unicast address"},
+      // Two ports cannot share an IPv6 address (prefix lengths aside).
+      {"DuplicatePortAddress6",
+       "ports:\n  - {name: lan, address: 10.99.0.2/24, address6: \"fd00:99::2/64\"}\n"
+       "  - {name: wan, address: 10.98.0.2/24, address6: \"fd00:99::2/120\"}\n",
+       "ports[1].address6: fd00:99::2 is already the address6 of ports[0]"},
       // Backends are unique by (address, port) within a service.
       {"DuplicateBackend",
        service(kWeb +
@@ -1206,6 +1335,24 @@ const std::vector<BadStructCase>& badStructCases() {
          c.services[0].http = HttpConfig{.sticky = {StickyMethod::kFiveTuple}, .session_idle_s = 0};
        },
        "services[0].http.session_idle_s: 0 is out of range 1..2592000"},
+      // A Config built in code may set both VIPs; the service would be indexed as IPv6 alone.
+      {"VipAndVip6",
+       [](Config& c) {
+         c.ports[0].address6 = Ipv6Prefix{*parseIpv6("fd00:99::2"), 64};
+         c.services[0].vip6 = *parseIpv6("fd00:99::100");
+       },
+       "services[0].vip: fd00:99::100 is IPv6 but the IPv4 vip is also set (10.99.0.100)"},
+      // address6's prefix length without the parser.
+      {"Address6PrefixTooLong",
+       [](Config& c) { c.ports[0].address6 = Ipv6Prefix{*parseIpv6("fd00:99::2"), 129}; },
+       "ports[0].address6: prefix length 129 is out of range 0..128"},
+      // The IPv6 rules hold without the parser too.
+      {"Vip6WithoutAddress6Struct",
+       [](Config& c) {
+         c.services[0].vip = 0;
+         c.services[0].vip6 = *parseIpv6("fd00:99::100");
+       },
+       "services[0].vip: fd00:99::100 is an IPv6 VIP, which needs a port with an address6"},
       {"SessionsShardsStruct", [](Config& c) { c.sessions.shards = 3; },
        "sessions.shards: 3 is not a power of two (or 0 for automatic)"},
       // One session-table timeout slot per HTTP service.
@@ -1395,6 +1542,33 @@ TEST(ExampleConfigsTest, DsrAndIpipConfigsUseTheirModes) {
   }
 }
 
+// ipv6.yaml is the demo plus IPv6: the port's address6 and the same two services on an IPv6 VIP,
+// full-NAT to the same IPv4 backends.
+TEST(ExampleConfigsTest, Ipv6ConfigAddsIpv6Services) {
+  absl::StatusOr<Config> config = loadConfigFile(std::string(TETHER_CONFIGS_DIR) + "/ipv6.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->ports.size(), 1u);
+  ASSERT_TRUE(config->ports[0].address6.has_value());
+  EXPECT_EQ(formatIpv6Prefix(*config->ports[0].address6), "fd00:99::2/64");
+  ASSERT_EQ(config->services.size(), 4u);
+  int v6_services = 0;
+  for (const ServiceConfig& s : config->services) {
+    EXPECT_EQ(s.forwarding, ForwardingMode::kFullNat) << s.name;
+    ASSERT_EQ(s.backends.size(), 3u) << s.name;
+    const uint16_t backend_port = s.protocol == Protocol::kTcp ? 8080 : 9000;
+    for (uint32_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(s.backends[i].address, ip(10, 99, 0, 11 + i)) << s.name;
+      EXPECT_EQ(s.backends[i].port, backend_port) << s.name;
+      EXPECT_EQ(s.backends[i].weight, 1u) << s.name;
+    }
+    if (!s.vip6.has_value()) continue;
+    ++v6_services;
+    EXPECT_EQ(formatVip(s), "fd00:99::100") << s.name;
+    EXPECT_EQ(s.port, s.protocol == Protocol::kTcp ? 80 : 9000) << s.name;
+  }
+  EXPECT_EQ(v6_services, 2);
+}
+
 // sticky.yaml is the seeds' lab on the topology: VIP :80 -> session_app on 10.99.0.11-13:8081, cookie
 // first (SESSIONID), client address as the fallback, checked on a path session_app answers with 200.
 TEST(ExampleConfigsTest, StickyConfigIsTheSessionLab) {
@@ -1454,6 +1628,85 @@ TEST(AddressTest, Ipv4RangeParsesAndFormats) {
   for (const char* text : {"", "-", "10.0.0.1-", "-10.0.0.1", "10.0.0.2-10.0.0.1", "10.0.0.1-10.0.0.2-10.0.0.3",
                            "10.0.0.1 - 10.0.0.2", "10.0.0.0/24"}) {
     EXPECT_FALSE(parseIpv4Range(text).ok()) << text;
+  }
+}
+
+// IPv6 text -> network-order bytes -> RFC 5952 text: lower case, the longest zero run (the first of
+// equals) as "::", a lone zero field kept, IPv4-mapped in dotted form.
+TEST(AddressTest, Ipv6ParsesAndFormatsCanonically) {
+  EXPECT_EQ(*parseIpv6("fd00:99::2"),
+            (Ipv6Address{0xfd, 0x00, 0x00, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02}));
+  for (const auto& [text, canonical] : std::vector<std::pair<std::string, std::string>>{
+           {"fd00:99::2", "fd00:99::2"},
+           {"FD00:0099:0000:0000:0000:0000:0000:0002", "fd00:99::2"},
+           {"::", "::"},
+           {"::1", "::1"},
+           {"2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"},
+           {"2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"},
+           {"2001:0:0:1:0:0:0:1", "2001:0:0:1::1"},
+           {"::ffff:10.0.0.1", "::ffff:10.0.0.1"},
+           {"fe80::1", "fe80::1"},
+       }) {
+    absl::StatusOr<Ipv6Address> address = parseIpv6(text);
+    ASSERT_TRUE(address.ok()) << text;
+    EXPECT_EQ(formatIpv6(*address), canonical) << text;
+  }
+}
+
+// Anything inet_pton refuses, zone ids, brackets, prefixes, and text that only starts as an address.
+TEST(AddressTest, Ipv6RejectsNonAddresses) {
+  for (const std::string& text : {std::string(""), std::string("1.2.3.4"), std::string("fd00::1::2"),
+                                  std::string("fe80::1%eth0"), std::string("[::1]"),
+                                  std::string("fd00:99::2/64"), std::string("12345::"), std::string("g::1"),
+                                  std::string(" ::1"), std::string("::1 "), std::string("::1\0junk", 8),
+                                  std::string(":::"), std::string(100, ':')}) {
+    const absl::Status status = parseIpv6(text).status();
+    EXPECT_TRUE(failsWith(status, "is not an IPv6 address")) << text;
+  }
+  EXPECT_TRUE(failsWith(parseIpv6("xyz").status(), "\"xyz\" is not an IPv6 address"));
+}
+
+// Prefixes: address/0..128, formatted with the canonical address.
+TEST(AddressTest, Ipv6PrefixParsesAndFormats) {
+  absl::StatusOr<Ipv6Prefix> prefix = parseIpv6Prefix("FD00:99:0::2/64");
+  ASSERT_TRUE(prefix.ok());
+  EXPECT_EQ(prefix->address, *parseIpv6("fd00:99::2"));
+  EXPECT_EQ(prefix->prefix_length, 64);
+  EXPECT_EQ(formatIpv6Prefix(*prefix), "fd00:99::2/64");
+  EXPECT_EQ(parseIpv6Prefix("::/0")->prefix_length, 0);
+  EXPECT_EQ(parseIpv6Prefix("fd00::1/128")->prefix_length, 128);
+  for (const char* text : {"fd00::2", "fd00::2/", "fd00::2/129", "fd00::2/064", "fd00::2/-1", "/64",
+                           "10.0.0.1/24", "fe80::1%eth0/64"}) {
+    EXPECT_TRUE(failsWith(parseIpv6Prefix(text).status(), "is not an IPv6 prefix")) << text;
+  }
+}
+
+// Unicast IPv6: everything but ::, ::1, ff00::/8 and ::ffff:0:0/96.
+TEST(AddressTest, Ipv6UnicastClassification) {
+  for (const char* text : {"fd00:99::100", "2001:db8::1", "fe80::1", "::2", "64:ff9b::10.0.0.1",
+                           "::fffe:10.0.0.1", "feff::1", "1::"}) {
+    EXPECT_TRUE(isUnicastIpv6(*parseIpv6(text))) << text;
+  }
+  for (const char* text : {"::", "::1", "ff02::1", "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                           "::ffff:10.0.0.1", "::ffff:0:0"}) {
+    EXPECT_FALSE(isUnicastIpv6(*parseIpv6(text))) << text;
+  }
+}
+
+// parseVip picks the family by the text; junk names neither.
+TEST(AddressTest, VipTextPicksTheFamily) {
+  absl::StatusOr<VipAddress> v4 = parseVip("10.99.0.100");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->vip, ip(10, 99, 0, 100));
+  EXPECT_FALSE(v4->vip6.has_value());
+  absl::StatusOr<VipAddress> v6 = parseVip("fd00:99::100");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->vip, 0u);
+  EXPECT_EQ(v6->vip6, parseIpv6("fd00:99::100").value());
+  for (const char* text : {"", "web", "10.99.0.300", "fd00:::1", "10.99.0.100:80"}) {
+    EXPECT_TRUE(failsWith(parseVip(text).status(),
+                          absl::StrCat("\"", text, "\" is neither an IPv4 nor an IPv6 address")))
+        << text;
   }
 }
 

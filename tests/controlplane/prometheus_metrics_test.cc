@@ -75,6 +75,7 @@ struct Fixture {
       c.tx_bytes.add(base * 64 + 4);
       c.arp_replies.add(w + 5);
       c.icmp_replies.add(w + 6);
+      c.nd_replies.add(w + 17);
       c.icmp_too_big.add(w + 14);
       c.icmp_relayed.add(w + 15);
       c.icmp_to_backend.add(w + 16);
@@ -128,6 +129,7 @@ struct Fixture {
       }
       add("tether_arp_replies_total", {{"lcore", l}}, c.arp_replies.read());
       add("tether_icmp_replies_total", {{"lcore", l}}, c.icmp_replies.read());
+      add("tether_nd_replies_total", {{"lcore", l}}, c.nd_replies.read());
       add("tether_icmp_too_big_total", {{"lcore", l}}, c.icmp_too_big.read());
       add("tether_icmp_relayed_total", {{"lcore", l}}, c.icmp_relayed.read());
       add("tether_icmp_to_backend_total", {{"lcore", l}}, c.icmp_to_backend.read());
@@ -269,7 +271,7 @@ TEST(PrometheusMetricsTest, FamiliesAreWellFormed) {
   }
   // 14 per lcore, 7 per backend, 4 for the control plane, 19 + 3 for HTTP proxying per lcore, 1 for
   // the worker's processing time, and 12 for the session table.
-  EXPECT_EQ(help.size(), 27u + kProxyCounterFields.size() + 3 + 1 + 12);
+  EXPECT_EQ(help.size(), 28u + kProxyCounterFields.size() + 3 + 1 + 12);
 }
 
 // No workers, no services: still valid exposition (HELP/TYPE only, control samples present).

@@ -293,6 +293,96 @@ TEST(RestApiServices, DeleteRemovesTheService) {
   EXPECT_EQ(server.ops().applies(), 1);
 }
 
+// The base config with an IPv6 address on the port, so IPv6 VIPs validate.
+Config configWithAddress6() {
+  Config config = baseConfig();
+  config.ports[0].address6 = Ipv6Prefix{*parseIpv6("fd00:99::2"), 64};
+  EXPECT_TRUE(validateConfig(config).ok());
+  return config;
+}
+
+json web6Body(std::string_view vip) {
+  return {{"name", "web6"},
+          {"vip", vip},
+          {"port", 80},
+          {"backends", {{{"address", "10.99.0.11"}, {"port", 8080}}}}};
+}
+
+// POST accepts an IPv6 vip: the Config gets vip6 (vip 0), and every read renders it canonically.
+TEST(RestApiServices, CreateIpv6ServiceAndReadItBack) {
+  Server server{"", configWithAddress6()};
+  const HttpResult r = server.send("POST", "/api/v1/services", web6Body("FD00:99:0::100"));
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["vip"], "fd00:99::100");
+  EXPECT_EQ(r.body["forwarding"], "fullnat");
+  EXPECT_EQ(server.get("/api/v1/services/web6").body, r.body);
+  const Config config = server.ops().currentConfig();
+  ASSERT_EQ(config.services.size(), 3u);
+  EXPECT_EQ(config.services[2].vip6, parseIpv6("fd00:99::100").value());
+  EXPECT_EQ(config.services[2].vip, 0u);
+  const HttpResult whole = server.get("/api/v1/config");
+  EXPECT_EQ(whole.body["ports"][0]["address6"], "fd00:99::2/64");
+  EXPECT_EQ(whole.body["services"][2]["vip"], "fd00:99::100");
+  // PUT of what GET returned round-trips unchanged.
+  const HttpResult put = server.send("PUT", "/api/v1/services/web6", r.body);
+  ASSERT_EQ(put.status, 200) << put.raw;
+  EXPECT_EQ(put.body, r.body);
+}
+
+// IPv6 services all have vip 0: they conflict only on the same vip6, never with each other or with an
+// IPv4 service by vip alone, and a real duplicate is a 409 naming the bracketed listener.
+TEST(RestApiServices, Ipv6ListenersConflictOnlyOnTheSameVip6) {
+  Server server{"", configWithAddress6()};
+  ASSERT_EQ(server.send("POST", "/api/v1/services", web6Body("fd00:99::100")).status, 201);
+  json other = web6Body("fd00:99::101");
+  other["name"] = "web7";
+  ASSERT_EQ(server.send("POST", "/api/v1/services", other).status, 201);
+  json v4 = web6Body("10.99.0.101");
+  v4["name"] = "web4";
+  ASSERT_EQ(server.send("POST", "/api/v1/services", v4).status, 201);
+  const json before = currentJson(server.ops());
+
+  json duplicate = web6Body("fd00:99:0:0::100");
+  duplicate["name"] = "web8";
+  HttpResult r = server.send("POST", "/api/v1/services", duplicate);
+  EXPECT_EQ(r.status, 409) << r.raw;
+  EXPECT_EQ(r.error(), "[fd00:99::100]:80/tcp is already served by service \"web6\"");
+  json moved = web6Body("fd00:99::100");
+  moved.erase("name");
+  r = server.send("PUT", "/api/v1/services/web7", moved);
+  EXPECT_EQ(r.status, 409) << r.raw;
+  EXPECT_EQ(r.error(), "[fd00:99::100]:80/tcp is already served by service \"web6\"");
+  EXPECT_EQ(currentJson(server.ops()), before);
+  EXPECT_EQ(server.ops().applies(), 3);
+}
+
+// validateConfig's IPv6 rules reach REST clients with paths relative to the request body.
+TEST(RestApiServices, Ipv6ServiceRulesAreEnforced) {
+  Server server{"", configWithAddress6()};
+  json dsr = web6Body("fd00:99::100");
+  dsr["forwarding"] = "dsr";
+  dsr["backends"] = json::parse(R"([{"address": "10.99.0.11"}])");
+  HttpResult r = server.send("POST", "/api/v1/services", dsr);
+  EXPECT_EQ(r.status, 400) << r.raw;
+  EXPECT_EQ(r.error(),
+            "forwarding: dsr cannot serve an IPv6 VIP: IPv6 clients reach IPv4 backends through full-NAT only");
+  json http = web6Body("fd00:99::100");
+  http["http"] = json::parse(R"({"sticky": ["five_tuple"]})");
+  r = server.send("POST", "/api/v1/services", http);
+  EXPECT_EQ(r.status, 400) << r.raw;
+  EXPECT_EQ(r.error(), "http: cannot be used with an IPv6 VIP: HTTP services take IPv4 clients only");
+  r = server.send("POST", "/api/v1/services", web6Body("fd00:99::2"));
+  EXPECT_EQ(r.status, 400) << r.raw;
+  EXPECT_EQ(r.error(), "vip: fd00:99::2 is the address6 of ports[0] (lan)");
+  EXPECT_EQ(server.ops().applies(), 0);
+
+  ASSERT_EQ(server.send("POST", "/api/v1/services", web6Body("fd00:99::100")).status, 201);
+  r = server.send("PATCH", "/api/v1/services/web6", {{"forwarding", "ipip"}});
+  EXPECT_EQ(r.status, 400) << r.raw;
+  EXPECT_NE(r.error().find("forwarding: ipip cannot serve an IPv6 VIP"), std::string::npos) << r.error();
+  EXPECT_EQ(server.ops().currentConfig().services[2].forwarding, ForwardingMode::kFullNat);
+}
+
 // --- backends ------------------------------------------------------------------------------------
 
 // GET .../backends lists the backends in configuration order, named by their service.
@@ -416,6 +506,14 @@ TEST(RestApiConfig, LocalAddressesReadBackAsWritten) {
   EXPECT_EQ(configToJson(config)["ports"][0]["local_addresses"], "10.99.0.20-10.99.0.51");
   config.ports[0].local_addresses.reset();
   EXPECT_FALSE(configToJson(config)["ports"][0].contains("local_addresses"));
+}
+
+// A port's IPv6 address reads back in the file's notation, and only when it has one.
+TEST(RestApiConfig, Address6ReadsBackAsWritten) {
+  Config config = baseConfig();
+  EXPECT_FALSE(configToJson(config)["ports"][0].contains("address6"));
+  config.ports[0].address6 = Ipv6Prefix{*parseIpv6("fd00:0099::0002"), 64};
+  EXPECT_EQ(configToJson(config)["ports"][0]["address6"], "fd00:99::2/64");
 }
 
 // Timeouts read back as set; a PATCH changes only the fields it names.
@@ -888,7 +986,12 @@ std::vector<BadRequest> badRequests() {
       {"StateNotString", "PATCH", kWebBackend, R"({"state": 1})", 400, "state: expected a string, got an integer"},
       // Bad values.
       {"BadVip", "POST", services, service("vip", R"("10.0.0.300")"), 400,
-       "vip: \"10.0.0.300\" is not an IPv4 address"},
+       "vip: \"10.0.0.300\" is neither an IPv4 nor an IPv6 address"},
+      {"BadVip6", "POST", services, service("vip", R"("fd00::1::2")"), 400,
+       "vip: \"fd00::1::2\" is neither an IPv4 nor an IPv6 address"},
+      // The table's port has no address6, which an IPv6 VIP needs.
+      {"Vip6WithoutPortAddress6", "POST", services, service("vip", R"("fd00:99::100")"), 400,
+       "vip: fd00:99::100 is an IPv6 VIP, which needs a port with an address6 (no port has one)"},
       {"BadBackendAddress", "POST", web_backends, R"({"address": "10.99.0", "port": 80})", 400,
        "address: \"10.99.0\" is not an IPv4 address"},
       {"ReservedBackendAddress", "POST", web_backends, R"({"address": "127.0.0.1", "port": 80})", 400,

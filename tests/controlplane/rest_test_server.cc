@@ -37,6 +37,7 @@ constexpr std::string_view kBuiltinConfig = R"(
 ports:
   - name: lan
     address: 10.99.0.2/24
+    address6: fd00:99::2/64
 services:
   - name: web
     vip: 10.99.0.100

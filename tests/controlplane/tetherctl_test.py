@@ -109,6 +109,14 @@ class TetherctlTest(unittest.TestCase):
         self.assertEqual(self.ok("services", "delete", "api"), "deleted service api\n")
         self.fails('service "api" not found', "services", "show", "api")
 
+    def test_ipv6_listener_is_bracketed(self):
+        out = self.ok("services", "add", "web6", "--vip", "fd00:99::100", "--port", "8443",
+                      "--backend", "10.99.0.21:8443")
+        self.assertIn("listener      [fd00:99::100]:8443/tcp", out)
+        rows = [line.split() for line in self.ok("services", "list").splitlines()]
+        self.assertIn(["web6", "[fd00:99::100]:8443/tcp", "fullnat", "maglev", "five_tuple", "1", "none"], rows)
+        self.assertEqual(self.ok("services", "delete", "web6"), "deleted service web6\n")
+
     def test_services_errors_carry_the_servers_message(self):
         self.fails("maglev_size: 65536 is not prime", "services", "set", "web", "--maglev-size", "65536")
         self.fails('service "web" already exists', "services", "add", "web", "--vip", "10.99.0.101",

@@ -202,7 +202,7 @@ TEST_F(PacketFlowTest, DownBackendFlowsResetOrKeptPerPolicy) {
     SnapshotSource source;
     controlplane::ServiceConfig* web = nullptr;
     for (auto& svc : source.config.services) {
-      if (svc.port == kWebPort && svc.protocol == controlplane::Protocol::kTcp) web = &svc;
+      if (svc.port == kWebPort && svc.protocol == controlplane::Protocol::kTcp && !svc.vip6) web = &svc;
     }
     ASSERT_NE(web, nullptr);
     web->down_backend_flows = policy;
@@ -253,7 +253,7 @@ TEST_F(PacketFlowTest, SynAfterCloseOnSameTupleIsBalancedAgain) {
   SnapshotSource source;
   controlplane::ServiceConfig* web = nullptr;
   for (auto& svc : source.config.services) {
-    if (svc.port == kWebPort && svc.protocol == controlplane::Protocol::kTcp) web = &svc;
+    if (svc.port == kWebPort && svc.protocol == controlplane::Protocol::kTcp && !svc.vip6) web = &svc;
   }
   ASSERT_NE(web, nullptr);
   const std::unique_ptr<Snapshot> before = source.build();

@@ -8,6 +8,7 @@
 
 #include <random>
 
+#include "tests/dataplane/ipv6_frames.h"
 #include "tests/dataplane/packet_test_util.h"
 
 namespace lb::dataplane::test {
@@ -39,6 +40,13 @@ std::vector<Bytes> seedFrames(WorkerHarness& w, const Snapshot& snap) {
       arpReply(backendMac(11), backendIp(11), portMac(), kPortIp),
       fromBackend(11).tcp(kWebBackendPort, 10000, kSynAck).build(),
       fromBackend(12).tcp(kWebBackendPort, 40000, kSynAck).build(),  // worker 1's port: hand-off
+      // IPv6 (NAT64): neighbour discovery, ping, TCP and UDP to the IPv6 VIP.
+      neighborSolicitation(kVip6),
+      neighborSolicitation(kPortIp6, Ipv6Bytes{}),
+      ipv6Frame(kClientIp6, kVip6, IPPROTO_ICMPV6, {128, 0, 0, 0, 0, 1, 0, 1, 'x'}, 2),
+      clientTcp6(kSyn),
+      clientTcp6(kAck, Bytes(40, 6)),
+      clientUdp6(Bytes(12, 7)),
   };
   // Replies to real flows, so mutations also reach the reply lookup and rewrite.
   for (uint16_t p = 0; p < 4; ++p) {
@@ -74,6 +82,22 @@ std::vector<Bytes> seedFrames(WorkerHarness& w, const Snapshot& snap) {
       reply.tcp(kWebBackendPort, out.src_port, kSynAck).payload(Bytes(12, 9));
     }
     seeds.push_back(reply.build());
+  }
+  // Replies to IPv6 clients' flows (translated back to IPv6), and an ICMP error about one.
+  for (bool udp : {false, true}) {
+    const Verdict v = w.process(snap, udp ? clientUdp6({1, 2, 3}) : clientTcp6(kSyn));
+    EXPECT_EQ(v.kind, VerdictKind::kForwarded);
+    const Bytes natted = w.popTx(0).value_or(Bytes{});
+    const DecodedFrame out = decode(natted);
+    PacketBuilder reply = fromBackend(backendHost(out.ip_dst));
+    if (udp) {
+      reply.udp(kUdpBackendPort, out.src_port).payload(Bytes(12, 9)).zeroUdpChecksum();
+    } else {
+      reply.tcp(kWebBackendPort, out.src_port, kSynAck).payload(Bytes(12, 9));
+    }
+    seeds.push_back(reply.build());
+    seeds.push_back(icmpErrorToPort(backendIp(backendHost(out.ip_dst)), backendMac(backendHost(out.ip_dst)), 3, 3, 0,
+                                    ipPacket(natted, 28)));
   }
   return seeds;
 }

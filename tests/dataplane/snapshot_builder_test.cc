@@ -114,6 +114,12 @@ TEST(SnapshotBuilderTest, CopiesPortsServicesAndTimeouts) {
   EXPECT_EQ(serviceOn(*snap, kUdpPort, Protocol::kUdp).protocol, Protocol::kUdp);
   for (uint32_t i = 0; i < snap->services.size(); ++i) {
     const Service& s = snap->services[i];
+    if (s.v6) {  // web6, udp6: indexed by vip6 (snapshot_builder_ipv6_test)
+      EXPECT_EQ(s.vip_be, 0u);
+      EXPECT_EQ(s.vip6, kVip6);
+      EXPECT_EQ(snap->service_index.findV6(s.vip6, s.port_be, static_cast<uint8_t>(s.protocol)), i);
+      continue;
+    }
     EXPECT_EQ(s.vip_be, rte_cpu_to_be_32(kVip));
     // Every configured backend has exactly one target, weight-0 ones included.
     std::multiset<uint32_t> targets;
@@ -441,7 +447,8 @@ TEST(SnapshotBuilderHttpTest, SessionServiceIndexIsStableAcrossReloads) {
   // Remove the web service's http block and the udp service; add http to unresolved (:84).
   source.config.services[0].http.reset();
   source.config.services.erase(source.config.services.begin() + 1);
-  auto& unresolved = source.config.services.back();
+  auto& unresolved = *std::find_if(source.config.services.begin(), source.config.services.end(),
+                                   [](const controlplane::ServiceConfig& s) { return s.name == "unresolved"; });
   ASSERT_EQ(unresolved.name, "unresolved");
   unresolved.http = controlplane::HttpConfig{};
   unresolved.http->session_cookie = "SID";

@@ -4,6 +4,7 @@
 #include <rte_byteorder.h>
 
 #include <string>
+#include <tuple>
 
 #include "controlplane/snapshot_builder.h"
 
@@ -32,6 +33,7 @@ controlplane::Config makeConfig(const std::vector<uint8_t>& backend_hosts, uint1
   c.dataplane.local_port_min = kLocalPortMin;
   c.dataplane.local_port_max = kLocalPortMax;
   c.ports.push_back({.name = "eth0", .address = {kPortIp, 24}, .gateway = std::nullopt, .vlan = port_vlan});
+  c.ports[0].address6 = controlplane::Ipv6Prefix{kPortIp6, 64};
   c.services.push_back(
       service("web", kWebPort, Protocol::kTcp, ForwardingMode::kFullNat, kWebBackendPort, backend_hosts, 1));
   c.services.push_back(
@@ -45,6 +47,14 @@ controlplane::Config makeConfig(const std::vector<uint8_t>& backend_hosts, uint1
                                                    ForwardingMode::kFullNat, kWebBackendPort, {}, 1);
   unresolved.backends.push_back({kUnresolvedBackendIp, kWebBackendPort, 1});
   c.services.push_back(unresolved);
+  for (auto [name, port, protocol, backend_port] :
+       {std::tuple("web6", kWebPort, Protocol::kTcp, kWebBackendPort),
+        std::tuple("udp6", kUdpPort, Protocol::kUdp, kUdpBackendPort)}) {
+    controlplane::ServiceConfig v6 = service(name, port, protocol, ForwardingMode::kFullNat, backend_port, backend_hosts, 1);
+    v6.vip = 0;
+    v6.vip6 = kVip6;
+    c.services.push_back(v6);
+  }
   for (uint8_t h = 11; h <= 15; ++h) {
     const rte_ether_addr mac = backendMac(h);
     controlplane::MacAddress m{};

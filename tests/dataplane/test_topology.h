@@ -7,6 +7,8 @@
 //   :81   TCP DSR (L2) -> backends :81           :82   TCP IPIP     -> backends :82
 //   :83   TCP full-NAT, every backend weight 0   :84   TCP full-NAT -> 10.99.0.50:8080 (no MAC known)
 // Static neighbours give 10.99.0.11-15 the MACs kBackendMac(11..15); 10.99.0.50 stays unresolved.
+// IPv6 (NAT64 full-NAT): port 0 also has fd00:99::2/64, and the VIP fd00:99::100 carries web6
+// (TCP :80) and udp6 (UDP :9000) with the same backends as web and udp; the client is fd00:99::c11e:4701.
 #pragma once
 
 #include <rte_ether.h>
@@ -29,6 +31,10 @@ inline constexpr uint32_t kVip = ipv4(10, 99, 0, 100);
 inline constexpr uint32_t kClientIp = ipv4(10, 99, 0, 200);
 inline constexpr uint32_t kUnresolvedBackendIp = ipv4(10, 99, 0, 50);
 inline constexpr uint32_t kOtherIp = ipv4(10, 99, 0, 77);  // neither local, VIP nor backend
+inline constexpr Ipv6Bytes kPortIp6 = {0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+inline constexpr Ipv6Bytes kVip6 = {0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+inline constexpr Ipv6Bytes kClientIp6 = {0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0xc1, 0x1e, 0x47, 0x01};
+inline constexpr Ipv6Bytes kOtherIp6 = {0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x77};
 
 inline constexpr uint16_t kWebPort = 80;
 inline constexpr uint16_t kWebBackendPort = 8080;

@@ -117,7 +117,8 @@ def tcp_segment(src, dst, sport, dport, flags=0x02, doff=5, seq=None):
 # --- http-burst ------------------------------------------------------------------------------------
 def cmd_http_burst(args):
     def one(_i):
-        p = subprocess.run(["curl", "-sS", "--fail", "--max-time", str(args.max_time), "-o", "-",
+        # -g: brackets are an IPv6 literal (http://[fd00:99::100]/), not a glob.
+        p = subprocess.run(["curl", "-sS", "-g", "--fail", "--max-time", str(args.max_time), "-o", "-",
                             args.url], capture_output=True, text=True)
         if p.returncode != 0:
             return None, "curl rc=%d %s" % (p.returncode, p.stderr.strip()[:200])
@@ -140,7 +141,7 @@ def cmd_udp(args):
     """Each flow is a connected socket (fixed source port), so all its datagrams form one flow."""
     flows = []
     for i in range(args.flows):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(socket.AF_INET6 if ":" in args.vip else socket.AF_INET, socket.SOCK_DGRAM)
         s.connect((args.vip, args.port))
         flows.append(s)
     results = []

@@ -83,10 +83,18 @@ std::string healthCheckText(const json& check) {
   return text;
 }
 
+// "10.99.0.100:80/tcp", or "[fd00:99::100]:80/tcp" for an IPv6 VIP (RFC 3986's brackets keep the
+// port apart from the address's colons).
+std::string listener(const json& service) {
+  const std::string vip = str(service["vip"]);
+  const std::string address = vip.find(':') == std::string::npos ? vip : "[" + vip + "]";
+  return address + ":" + str(service["port"]) + "/" + str(service["protocol"]);
+}
+
 void printService(const json& service) {
   Table fields({{"field"}, {"value"}});
   fields.add({"name", str(service["name"])});
-  fields.add({"listener", str(service["vip"]) + ":" + str(service["port"]) + "/" + str(service["protocol"])});
+  fields.add({"listener", listener(service)});
   fields.add({"forwarding", str(service["forwarding"])});
   fields.add({"key", str(service["key"])});
   fields.add({"algorithm", str(service["algorithm"])});
@@ -187,7 +195,7 @@ void addServiceCommands(CLI::App& app, const Globals& g, Args& a, Action& action
       Table table({{"NAME"}, {"LISTENER"}, {"FORWARDING"}, {"ALGORITHM"}, {"KEY"}, {"BACKENDS", Align::kRight},
                    {"HEALTH CHECK"}});
       for (const json& s : reply["services"]) {
-        table.add({str(s["name"]), str(s["vip"]) + ":" + str(s["port"]) + "/" + str(s["protocol"]),
+        table.add({str(s["name"]), listener(s),
                    str(s["forwarding"]), str(s["algorithm"]), str(s["key"]),
                    std::to_string(s["backends"].size()), str(s["health_check"]["type"])});
       }
@@ -207,7 +215,7 @@ void addServiceCommands(CLI::App& app, const Globals& g, Args& a, Action& action
   ServiceOptions& add_options = a.service_add;
   CLI::App* add = services->add_subcommand("add", "create a service");
   add->add_option("NAME", add_options.name, "service name ([a-z0-9_-]+)")->required();
-  add->add_option("--vip", add_options.vip, "virtual IPv4 address")->required();
+  add->add_option("--vip", add_options.vip, "virtual IP address: IPv4, or IPv6 for a fullnat service")->required();
   add->add_option("--port", add_options.port, "service port")->required();
   add->add_option("--protocol", add_options.protocol, "tcp | udp");
   add->add_option("--backend", add_options.backends, "ADDRESS:PORT (repeatable; weight 1)");

@@ -1,0 +1,339 @@
+#include "dataplane/ipv6_path.h"
+
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include <cstring>
+#include <variant>
+
+#include "dataplane/checksum.h"
+#include "hashing/key_hash.h"
+
+namespace lb::dataplane {
+namespace {
+
+// ICMPv6 types (RFC 4443, RFC 4861).
+constexpr uint8_t kEchoRequest = 128;
+constexpr uint8_t kEchoReply = 129;
+constexpr uint8_t kNeighborSolicitation = 135;
+constexpr uint8_t kNeighborAdvertisement = 136;
+// Neighbour discovery messages are sent and accepted with hop limit 255 only (RFC 4861 section 7.1),
+// so an off-link sender cannot forge them.
+constexpr uint8_t kNdHopLimit = 255;
+constexpr uint32_t kSolicitationLen = 24;  // type, code, checksum, reserved, target
+// Our advertisement: the solicitation's 24 bytes plus one target link-layer address option.
+constexpr uint32_t kAdvertisementLen = 32;
+constexpr uint8_t kOptionTargetLinkLayer = 2;
+constexpr uint8_t kFlagSolicited = 0x40;
+constexpr uint8_t kFlagOverride = 0x20;
+constexpr Ipv6Bytes kAllNodes = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+constexpr rte_ether_addr kAllNodesMac = {{0x33, 0x33, 0, 0, 0, 1}};
+
+Ipv6Bytes addressAt(const uint8_t* p) {
+  Ipv6Bytes a;
+  std::memcpy(a.data(), p, a.size());
+  return a;
+}
+
+bool isOurs(const Snapshot& snap, const LocalPort& port, const Ipv6Bytes& address) {
+  return (port.has_address6 && address == port.address6) || snap.service_index.isVip6(address);
+}
+
+// One's-complement terms for removing an address from a pseudo-header sum and adding another, as
+// 32-bit words (checksumDelta32's convention: ~word removes it, word adds it).
+uint64_t removeAddress6(const Ipv6Bytes& a) {
+  uint32_t words[4];
+  std::memcpy(words, a.data(), sizeof(words));
+  return uint64_t{~words[0]} + uint64_t{~words[1]} + uint64_t{~words[2]} + uint64_t{~words[3]};
+}
+uint64_t addAddress6(const Ipv6Bytes& a) {
+  uint32_t words[4];
+  std::memcpy(words, a.data(), sizeof(words));
+  return uint64_t{words[0]} + words[1] + words[2] + words[3];
+}
+
+Verdict answerToSender(BurstState& s, rte_mbuf* m, ParsedFrame& f, const rte_ether_addr& dst) {
+  const LocalPort& port = s.snap.ports[s.rx_port];
+  if (!writeL2(m, f.l2_len, port.vlan, dst, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  queueTx(s, m, s.rx_port);
+  return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
+}
+
+// A neighbour solicitation for one of our addresses becomes, in place, the advertisement that
+// answers it: solicited and override set, our MAC in a target link-layer address option, sent back
+// to the soliciting node (or to all nodes when it is a duplicate address detection probe from ::).
+Verdict answerSolicitation(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
+  auto* icmp = static_cast<uint8_t*>(f.l4);
+  if (f.ip6->hop_limits != kNdHopLimit || icmp[1] != 0 || f.l4_len < kSolicitationLen) {
+    return dropPacket(s, m, DropReason::kMalformed);
+  }
+  const Ipv6Bytes target = addressAt(icmp + 8);
+  const LocalPort& port = s.snap.ports[s.rx_port];
+  if (!isOurs(s.snap, port, target)) return dropPacket(s, m, DropReason::kNotForUs);
+
+  const Ipv6Bytes requester = addressAt(f.ip6->src_addr);
+  const bool duplicate_address_probe = requester == Ipv6Bytes{};
+  const rte_ether_addr requester_mac = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+  const uint32_t frame_len = f.l2_len + sizeof(rte_ipv6_hdr) + kAdvertisementLen;
+  if (rte_pktmbuf_data_len(m) < frame_len) {
+    if (rte_pktmbuf_append(m, static_cast<uint16_t>(frame_len - rte_pktmbuf_data_len(m))) == nullptr) {
+      return dropPacket(s, m, DropReason::kNoHeadroom);
+    }
+  } else {
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - frame_len));
+  }
+  icmp[0] = kNeighborAdvertisement;
+  std::memset(icmp + 2, 0, 6);  // checksum, flags, reserved
+  icmp[4] = duplicate_address_probe ? kFlagOverride : (kFlagSolicited | kFlagOverride);
+  icmp[24] = kOptionTargetLinkLayer;
+  icmp[25] = 1;  // option length in units of 8 bytes
+  std::memcpy(icmp + 26, &port.mac, RTE_ETHER_ADDR_LEN);
+
+  rte_ipv6_hdr* ip6 = f.ip6;
+  ip6->vtc_flow = RTE_BE32(6u << 28);
+  ip6->payload_len = RTE_BE16(kAdvertisementLen);
+  ip6->hop_limits = kNdHopLimit;
+  std::memcpy(ip6->src_addr, target.data(), target.size());
+  const Ipv6Bytes& destination = duplicate_address_probe ? kAllNodes : requester;
+  std::memcpy(ip6->dst_addr, destination.data(), destination.size());
+  const uint16_t check = rte_ipv6_udptcp_cksum(ip6, icmp);
+  std::memcpy(icmp + 2, &check, sizeof(check));
+  s.ctx.counters->nd_replies.inc();
+  return answerToSender(s, m, f, duplicate_address_probe ? kAllNodesMac : requester_mac);
+}
+
+// Echo request -> echo reply: addresses swapped (the pseudo-header sum does not change), type flipped.
+Verdict answerEcho(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
+  auto* icmp = static_cast<uint8_t*>(f.l4);
+  if (icmp[1] != 0) return dropPacket(s, m, DropReason::kMalformed);
+  rte_ipv6_hdr* ip6 = f.ip6;
+  uint8_t requester[16];
+  std::memcpy(requester, ip6->src_addr, sizeof(requester));
+  std::memcpy(ip6->src_addr, ip6->dst_addr, sizeof(requester));
+  std::memcpy(ip6->dst_addr, requester, sizeof(requester));
+  uint16_t old_word, new_word, check;
+  std::memcpy(&old_word, icmp, sizeof(old_word));
+  icmp[0] = kEchoReply;
+  std::memcpy(&new_word, icmp, sizeof(new_word));
+  std::memcpy(&check, icmp + 2, sizeof(check));
+  check = checksumReplace16(check, old_word, new_word);
+  std::memcpy(icmp + 2, &check, sizeof(check));
+  s.ctx.counters->icmp_replies.inc();
+  return answerToSender(s, m, f, rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr);
+}
+
+// A new IPv6 client flow: backend chosen as for IPv4 (the service's key over the IPv6 key), a local
+// IPv4 endpoint taken, the reply index added, and both directions' per-flow checksum deltas folded.
+FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, const hashing::FlowKeyV6& key,
+                      uint64_t flow_hash, DropReason& why) {
+  const uint64_t key_hash = svc.key == BalanceKey::kSourceAddress ? hashing::hashAddressV6(key.src_addr, svc.hash_seed)
+                                                                  : hashing::hashFlow(key, svc.hash_seed);
+  const hashing::BackendIndex chosen =
+      std::visit([&](const auto& table) { return table.lookup(key_hash); }, svc.selector);
+  if (chosen == hashing::kNoBackend) {
+    why = DropReason::kNoBackend;
+    return nullptr;
+  }
+  const BackendTarget& backend = svc.backends[chosen];
+  if (!backend.next_hop_resolved) {
+    why = DropReason::kNoNeighbor;
+    return nullptr;
+  }
+  FlowEntry* e = s.ctx.flows.insertV6(key, flow_hash);
+  if (e == nullptr) {
+    why = DropReason::kFlowTableFull;
+    return nullptr;
+  }
+  if (!s.ctx.acquireLocalEndpoint(*e, s.snap, backend.egress_port)) {
+    s.ctx.flows.erase(e);
+    why = DropReason::kNoLocalPort;
+    return nullptr;
+  }
+  setBackend(*e, backend);
+  e->ingress_port = s.rx_port;
+  e->forwarding = ForwardingMode::kFullNat;  // the only mode that can reach an IPv4 backend
+  if (key.protocol == IPPROTO_TCP) {
+    const bool syn_only = (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG;
+    e->state = syn_only ? FlowState::kTcpSynSeen : FlowState::kTcpEstablished;
+  } else {
+    e->state = FlowState::kUdp;
+  }
+  addReplyIndex(s.ctx.flows, e, e->local_address_be, key.protocol);
+
+  e->rewrite_addrs = uint64_t{e->local_address_be} | (uint64_t{e->backend_address_be} << 32);
+  e->rewrite_ports = uint32_t{e->local_port_be} | (uint32_t{e->backend_port_be} << 16);
+  const uint32_t client_ports = uint32_t{key.src_port_be} | (uint32_t{key.dst_port_be} << 16);
+  const uint32_t reply_ports = uint32_t{e->backend_port_be} | (uint32_t{e->local_port_be} << 16);
+  const uint32_t answer_ports = uint32_t{key.dst_port_be} | (uint32_t{key.src_port_be} << 16);
+  // The pseudo-headers' length and protocol words sum alike in both families (RFC 8200 section 8.1,
+  // RFC 793): only addresses and ports change the L4 checksum.
+  e->l4_check_delta = checksumDeltaFold(removeAddress6(key.src_addr) + removeAddress6(key.dst_addr) +
+                                        e->local_address_be + e->backend_address_be +
+                                        checksumDelta32(client_ports, e->rewrite_ports));
+  e->v6_reply_check_delta = checksumDeltaFold(
+      uint64_t{~e->backend_address_be} + uint64_t{~e->local_address_be} + addAddress6(key.dst_addr) +
+      addAddress6(key.src_addr) + checksumDelta32(reply_ports, answer_ports));
+  s.ctx.counters->flows_created.inc();
+  s.ctx.counters->backends[backend.counter_slot].new_flows.inc();
+  return e;
+}
+
+// The client's IPv6 packet becomes the IPv4 packet full-NAT sends: ports and L4 checksum from the
+// flow's precomputed values, then a new IPv4 header (traffic class, hop limit and protocol carried
+// over, DF set, RFC 7915 section 5.1) and the Ethernet header just before the L4 header, which stays
+// where it is. The frame shrinks by the difference, taken off its front.
+void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e) {
+  const rte_ipv6_hdr* ip6 = f.ip6;
+  const auto tos = static_cast<uint8_t>(rte_be_to_cpu_32(ip6->vtc_flow) >> 20);
+  const uint8_t ttl = ip6->hop_limits;
+  const uint8_t protocol = ip6->proto;
+  const uint16_t l4_len = f.l4_len;
+  auto* l4 = static_cast<uint8_t*>(f.l4);
+  std::memcpy(l4, &e.rewrite_ports, sizeof(e.rewrite_ports));
+  if (protocol == IPPROTO_TCP) {
+    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
+    tcp->cksum = checksumApplyFolded(tcp->cksum, e.l4_check_delta);
+  } else {
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
+    const uint16_t updated = checksumApplyFolded(udp->dgram_cksum, e.l4_check_delta);
+    udp->dgram_cksum = updated == 0 ? 0xffff : updated;
+  }
+  uint8_t* const start = l4 - sizeof(rte_ipv4_hdr) - sizeof(rte_ether_hdr);
+  rte_pktmbuf_adj(m, static_cast<uint16_t>(start - rte_pktmbuf_mtod(m, uint8_t*)));
+  reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(start + sizeof(rte_ether_hdr));
+  ip->version_ihl = RTE_IPV4_VHL_DEF;
+  ip->type_of_service = tos;
+  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(l4_len + sizeof(rte_ipv4_hdr)));
+  ip->packet_id = 0;  // DF set: an atomic datagram (RFC 6864)
+  ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+  ip->time_to_live = ttl;
+  ip->next_proto_id = protocol;
+  std::memcpy(&ip->src_addr, &e.rewrite_addrs, sizeof(e.rewrite_addrs));
+  ip->hdr_checksum = 0;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  f.l2_len = sizeof(rte_ether_hdr);
+  f.l3_len = sizeof(rte_ipv4_hdr);
+  f.ip = ip;
+  f.ip6 = nullptr;
+}
+
+Verdict forwardToIpv4Backend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Service& svc) {
+  if (f.key.protocol == IPPROTO_UDP && static_cast<const rte_udp_hdr*>(f.l4)->dgram_cksum == 0) {
+    return dropPacket(s, m, DropReason::kMalformed);  // a zero UDP checksum is not allowed over IPv6
+  }
+  hashing::FlowKeyV6 key;
+  key.src_addr = addressAt(f.ip6->src_addr);
+  key.dst_addr = addressAt(f.ip6->dst_addr);
+  key.src_port_be = f.key.src_port_be;
+  key.dst_port_be = f.key.dst_port_be;
+  key.protocol = f.key.protocol;
+  const uint64_t flow_hash = s.ctx.flows.hashKeyV6(key);
+  FlowEntry* e = s.ctx.flows.findByClientV6(key, flow_hash);
+  if (e != nullptr && e->state == FlowState::kTcpClosing &&
+      (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) [[unlikely]] {
+    releaseFlow(s, e, /*reset=*/false);  // a new connection on a finished one's 5-tuple
+    e = nullptr;
+  }
+  if (e != nullptr && s.snap.reset_flows_of_slot[e->backend_counter_slot]) [[unlikely]] {
+    // The flow is balanced afresh; a TCP client's next segment reaches a backend that does not know
+    // the connection and resets it.
+    releaseFlow(s, e, /*reset=*/true);
+    e = nullptr;
+  }
+  if (e == nullptr) {
+    DropReason why = DropReason::kCount;
+    e = createFlow(s, svc, f, key, flow_hash, why);
+    if (e == nullptr) return dropPacket(s, m, why);
+  }
+  e->last_seen_tsc = s.now_tsc;
+  if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, true);
+  e->client_mac = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+  translateToIpv4(m, f, *e);
+  BackendCounters& bc = s.ctx.counters->backends[e->backend_counter_slot];
+  bc.packets.inc();
+  bc.bytes.add(rte_pktmbuf_pkt_len(m));
+  const LocalPort& egress = s.snap.ports[e->egress_port];
+  if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  queueTx(s, m, e->egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};
+}
+
+}  // namespace
+
+Verdict processIpv6(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
+  const LocalPort& port = s.snap.ports[s.rx_port];
+  if (!port.has_address6) return dropPacket(s, m, DropReason::kNotForUs);
+  const Ipv6Bytes destination = addressAt(f.ip6->dst_addr);
+  if (f.key.protocol == IPPROTO_ICMPV6) {
+    const uint8_t type = *static_cast<const uint8_t*>(f.l4);
+    // Solicitations go to the target's solicited-node multicast address: the target decides.
+    if (type == kNeighborSolicitation) return answerSolicitation(s, m, f);
+    if (!isOurs(s.snap, port, destination)) return dropPacket(s, m, DropReason::kNotForUs);
+    if (type == kEchoRequest) return answerEcho(s, m, f);
+    return dropPacket(s, m, DropReason::kUnsupported);
+  }
+  const uint32_t service = s.snap.service_index.findV6(destination, f.key.dst_port_be, f.key.protocol);
+  if (service == ServiceIndex::kEmpty) {
+    return dropPacket(s, m, s.snap.service_index.isVip6(destination) ? DropReason::kUnknownVip : DropReason::kNotForUs);
+  }
+  return forwardToIpv4Backend(s, m, f, s.snap.services[service]);
+}
+
+Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e) {
+  const rte_ipv4_hdr* ip = f.ip;
+  const uint16_t l4_len = static_cast<uint16_t>(rte_be_to_cpu_16(ip->total_length) - f.l3_len);
+  const LocalPort& out = s.snap.ports[e.ingress_port];
+  // A TCP backend's segments fit: the client announced an MSS for its IPv6 path. A UDP reply that does
+  // not fit cannot be fragmented on the client's behalf.
+  if (sizeof(rte_ipv6_hdr) + l4_len > out.mtu) return dropPacket(s, m, DropReason::kTooBig);
+  const uint8_t tos = ip->type_of_service;
+  const uint8_t hop_limit = ip->time_to_live;
+  const uint8_t protocol = ip->next_proto_id;
+  auto* l4 = static_cast<uint8_t*>(f.l4);
+  const uint32_t answer_ports = uint32_t{e.client_key.dst_port_be} | (uint32_t{e.client_key.src_port_be} << 16);
+  std::memcpy(l4, &answer_ports, sizeof(answer_ports));
+  // IPv4 allows a UDP datagram without a checksum; IPv6 does not (RFC 8200 section 8.1): compute it.
+  bool compute_udp_checksum = false;
+  if (protocol == IPPROTO_TCP) {
+    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
+    tcp->cksum = checksumApplyFolded(tcp->cksum, e.v6_reply_check_delta);
+  } else {
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
+    if (udp->dgram_cksum == 0) {
+      compute_udp_checksum = true;
+    } else {
+      const uint16_t updated = checksumApplyFolded(udp->dgram_cksum, e.v6_reply_check_delta);
+      udp->dgram_cksum = updated == 0 ? 0xffff : updated;
+    }
+  }
+  uint8_t* const start = l4 - sizeof(rte_ipv6_hdr) - sizeof(rte_ether_hdr);
+  uint8_t* const data = rte_pktmbuf_mtod(m, uint8_t*);
+  if (start < data) {
+    if (rte_pktmbuf_prepend(m, static_cast<uint16_t>(data - start)) == nullptr) {
+      return dropPacket(s, m, DropReason::kNoHeadroom);
+    }
+  } else {
+    rte_pktmbuf_adj(m, static_cast<uint16_t>(start - data));
+  }
+  reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+  auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(start + sizeof(rte_ether_hdr));
+  ip6->vtc_flow = rte_cpu_to_be_32((6u << 28) | (uint32_t{tos} << 20));
+  ip6->payload_len = rte_cpu_to_be_16(l4_len);
+  ip6->proto = protocol;
+  ip6->hop_limits = hop_limit;
+  std::memcpy(ip6->src_addr, e.vip6.data(), e.vip6.size());
+  std::memcpy(ip6->dst_addr, e.client_addr6.data(), e.client_addr6.size());
+  if (compute_udp_checksum) reinterpret_cast<rte_udp_hdr*>(l4)->dgram_cksum = rte_ipv6_udptcp_cksum(ip6, l4);
+  f.ip = nullptr;
+  f.ip6 = ip6;
+  f.l2_len = sizeof(rte_ether_hdr);
+  f.l3_len = sizeof(rte_ipv6_hdr);
+  if (!writeL2(m, f.l2_len, out.vlan, e.client_mac, out.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  queueTx(s, m, e.ingress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e.ingress_port};
+}
+
+}  // namespace lb::dataplane

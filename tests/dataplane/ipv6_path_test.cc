@@ -1,0 +1,298 @@
+// IPv6 clients (dataplane/ipv6_path.h): neighbour discovery and ping for the port's IPv6 address and
+// the IPv6 VIP, and NAT64 full-NAT of TCP and UDP to the IPv4 backends and back, every checksum
+// checked by full recomputation. The standard snapshot has an IPv6 address on port 0 and IPv6 copies
+// of the web (TCP :80) and UDP (:9000) services (test_topology.h).
+#include <rte_icmp.h>
+#include <rte_ip.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "dataplane/flow_table.h"
+#include "tests/dataplane/ipv6_frames.h"
+#include "tests/dataplane/packet_test_util.h"
+
+namespace lb::dataplane::test {
+namespace {
+
+constexpr uint8_t kHopByHop = 0;
+
+// The standard snapshot (IPv6 included), with or without port 0's IPv6 address.
+std::unique_ptr<Snapshot> snapshotWithAddress6(bool port_has_address6) {
+  auto snap = std::make_unique<Snapshot>(standardSnapshot());
+  snap->ports[0].has_address6 = port_has_address6;
+  return snap;
+}
+
+// A full-NAT frame of the IPv4 backend side (what worker.popTx returns toward a backend) decoded
+// and checked: from the port address and a local port to a backend on `backend_port`, valid
+// checksums, TTL and TOS carried over from the IPv6 header.
+DecodedFrame expectTranslatedToBackend(const Bytes& out, uint16_t backend_port) {
+  const DecodedFrame d = decode(out);
+  EXPECT_TRUE(d.has_ipv4);
+  EXPECT_EQ(d.ether_type, RTE_ETHER_TYPE_IPV4);
+  EXPECT_EQ(d.ip_src, kPortIp);
+  EXPECT_NE(backendHost(d.ip_dst), 0) << "to a backend";
+  EXPECT_EQ(d.dst_port, backend_port);
+  EXPECT_GE(d.src_port, kLocalPortMin);
+  EXPECT_TRUE(sameMac(d.eth_dst, backendMac(backendHost(d.ip_dst))));
+  EXPECT_TRUE(sameMac(d.eth_src, portMac()));
+  EXPECT_EQ(d.ttl, 64);
+  EXPECT_EQ(out[d.l3_offset + 1], 0x02) << "traffic class -> TOS";
+  EXPECT_EQ(d.fragment_offset, RTE_IPV4_HDR_DF_FLAG);
+  EXPECT_TRUE(ipv4HeaderChecksumValid(out, d.l3_offset));
+  EXPECT_TRUE(l4ChecksumValid(out, d.l3_offset));
+  EXPECT_NE(get16(out, d.l4_offset + (d.protocol == IPPROTO_UDP ? 6 : 16)), 0) << "a real L4 checksum";
+  return d;
+}
+
+// The backend's answer to `to_backend` (ports and addresses swapped), with `payload`.
+Bytes backendAnswer(const DecodedFrame& to_backend, bool udp, const Bytes& payload, bool zero_udp_checksum = false) {
+  PacketBuilder b = fromBackend(backendHost(to_backend.ip_dst));
+  if (udp) {
+    b.udp(to_backend.dst_port, to_backend.src_port);
+    if (zero_udp_checksum) b.zeroUdpChecksum();
+  } else {
+    b.tcp(to_backend.dst_port, to_backend.src_port, kAck | RTE_TCP_PSH_FLAG, 9000, 77);
+  }
+  return b.payload(payload).build();
+}
+
+// An IPv6 frame Tether sent the client: VIP6:vip_port -> client6:kClientPort, MACs port -> client,
+// valid L4 checksum, `payload` at the end.
+void expectToIpv6Client(const Bytes& out, uint8_t protocol, uint16_t vip_port, const Bytes& payload) {
+  ASSERT_GE(out.size(), kL4 + 8);
+  EXPECT_EQ(get16(out, 12), RTE_ETHER_TYPE_IPV6);
+  rte_ether_addr dst, src;
+  std::memcpy(dst.addr_bytes, &out[0], 6);
+  std::memcpy(src.addr_bytes, &out[6], 6);
+  EXPECT_TRUE(sameMac(dst, clientMac()));
+  EXPECT_TRUE(sameMac(src, portMac()));
+  EXPECT_EQ(out[kIp6] >> 4, 6);
+  EXPECT_EQ(out[kIp6 + 6], protocol);
+  EXPECT_EQ(address(out, kIp6 + 8), kVip6);
+  EXPECT_EQ(address(out, kIp6 + 24), kClientIp6);
+  EXPECT_EQ(get16(out, kL4), vip_port);
+  EXPECT_EQ(get16(out, kL4 + 2), kClientPort);
+  const size_t l4_len = get16(out, kIp6 + 4);
+  ASSERT_GE(out.size(), kL4 + l4_len);
+  EXPECT_TRUE(ipv6L4ChecksumValid(out));
+  EXPECT_EQ(Bytes(out.begin() + static_cast<std::ptrdiff_t>(kL4 + l4_len - payload.size()),
+                  out.begin() + static_cast<std::ptrdiff_t>(kL4 + l4_len)),
+            payload);
+}
+
+class Ipv6PathTest : public testing::Test {
+ protected:
+  void SetUp() override { baseline_ = poolInUse(); }
+  void TearDown() override {
+    w_.drain();
+    EXPECT_EQ(poolInUse(), baseline_) << "mbufs leaked";
+  }
+  Verdict process(const Bytes& frame) { return w_.process(*snap_, frame); }
+
+  unsigned baseline_ = 0;
+  std::unique_ptr<Snapshot> snap_ = snapshotWithAddress6(true);
+  WorkerHarness w_{0, twoWorkerPartition()};
+};
+
+TEST_F(Ipv6PathTest, SolicitationsForThePortAddressAndTheVipAreAdvertised) {
+  for (const Ipv6Bytes& target : {kPortIp6, kVip6}) {
+    const Verdict v = process(neighborSolicitation(target));
+    ASSERT_EQ(v.kind, VerdictKind::kAnswered) << v.drop;
+    const Bytes na = w_.popTx(0).value_or(Bytes{});
+    ASSERT_EQ(na.size(), kL4 + 32);
+    rte_ether_addr dst;
+    std::memcpy(dst.addr_bytes, &na[0], 6);
+    EXPECT_TRUE(sameMac(dst, clientMac())) << "unicast back to the soliciting node";
+    EXPECT_EQ(na[kIp6 + 7], 255) << "hop limit";
+    EXPECT_EQ(get16(na, kIp6 + 4), 32);
+    EXPECT_EQ(address(na, kIp6 + 8), target);
+    EXPECT_EQ(address(na, kIp6 + 24), kClientIp6);
+    EXPECT_EQ(na[kL4], 136);
+    EXPECT_EQ(na[kL4 + 4], 0x60) << "solicited and override";
+    EXPECT_EQ(address(na, kL4 + 8), target);
+    EXPECT_EQ(na[kL4 + 24], 2) << "target link-layer address option";
+    EXPECT_EQ(na[kL4 + 25], 1);
+    rte_ether_addr advertised;
+    std::memcpy(advertised.addr_bytes, &na[kL4 + 26], 6);
+    EXPECT_TRUE(sameMac(advertised, portMac()));
+    EXPECT_TRUE(ipv6L4ChecksumValid(na));
+  }
+  EXPECT_EQ(w_.counters().nd_replies.read(), 2u);
+}
+
+// Duplicate address detection (source ::) is answered to all nodes, without the solicited flag.
+TEST_F(Ipv6PathTest, DuplicateAddressProbeIsAnsweredToAllNodes) {
+  ASSERT_EQ(process(neighborSolicitation(kVip6, Ipv6Bytes{})).kind, VerdictKind::kAnswered);
+  const Bytes na = w_.popTx(0).value_or(Bytes{});
+  ASSERT_EQ(na.size(), kL4 + 32);
+  EXPECT_EQ(na[0], 0x33);
+  EXPECT_EQ(na[5], 0x01);
+  EXPECT_EQ(address(na, kIp6 + 24), (Ipv6Bytes{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
+  EXPECT_EQ(na[kL4 + 4], 0x20);
+  EXPECT_TRUE(ipv6L4ChecksumValid(na));
+}
+
+TEST_F(Ipv6PathTest, SolicitationsNotOursOrForgedAreDropped) {
+  EXPECT_EQ(process(neighborSolicitation(kOtherIp6)).drop, DropReason::kNotForUs);
+  EXPECT_EQ(process(neighborSolicitation(kVip6, kClientIp6, 64)).drop, DropReason::kMalformed)
+      << "hop limit below 255: not from the link";
+  EXPECT_EQ(w_.txCount(0), 0);
+  EXPECT_EQ(w_.counters().nd_replies.read(), 0u);
+}
+
+TEST_F(Ipv6PathTest, EchoToTheVipAndThePortAddressIsAnswered) {
+  for (const Ipv6Bytes& target : {kVip6, kPortIp6}) {
+    Bytes echo = {128, 0, 0, 0, 0x12, 0x34, 0, 7, 'p', 'i', 'n', 'g'};
+    ASSERT_EQ(process(ipv6Frame(kClientIp6, target, IPPROTO_ICMPV6, echo, 2)).kind, VerdictKind::kAnswered);
+    const Bytes reply = w_.popTx(0).value_or(Bytes{});
+    ASSERT_EQ(reply.size(), kL4 + echo.size());
+    EXPECT_EQ(address(reply, kIp6 + 8), target);
+    EXPECT_EQ(address(reply, kIp6 + 24), kClientIp6);
+    EXPECT_EQ(reply[kL4], 129);
+    EXPECT_EQ(Bytes(reply.begin() + kL4 + 4, reply.end()), Bytes(echo.begin() + 4, echo.end()));
+    EXPECT_TRUE(ipv6L4ChecksumValid(reply));
+  }
+  EXPECT_EQ(w_.counters().icmp_replies.read(), 2u);
+  const Bytes to_other = ipv6Frame(kClientIp6, kOtherIp6, IPPROTO_ICMPV6, {128, 0, 0, 0, 0, 1, 0, 1}, 2);
+  EXPECT_EQ(process(to_other).drop, DropReason::kNotForUs);
+}
+
+// A TCP connection from an IPv6 client: the SYN and every later segment reach the same IPv4 backend
+// from the same local endpoint, and the backend's answer reaches the client as IPv6 from the VIP.
+TEST_F(Ipv6PathTest, TcpRoundTripThroughNat64) {
+  const Verdict v = process(clientTcp6(kSyn));
+  ASSERT_EQ(v.kind, VerdictKind::kForwarded) << v.drop;
+  const DecodedFrame syn = expectTranslatedToBackend(w_.popTx(0).value_or(Bytes{}), kWebBackendPort);
+  EXPECT_EQ(syn.tcp_flags, kSyn);
+  EXPECT_EQ(w_.counters().flows_created.read(), 1u);
+
+  const Bytes request = {'G', 'E', 'T', ' ', '/'};
+  const Bytes request_frame = clientTcp6(kAck | RTE_TCP_PSH_FLAG, request);
+  ASSERT_EQ(process(request_frame).kind, VerdictKind::kForwarded);
+  const Bytes out = w_.popTx(0).value_or(Bytes{});
+  const DecodedFrame data = expectTranslatedToBackend(out, kWebBackendPort);
+  EXPECT_EQ(data.ip_dst, syn.ip_dst) << "same backend";
+  EXPECT_EQ(data.src_port, syn.src_port) << "same local port";
+  EXPECT_EQ(data.total_length, 20 + 20 + request.size());
+  auto after_ports = [](const Bytes& frame, size_t l4) {
+    Bytes b(frame.begin() + static_cast<std::ptrdiff_t>(l4 + 4), frame.end());
+    b[12] = b[13] = 0;  // the checksum, checked above
+    return b;
+  };
+  EXPECT_EQ(after_ports(out, data.l4_offset), after_ports(request_frame, kL4))
+      << "sequence numbers, flags, window and payload unchanged";
+  EXPECT_EQ(w_.counters().flows_created.read(), 1u);
+
+  const Bytes response = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ', '2', '0', '0'};
+  const Verdict back = process(backendAnswer(data, false, response));
+  ASSERT_EQ(back.kind, VerdictKind::kForwarded) << back.drop;
+  expectToIpv6Client(w_.popTx(0).value_or(Bytes{}), IPPROTO_TCP, kWebPort, response);
+  EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
+// UDP both ways, including a backend that sends no checksum: IPv6 needs one, so it is computed.
+TEST_F(Ipv6PathTest, UdpRoundTripThroughNat64) {
+  const Bytes ping = {'e', 'c', 'h', 'o'};
+  ASSERT_EQ(process(clientUdp6(ping)).kind, VerdictKind::kForwarded);
+  const DecodedFrame out = expectTranslatedToBackend(w_.popTx(0).value_or(Bytes{}), kUdpBackendPort);
+  for (bool zero_checksum : {false, true}) {
+    ASSERT_EQ(process(backendAnswer(out, true, ping, zero_checksum)).kind, VerdictKind::kForwarded);
+    const Bytes reply = w_.popTx(0).value_or(Bytes{});
+    expectToIpv6Client(reply, IPPROTO_UDP, kUdpPort, ping);
+    EXPECT_NE(get16(reply, kL4 + 6), 0) << "zero_checksum=" << zero_checksum;
+  }
+}
+
+// Each client is its own flow, and the IPv4 flows of the same service are unaffected.
+TEST_F(Ipv6PathTest, Ipv6AndIpv4FlowsLiveSideBySide) {
+  ASSERT_EQ(process(clientTcp6(kSyn)).kind, VerdictKind::kForwarded);
+  const DecodedFrame v6 = decode(w_.popTx(0).value_or(Bytes{}));
+  ASSERT_EQ(process(fromClient().tcp(kClientPort, kWebPort, kSyn).build()).kind, VerdictKind::kForwarded);
+  const DecodedFrame v4 = decode(w_.popTx(0).value_or(Bytes{}));
+  EXPECT_NE(v4.src_port, v6.src_port) << "separate local endpoints";
+  EXPECT_EQ(w_.counters().flows_created.read(), 2u);
+  EXPECT_EQ(w_.ctx().flows.size(), 2u);
+  // The IPv4 client's reply still reaches the IPv4 client.
+  ASSERT_EQ(process(backendAnswer(v4, false, {'x'})).kind, VerdictKind::kForwarded);
+  const Bytes to_v4 = w_.popTx(0).value_or(Bytes{});
+  expectReplyToClient(to_v4, kWebPort, kClientPort);
+}
+
+TEST_F(Ipv6PathTest, WhatIsNotAServiceIsDroppedAndCounted) {
+  const Bytes other_port = ipv6Frame(kClientIp6, kVip6, IPPROTO_TCP, tcpSegment(kClientPort, 443, kSyn),
+                                     offsetof(rte_tcp_hdr, cksum));
+  EXPECT_EQ(process(other_port).drop, DropReason::kUnknownVip);
+  const Bytes other_address = ipv6Frame(kClientIp6, kOtherIp6, IPPROTO_TCP, tcpSegment(kClientPort, 80, kSyn),
+                                        offsetof(rte_tcp_hdr, cksum));
+  EXPECT_EQ(process(other_address).drop, DropReason::kNotForUs);
+  Bytes no_checksum = clientUdp6({'x'});
+  no_checksum[kL4 + 6] = no_checksum[kL4 + 7] = 0;
+  EXPECT_EQ(process(no_checksum).drop, DropReason::kMalformed) << "IPv6 forbids a zero UDP checksum";
+  // Without an IPv6 address on the port, IPv6 is not ours at all.
+  const std::unique_ptr<Snapshot> v4_only = snapshotWithAddress6(false);
+  EXPECT_EQ(w_.process(*v4_only, clientTcp6(kSyn)).drop, DropReason::kNotForUs);
+  EXPECT_EQ(w_.txCount(0), 0);
+  EXPECT_EQ(w_.counters().flows_created.read(), 0u);
+}
+
+TEST_F(Ipv6PathTest, MalformedAndUnsupportedIpv6IsDroppedAndCounted) {
+  const Bytes good = clientTcp6(kSyn);
+  Bytes truncated(good.begin(), good.begin() + kIp6 + 30);
+  EXPECT_EQ(process(truncated).drop, DropReason::kMalformed);
+  Bytes long_payload = good;
+  put16(long_payload, kIp6 + 4, 200);
+  EXPECT_EQ(process(long_payload).drop, DropReason::kMalformed) << "payload length past the frame";
+  Bytes version4 = good;
+  version4[kIp6] = 0x40;
+  EXPECT_EQ(process(version4).drop, DropReason::kMalformed);
+  Bytes short_tcp = good;
+  short_tcp[kL4 + 12] = 0x40;  // data offset 16 bytes
+  EXPECT_EQ(process(short_tcp).drop, DropReason::kMalformed);
+  const Bytes hop_by_hop = ipv6Frame(kClientIp6, kVip6, kHopByHop, Bytes(8, 0));
+  EXPECT_EQ(process(hop_by_hop).drop, DropReason::kUnsupported) << "extension headers are not balanced";
+  EXPECT_EQ(w_.txCount(0), 0);
+  EXPECT_EQ(w_.counters().flows_created.read(), 0u);
+}
+
+// A reply too large for the client's link once it has the larger IPv6 header is refused, not sent.
+TEST_F(Ipv6PathTest, ReplyOverTheMtuOnceTranslatedIsDropped) {
+  ASSERT_EQ(process(clientUdp6({'q'})).kind, VerdictKind::kForwarded);
+  const DecodedFrame out = decode(w_.popTx(0).value_or(Bytes{}));
+  const Bytes fits(1500 - 40 - 8, 'f');
+  ASSERT_EQ(process(backendAnswer(out, true, fits)).kind, VerdictKind::kForwarded);
+  expectToIpv6Client(w_.popTx(0).value_or(Bytes{}), IPPROTO_UDP, kUdpPort, fits);
+  const Bytes too_big(1500 - 20 - 8, 'b');  // a full IPv4 packet: 20 bytes over once translated
+  EXPECT_EQ(process(backendAnswer(out, true, too_big)).drop, DropReason::kTooBig);
+}
+
+// The flow table keeps IPv6 keys apart from IPv4 ones: an IPv4 key with the same ports, protocol and
+// zero addresses finds nothing, and erasing an IPv6 flow empties its index slot.
+TEST(Ipv6FlowTable, Ipv6KeysNeverMatchIpv4LookupsAndEraseCleanly) {
+  FlowTable table(1024);
+  hashing::FlowKeyV6 key;
+  key.src_addr = kClientIp6;
+  key.dst_addr = kVip6;
+  key.src_port_be = rte_cpu_to_be_16(kClientPort);
+  key.dst_port_be = rte_cpu_to_be_16(kWebPort);
+  key.protocol = IPPROTO_TCP;
+  FlowEntry* e = table.insertV6(key, table.hashKeyV6(key));
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(table.findByClientV6(key, table.hashKeyV6(key)), e);
+  hashing::FlowKeyV4 v4;
+  v4.src_port_be = key.src_port_be;
+  v4.dst_port_be = key.dst_port_be;
+  v4.protocol = key.protocol;
+  EXPECT_EQ(table.findByClient(v4, table.hashKey(v4)), nullptr);
+  hashing::FlowKeyV6 other = key;
+  other.src_addr[15] ^= 1;
+  EXPECT_EQ(table.findByClientV6(other, table.hashKeyV6(other)), nullptr);
+  table.erase(e);
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(table.findByClientV6(key, table.hashKeyV6(key)), nullptr);
+}
+
+}  // namespace
+}  // namespace lb::dataplane::test

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Integration: IPv6 clients reach the IPv4 backends through an IPv6 VIP (NAT64 full-NAT).
+
+The client namespace gets IPv6 (fd00:99::10/64, on the link of Tether's port address fd00:99::2 and
+of the VIP fd00:99::100); the backends stay IPv4-only and unchanged. The client's kernel must resolve
+the VIP and Tether's address by neighbour discovery (Tether answers; nothing is configured on the
+client), ping both, spread 300 HTTP requests over the backends in proportion to their weights, move
+20 MB each way intact (SHA-256 at both ends), and get UDP echoes back from the IPv4 backends. The
+IPv4 VIP keeps working alongside.
+"""
+import re
+import sys
+
+from harness import (APPS, UDP_PORT, VIP, binomial_tolerance, check, drops_delta, log, run_test,
+                     warm_up)
+
+sys.path.insert(0, str(APPS))
+from blob import blob_sha256, file_sha256, write_blob  # noqa: E402
+
+CLIENT6 = "fd00:99::10"
+LB_ADDR6 = "fd00:99::2"
+VIP6 = "fd00:99::100"
+BACKENDS = [("10.99.0.11", 1), ("10.99.0.12", 1), ("10.99.0.13", 2)]
+
+
+def enable_client_ipv6(topo):
+    """The topology disables IPv6 everywhere; the client alone gets it back, with a static address."""
+    topo.run("cl", ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",
+                    "net.ipv6.conf.default.disable_ipv6=0", "net.ipv6.conf.eth0.disable_ipv6=0"])
+    topo.run("cl", ["ip", "-6", "addr", "add", CLIENT6 + "/64", "dev", "eth0", "nodad"])
+
+
+def ping6_ok(topo, target):
+    p = topo.run("cl", ["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", target], timeout=20, check_rc=False)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", p.stdout)
+    check(p.returncode == 0 and m and m.group(2) == "3", "ping -6 %s failed:\n%s%s" % (target, p.stdout, p.stderr))
+    log("ping -6 %s: 3/3 replies" % target)
+
+
+def curl6(topo, path, extra=(), timeout=70):
+    return topo.run("cl", ["curl", "-sS", "-g", "--fail", "--max-time", str(timeout - 10), *extra,
+                           "http://[%s]%s" % (VIP6, path)], timeout=timeout)
+
+
+def body(ctx):
+    topo = ctx.topology(backends=3)
+    cfg = ctx.config(BACKENDS)
+    cfg["ports"][0]["address6"] = LB_ADDR6 + "/64"
+    web = dict(cfg["services"][0], name="web6", vip=VIP6)
+    echo = dict(cfg["services"][1], name="echo6", vip=VIP6)
+    cfg["services"] += [web, echo]
+    lb = ctx.start_tetherd(cfg)
+    lb_mac = topo.lb_mac()
+    enable_client_ipv6(topo)
+    warm_up(topo)  # IPv4 first: the backends are up and resolved
+    before = lb.fresh_stats()
+
+    ping6_ok(topo, VIP6)
+    ping6_ok(topo, LB_ADDR6)
+    neigh = topo.run("cl", ["ip", "-6", "neigh", "show", VIP6, "dev", "eth0"]).stdout
+    check(lb_mac in neigh, "client's neighbour entry for %s: %r, want %s" % (VIP6, neigh.strip(), lb_mac))
+    log("client neighbour table: %s" % neigh.strip())
+
+    n = 300
+    r = topo.probe(["http-burst", "--url", "http://[%s]/" % VIP6, "--n", str(n), "--parallel", "6"], timeout=120)
+    check(not r["errors"], "HTTP over IPv6 failed: %s" % r["errors"][:5])
+    counts = r["counts"]
+    log("HTTP over IPv6: %s in %.1f s" % (counts, r["seconds"]))
+    total_weight = sum(w for _, w in BACKENDS)
+    for i, (_, w) in enumerate(BACKENDS, 1):
+        got, p = counts.get("b%d" % i, 0), w / total_weight
+        tol = binomial_tolerance(n, p)
+        check(abs(got / n - p) <= tol, "b%d got %d of %d (%.2f), want %.2f +- %.2f" % (i, got, n, got / n, p, tol))
+
+    down_bytes = 20 * 1000 * 1000 + 7
+    down_path = ctx.workdir / "download6.bin"
+    curl6(topo, "/blob?bytes=%d" % down_bytes, extra=("-o", str(down_path)))
+    got, want = file_sha256(down_path), blob_sha256(down_bytes)
+    check(down_path.stat().st_size == down_bytes and got == want,
+          "IPv6 download: %d bytes, sha256 %s, want %d bytes %s" % (down_path.stat().st_size, got, down_bytes, want))
+    log("download over IPv6: %d bytes, sha256 matches" % down_bytes)
+    up_bytes = 20 * 1000 * 1000 + 3
+    up_path = ctx.workdir / "upload6.bin"
+    want = write_blob(up_path, up_bytes, seed=66)
+    echoed = curl6(topo, "/upload", extra=("--data-binary", "@%s" % up_path,
+                                          "-H", "Content-Type: application/octet-stream")).stdout.strip()
+    check(echoed == want, "IPv6 upload: backend saw sha256 %s, sent %s" % (echoed, want))
+    log("upload over IPv6: %d bytes, the backend's sha256 matches" % up_bytes)
+
+    r = topo.probe(["udp", "--vip", VIP6, "--port", str(UDP_PORT), "--flows", "20", "--per-flow", "3"])
+    answered = sum(f["answered"] for f in r["flows"])
+    seen = sorted({b for f in r["flows"] for b in f["backends"]})
+    check(answered == 60, "UDP over IPv6: %d of 60 echoes answered: %s" % (answered, r["flows"][:3]))
+    check(all(len(f["backends"]) == 1 for f in r["flows"]), "a UDP flow changed backend: %s" % r["flows"])
+    log("UDP over IPv6: 60/60 echoes from %s" % seen)
+
+    r = topo.probe(["http-burst", "--url", "http://%s/" % VIP, "--n", "30", "--parallel", "4"])
+    check(not r["errors"] and sum(r["counts"].values()) == 30, "IPv4 VIP alongside: %s" % r)
+
+    after = lb.fresh_stats()
+    dd = drops_delta(before, after)
+    nd = sum(c["nd_replies"] for c in after["lcores"]) - sum(c["nd_replies"] for c in before["lcores"])
+    log("stats: neighbour advertisements %d, drop deltas %s" % (nd, dd or "none"))
+    check(nd >= 1, "no neighbour solicitation answered (nd_replies %d)" % nd)
+    check(dd.get("malformed", 0) == 0, "well-formed IPv6 traffic counted as malformed: %s" % dd)
+
+
+if __name__ == "__main__":
+    run_test("v6", "IPv6 clients to IPv4 backends (NAT64 full-NAT)", body, timeout_s=240)
