@@ -45,17 +45,22 @@ void FlowTable::indexErase(uint32_t tag, uint32_t entry) {
   index_[hole] = kEmpty;
 }
 
-FlowEntry* FlowTable::insert(const hashing::FlowKeyV4& client_key, uint64_t client_hash) {
+FlowEntry* FlowTable::allocate(uint32_t client_tag) {
   if (free_list_.empty()) return nullptr;
   const uint32_t idx = free_list_.back();
   free_list_.pop_back();
   FlowEntry& e = entries_[idx];
   e = FlowEntry{};
-  storeKey(e.client_key, client_key);
   e.in_use = true;
-  indexInsert(clientTag(client_hash), idx);
+  indexInsert(client_tag, idx);
   ++used_;
   return &e;
+}
+
+FlowEntry* FlowTable::insert(const hashing::FlowKeyV4& client_key, uint64_t client_hash) {
+  FlowEntry* e = allocate(clientTag(client_hash));
+  if (e != nullptr) storeKey(e->client_key, client_key);
+  return e;
 }
 
 bool FlowTable::addReplyKey(FlowEntry* entry, const hashing::FlowKeyV4& reply_key) {
@@ -89,20 +94,14 @@ FlowEntry* FlowTable::findByClientV6(const hashing::FlowKeyV6& key, uint64_t has
 }
 
 FlowEntry* FlowTable::insertV6(const hashing::FlowKeyV6& client_key, uint64_t client_hash) {
-  if (free_list_.empty()) return nullptr;
-  const uint32_t idx = free_list_.back();
-  free_list_.pop_back();
-  FlowEntry& e = entries_[idx];
-  e = FlowEntry{};
+  FlowEntry* e = allocate(clientTag(client_hash));
+  if (e == nullptr) return nullptr;
   const uint64_t words[2] = {0, portsProtocolV6(client_key) | kV6KeyMarker};
-  std::memcpy(&e.client_key, words, sizeof(words));
-  e.client_v6 = true;
-  e.client_addr6 = client_key.src_addr;
-  e.vip6 = client_key.dst_addr;
-  e.in_use = true;
-  indexInsert(clientTag(client_hash), idx);
-  ++used_;
-  return &e;
+  std::memcpy(&e->client_key, words, sizeof(words));
+  e->client_v6 = true;
+  e->client_addr6 = client_key.src_addr;
+  e->vip6 = client_key.dst_addr;
+  return e;
 }
 
 void FlowTable::erase(FlowEntry* entry) {

@@ -232,6 +232,8 @@ class FlowTable {
   template <bool kReply>
   static FlowEntry* probe(const uint64_t* index, uint32_t mask, FlowEntry* entries, uint64_t addrs,
                           uint64_t ports_protocol, uint32_t tag);
+  // A free entry, reset and indexed under `client_tag`; nullptr when the table is full.
+  FlowEntry* allocate(uint32_t client_tag);
   void indexInsert(uint32_t tag, uint32_t entry);
   void indexErase(uint32_t tag, uint32_t entry);
   // The key's words with its padding zeroed: the form stored in entries and compared by find().

@@ -193,9 +193,8 @@ std::optional<Verdict> forwardIcmpToBackend(BurstState& s, rte_mbuf* m, ParsedFr
   // the backend never sent.
   FlowEntry* const e = s.ctx.flows.findByClient(client, s.ctx.flows.hashKey(client));
   if (e == nullptr) {
-    const auto seen = static_cast<uint16_t>(s.icmp_visits + 1);
-    if (seen >= s.ctx.ports.workers) return dropPacket(s, m, DropReason::kNoFlow);
-    return handOffToOwner(s, m, static_cast<uint16_t>((s.ctx.worker_index + 1) % s.ctx.ports.workers), seen);
+    if (!mayWalkOn(s)) return dropPacket(s, m, DropReason::kNoFlow);
+    return walkOn(s, m);
   }
   if (e->proxy_phase == ProxyPhase::kBinding) return dropPacket(s, m, DropReason::kNoFlow);
 

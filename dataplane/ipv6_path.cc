@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "dataplane/checksum.h"
+#include "dataplane/icmpv6_errors.h"
 #include "hashing/key_hash.h"
 
 namespace lb::dataplane {
@@ -154,12 +155,7 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, c
   setBackend(*e, backend);
   e->ingress_port = s.rx_port;
   e->forwarding = ForwardingMode::kFullNat;  // the only mode that can reach an IPv4 backend
-  if (key.protocol == IPPROTO_TCP) {
-    const bool syn_only = (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG;
-    e->state = syn_only ? FlowState::kTcpSynSeen : FlowState::kTcpEstablished;
-  } else {
-    e->state = FlowState::kUdp;
-  }
+  e->state = initialFlowState(f);
   addReplyIndex(s.ctx.flows, e, e->local_address_be, key.protocol);
 
   e->rewrite_addrs = uint64_t{e->local_address_be} | (uint64_t{e->backend_address_be} << 32);
@@ -244,6 +240,7 @@ Verdict forwardToIpv4Backend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const S
     e = nullptr;
   }
   if (e == nullptr) {
+    if (shouldWalkToFlowOwner(s, f)) return walkOn(s, m);
     DropReason why = DropReason::kCount;
     e = createFlow(s, svc, f, key, flow_hash, why);
     if (e == nullptr) return dropPacket(s, m, why);
@@ -273,6 +270,9 @@ Verdict processIpv6(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
     if (type == kNeighborSolicitation) return answerSolicitation(s, m, f);
     if (!isOurs(s.snap, port, destination)) return dropPacket(s, m, DropReason::kNotForUs);
     if (type == kEchoRequest) return answerEcho(s, m, f);
+    if (type < kEchoRequest && s.snap.service_index.isVip6(destination)) {  // an error (RFC 4443 section 2.1)
+      if (std::optional<Verdict> forwarded = forwardIcmpv6ToBackend(s, m, f)) return *forwarded;
+    }
     return dropPacket(s, m, DropReason::kUnsupported);
   }
   const uint32_t service = s.snap.service_index.findV6(destination, f.key.dst_port_be, f.key.protocol);

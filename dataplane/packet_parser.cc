@@ -10,6 +10,28 @@ void drop(ParsedFrame& f, DropReason reason) {
   f.drop = reason;
 }
 
+// TCP or UDP header within `l4_len` bytes: the ports into the key, TCP's flags. False when the header
+// or its own length does not fit.
+bool parsePorts(const uint8_t* l4, uint16_t l4_len, uint8_t protocol, ParsedFrame& f) {
+  if (protocol == IPPROTO_TCP) {
+    if (l4_len < sizeof(rte_tcp_hdr)) return false;
+    const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(l4);
+    const uint16_t data_off = static_cast<uint16_t>((tcp->data_off >> 4) * 4);
+    if (data_off < sizeof(rte_tcp_hdr) || data_off > l4_len) return false;
+    f.key.src_port_be = tcp->src_port;
+    f.key.dst_port_be = tcp->dst_port;
+    f.tcp_flags = tcp->tcp_flags;
+    return true;
+  }
+  if (l4_len < sizeof(rte_udp_hdr)) return false;
+  const auto* udp = reinterpret_cast<const rte_udp_hdr*>(l4);
+  const uint16_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
+  if (udp_len < sizeof(rte_udp_hdr) || udp_len > l4_len) return false;
+  f.key.src_port_be = udp->src_port;
+  f.key.dst_port_be = udp->dst_port;
+  return true;
+}
+
 // IPv6 without extension headers: what clients send for TCP, UDP, ping and neighbour discovery. A
 // packet with an extension header (hop-by-hop options of MLD, a fragment header) is not ours to
 // balance; it is counted as unsupported.
@@ -29,25 +51,10 @@ void parseIpv6(uint8_t* data, uint32_t frame_len, ParsedFrame& f) {
   f.key.dst_addr_be = 0;
   f.key.protocol = ip6->proto;
   switch (ip6->proto) {
-    case IPPROTO_TCP: {
-      if (l4_len < sizeof(rte_tcp_hdr)) return drop(f, DropReason::kMalformed);
-      const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(l4);
-      const uint16_t data_off = static_cast<uint16_t>((tcp->data_off >> 4) * 4);
-      if (data_off < sizeof(rte_tcp_hdr) || data_off > l4_len) return drop(f, DropReason::kMalformed);
-      f.key.src_port_be = tcp->src_port;
-      f.key.dst_port_be = tcp->dst_port;
-      f.tcp_flags = tcp->tcp_flags;
+    case IPPROTO_TCP:
+    case IPPROTO_UDP:
+      if (!parsePorts(l4, l4_len, ip6->proto, f)) return drop(f, DropReason::kMalformed);
       break;
-    }
-    case IPPROTO_UDP: {
-      if (l4_len < sizeof(rte_udp_hdr)) return drop(f, DropReason::kMalformed);
-      const auto* udp = reinterpret_cast<const rte_udp_hdr*>(l4);
-      const uint16_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
-      if (udp_len < sizeof(rte_udp_hdr) || udp_len > l4_len) return drop(f, DropReason::kMalformed);
-      f.key.src_port_be = udp->src_port;
-      f.key.dst_port_be = udp->dst_port;
-      break;
-    }
     case IPPROTO_ICMPV6:
       if (l4_len < sizeof(rte_icmp_hdr)) return drop(f, DropReason::kMalformed);  // type, code, checksum, 4 more
       f.key.src_port_be = 0;
@@ -120,25 +127,10 @@ void parseFrameFull(rte_mbuf* m, ParsedFrame& f) {
   f.l4 = l4;
 
   switch (ip->next_proto_id) {
-    case IPPROTO_TCP: {
-      if (l4_len < sizeof(rte_tcp_hdr)) return drop(f, DropReason::kMalformed);
-      const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(l4);
-      const uint16_t data_off = static_cast<uint16_t>((tcp->data_off >> 4) * 4);
-      if (data_off < sizeof(rte_tcp_hdr) || data_off > l4_len) return drop(f, DropReason::kMalformed);
-      f.key.src_port_be = tcp->src_port;
-      f.key.dst_port_be = tcp->dst_port;
-      f.tcp_flags = tcp->tcp_flags;
+    case IPPROTO_TCP:
+    case IPPROTO_UDP:
+      if (!parsePorts(l4, l4_len, ip->next_proto_id, f)) return drop(f, DropReason::kMalformed);
       break;
-    }
-    case IPPROTO_UDP: {
-      if (l4_len < sizeof(rte_udp_hdr)) return drop(f, DropReason::kMalformed);
-      const auto* udp = reinterpret_cast<const rte_udp_hdr*>(l4);
-      const uint16_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
-      if (udp_len < sizeof(rte_udp_hdr) || udp_len > l4_len) return drop(f, DropReason::kMalformed);
-      f.key.src_port_be = udp->src_port;
-      f.key.dst_port_be = udp->dst_port;
-      break;
-    }
     case IPPROTO_ICMP:
       if (l4_len < sizeof(rte_icmp_hdr)) return drop(f, DropReason::kMalformed);
       f.key.src_port_be = 0;

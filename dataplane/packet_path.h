@@ -20,7 +20,9 @@ struct BurstState {
   const Snapshot& snap;
   uint16_t rx_port;
   uint64_t now_tsc;
-  uint16_t icmp_visits = 0;  // lcores an ICMP error to a VIP has visited (forwardIcmpToBackend)
+  // Lcores a packet looking for its flow has visited: an ICMP error to a VIP (forwardIcmpToBackend)
+  // or a client's TCP segment of a connection the receiving lcore does not know (shouldWalkToFlowOwner).
+  uint16_t walk_visits = 0;
 };
 
 inline Verdict dropPacket(WorkerContext& ctx, rte_mbuf* m, DropReason reason) {
@@ -70,6 +72,27 @@ inline Verdict handOffToOwner(BurstState& s, rte_mbuf* m, uint16_t owner, uint16
   return Verdict{VerdictKind::kHandedOff, DropReason::kCount, 0};
 }
 
+// A packet whose flow this lcore does not have, when no address names the lcore that does: it walks
+// to the next lcore's hand-off ring, counting visits in the mbuf's port word, until an lcore has the
+// flow or every one has been asked (mayWalkOn false: this is the last).
+inline bool mayWalkOn(const BurstState& s) { return s.walk_visits + 1 < s.ctx.ports.workers; }
+inline Verdict walkOn(BurstState& s, rte_mbuf* m) {
+  return handOffToOwner(s, m, static_cast<uint16_t>((s.ctx.worker_index + 1) % s.ctx.ports.workers),
+                        static_cast<uint16_t>(s.walk_visits + 1));
+}
+
+// A client's TCP segment, not a SYN, of a connection this lcore has no flow for. Its flow may be on
+// another lcore: af_packet's fanout rolls a packet over to another queue when the hashed queue's ring
+// is full (DPDK 22.11 sets PACKET_FANOUT_FLAG_ROLLOVER), and an RSS table change moves flows. Adopting
+// it here would send it to the backend from another local endpoint, which the backend answers with a
+// RST; so it walks the lcores first (walkOn). When no lcore has it (a connection from before a
+// restart, or expired), the walk comes back to the lcore that received it, which adopts it as
+// established: that is where its next segments arrive.
+inline bool shouldWalkToFlowOwner(const BurstState& s, const ParsedFrame& f) {
+  return f.key.protocol == IPPROTO_TCP && (f.tcp_flags & RTE_TCP_SYN_FLAG) == 0 &&
+         s.walk_visits < s.ctx.ports.workers && s.ctx.ports.workers > 1;
+}
+
 // Rewrites the L2 header for the egress port. Untagged in and out is the common case and stays inline.
 inline bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
                     const rte_ether_addr& src) {
@@ -80,6 +103,14 @@ inline bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const r
     return true;
   }
   return writeL2Retag(m, l2_len, egress_vlan, dst, src);
+}
+
+// A new flow's state from its first packet: a TCP SYN starts the handshake; any other TCP segment
+// (e.g. after a balancer restart) is adopted as established.
+inline FlowState initialFlowState(const ParsedFrame& f) {
+  if (f.key.protocol != IPPROTO_TCP) return FlowState::kUdp;
+  const bool syn_only = (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG;
+  return syn_only ? FlowState::kTcpSynSeen : FlowState::kTcpEstablished;
 }
 
 // Points a flow at a backend: where its packets go and whose counters they feed.

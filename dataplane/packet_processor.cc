@@ -230,13 +230,7 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, u
   setBackend(*e, backend);
   e->ingress_port = s.rx_port;
   e->forwarding = svc.forwarding;
-  if (f.key.protocol == IPPROTO_TCP) {
-    const bool syn_only = (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG;
-    // A mid-stream packet (e.g. after a balancer restart) is adopted as established.
-    e->state = syn_only ? FlowState::kTcpSynSeen : FlowState::kTcpEstablished;
-  } else {
-    e->state = FlowState::kUdp;
-  }
+  e->state = initialFlowState(f);
   if (e->local_port_be != 0) addReplyIndex(s.ctx.flows, e, e->local_address_be, f.key.protocol);
   s.ctx.counters->flows_created.inc();
   s.ctx.counters->backends[backend.counter_slot].new_flows.inc();
@@ -378,6 +372,7 @@ Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t fl
     e = nullptr;
   }
   if (e == nullptr) {
+    if (shouldWalkToFlowOwner(s, f)) return walkOn(s, m);
     DropReason why = DropReason::kCount;
     e = createFlow(s, svc, f, flow_hash, why);
     if (e == nullptr) return dropPacket(s, m, why);

@@ -50,15 +50,21 @@ std::unique_ptr<dataplane::Snapshot> build(const Config& config, NeighborTable& 
   return built.ok() ? *std::move(built) : nullptr;
 }
 
+// kYaml parsed and built; nullptr (with the test failed) when either step refuses it.
+std::unique_ptr<dataplane::Snapshot> buildFromYaml() {
+  absl::StatusOr<Config> config = parseConfig(kYaml);
+  EXPECT_TRUE(config.ok()) << config.status();
+  if (!config.ok()) return nullptr;
+  NeighborTable neighbors;
+  CounterSlots slots(64);
+  return build(*config, neighbors, slots);
+}
+
 uint8_t protocolByte(Protocol protocol) { return static_cast<uint8_t>(protocol); }
 
 // The port's IPv6 address is copied byte for byte; a port without one says so.
 TEST(SnapshotBuilderIpv6Test, PortAddress6ReachesTheSnapshot) {
-  absl::StatusOr<Config> config = parseConfig(kYaml);
-  ASSERT_TRUE(config.ok()) << config.status();
-  NeighborTable neighbors;
-  CounterSlots slots(64);
-  const auto snap = build(*config, neighbors, slots);
+  const auto snap = buildFromYaml();
   ASSERT_NE(snap, nullptr);
   EXPECT_TRUE(snap->ports[0].has_address6);
   EXPECT_EQ(snap->ports[0].address6, kPortAddress6);
@@ -69,11 +75,7 @@ TEST(SnapshotBuilderIpv6Test, PortAddress6ReachesTheSnapshot) {
 // IPv6 services are v6 with vip6 in wire order and vip_be 0; IPv4 services are untouched; the index
 // finds each IPv6 service by its own listener and never through the IPv4 table.
 TEST(SnapshotBuilderIpv6Test, Ipv6ServicesAreV6WithTheirBytes) {
-  absl::StatusOr<Config> config = parseConfig(kYaml);
-  ASSERT_TRUE(config.ok()) << config.status();
-  NeighborTable neighbors;
-  CounterSlots slots(64);
-  const auto snap = build(*config, neighbors, slots);
+  const auto snap = buildFromYaml();
   ASSERT_NE(snap, nullptr);
   ASSERT_EQ(snap->services.size(), 3u);
 

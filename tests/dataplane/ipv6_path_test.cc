@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <tuple>
 
 #include "dataplane/flow_table.h"
 #include "tests/dataplane/ipv6_frames.h"
@@ -17,6 +18,7 @@ namespace lb::dataplane::test {
 namespace {
 
 constexpr uint8_t kHopByHop = 0;
+constexpr Ipv6Bytes kRouterIp6 = {0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 
 // The standard snapshot (IPv6 included), with or without port 0's IPv6 address.
 std::unique_ptr<Snapshot> snapshotWithAddress6(bool port_has_address6) {
@@ -266,6 +268,83 @@ TEST_F(Ipv6PathTest, ReplyOverTheMtuOnceTranslatedIsDropped) {
   expectToIpv6Client(w_.popTx(0).value_or(Bytes{}), IPPROTO_UDP, kUdpPort, fits);
   const Bytes too_big(1500 - 20 - 8, 'b');  // a full IPv4 packet: 20 bytes over once translated
   EXPECT_EQ(process(backendAnswer(out, true, too_big)).drop, DropReason::kTooBig);
+}
+
+// An ICMPv6 error from a router on the client's side quoting `reply` (a frame Tether sent the client).
+Bytes icmpv6ErrorToVip(uint8_t type, uint8_t code, uint32_t mtu, const Bytes& reply, size_t quote_len) {
+  Bytes error = {type, code, 0, 0, static_cast<uint8_t>(mtu >> 24), static_cast<uint8_t>(mtu >> 16),
+                 static_cast<uint8_t>(mtu >> 8), static_cast<uint8_t>(mtu)};
+  const size_t len = std::min(quote_len, reply.size() - kIp6);
+  error.insert(error.end(), reply.begin() + kIp6, reply.begin() + static_cast<std::ptrdiff_t>(kIp6 + len));
+  return ipv6Frame(kRouterIp6, kVip6, IPPROTO_ICMPV6, error, 2);
+}
+
+// A router on the client's IPv6 path cannot pass a reply: its "packet too big" reaches the backend as
+// ICMPv4 "fragmentation needed" with the MTU less 20 bytes, from the flow's local address, quoting the
+// segment as the backend sent it: addresses, ports, sequence number, data and TCP checksum exact.
+TEST_F(Ipv6PathTest, PacketTooBigReachesTheBackendAsFragmentationNeeded) {
+  ASSERT_EQ(process(clientTcp6(kSyn)).kind, VerdictKind::kForwarded);
+  const DecodedFrame syn = decode(w_.popTx(0).value_or(Bytes{}));
+  const Bytes segment = backendAnswer(syn, false, Bytes(1400, 's'));
+  ASSERT_EQ(process(segment).kind, VerdictKind::kForwarded);
+  const Bytes to_client = w_.popTx(0).value_or(Bytes{});
+  const Bytes error = icmpv6ErrorToVip(2, 0, 1280, to_client, 1280 - 40 - 8);  // as much as fits in 1280
+  const Verdict v = process(error);
+  ASSERT_EQ(v.kind, VerdictKind::kForwarded) << v.drop;
+  const Bytes out = w_.popTx(0).value_or(Bytes{});
+  const DecodedFrame d = decode(out);
+  ASSERT_TRUE(d.has_ipv4);
+  EXPECT_EQ(d.protocol, IPPROTO_ICMP);
+  EXPECT_EQ(d.ip_src, kPortIp) << "from the flow's local address";
+  EXPECT_EQ(d.ip_dst, syn.ip_dst);
+  EXPECT_TRUE(sameMac(d.eth_dst, backendMac(backendHost(syn.ip_dst))));
+  EXPECT_TRUE(ipv4HeaderChecksumValid(out, d.l3_offset));
+  EXPECT_TRUE(l4ChecksumValid(out, d.l3_offset));
+  EXPECT_EQ(d.total_length, 576u) << "an ICMPv4 error fits 576 bytes";
+  const size_t icmp = d.l4_offset;
+  EXPECT_EQ(out[icmp], 3);
+  EXPECT_EQ(out[icmp + 1], 4);
+  EXPECT_EQ(get16(out, icmp + 6), 1260) << "the IPv6 MTU less the 20 bytes IPv6's header adds";
+  const size_t quoted_ip = icmp + 8;
+  const Bytes sent = ipPacket(segment);
+  EXPECT_TRUE(ipv4HeaderChecksumValid(out, quoted_ip));
+  EXPECT_EQ(Bytes(out.begin() + static_cast<std::ptrdiff_t>(quoted_ip + 12), out.begin() + static_cast<std::ptrdiff_t>(quoted_ip + 20)),
+            Bytes(sent.begin() + 12, sent.begin() + 20))
+      << "backend -> local address";
+  EXPECT_EQ(out[quoted_ip + 9], IPPROTO_TCP);
+  EXPECT_EQ(get16(out, quoted_ip + 2), get16(sent, 2)) << "the whole segment's length";
+  const size_t quoted_l4 = quoted_ip + 20;
+  const size_t quoted = d.l3_offset + d.total_length - quoted_l4;
+  EXPECT_EQ(Bytes(out.begin() + static_cast<std::ptrdiff_t>(quoted_l4), out.end()),
+            Bytes(sent.begin() + 20, sent.begin() + static_cast<std::ptrdiff_t>(20 + quoted)));
+  EXPECT_EQ(w_.counters().icmp_to_backend.read(), 1u);
+
+  // Time exceeded keeps its code; port unreachable maps to port unreachable.
+  for (auto [type6, code6, type4, code4] : {std::tuple(3, 0, 11, 0), std::tuple(1, 4, 3, 3), std::tuple(1, 1, 3, 10)}) {
+    ASSERT_EQ(process(icmpv6ErrorToVip(type6, code6, 0, to_client, 48)).kind, VerdictKind::kForwarded);
+    const Bytes translated = w_.popTx(0).value_or(Bytes{});
+    const DecodedFrame t = decode(translated);
+    EXPECT_EQ(translated[t.l4_offset], type4);
+    EXPECT_EQ(translated[t.l4_offset + 1], code4);
+    EXPECT_TRUE(l4ChecksumValid(translated, t.l3_offset));
+  }
+}
+
+// Errors this does not translate, or that quote something other than a reply from the VIP, are
+// dropped as unsupported; the backend sees nothing.
+TEST_F(Ipv6PathTest, OtherIcmpv6ErrorsAreNotPassedOn) {
+  ASSERT_EQ(process(clientUdp6({'u'})).kind, VerdictKind::kForwarded);
+  const DecodedFrame out = decode(w_.popTx(0).value_or(Bytes{}));
+  ASSERT_EQ(process(backendAnswer(out, true, {'r'})).kind, VerdictKind::kForwarded);
+  const Bytes to_client = w_.popTx(0).value_or(Bytes{});
+  EXPECT_EQ(process(icmpv6ErrorToVip(4, 0, 0, to_client, 64)).drop, DropReason::kUnsupported) << "parameter problem";
+  EXPECT_EQ(process(icmpv6ErrorToVip(2, 0, 1280, to_client, 40 + 4)).drop, DropReason::kUnsupported)
+      << "quote shorter than the 8 L4 bytes";
+  Bytes not_from_vip = to_client;
+  not_from_vip[kIp6 + 8 + 15] ^= 1;  // the quoted source is not the VIP
+  EXPECT_EQ(process(icmpv6ErrorToVip(2, 0, 1280, not_from_vip, 64)).drop, DropReason::kUnsupported);
+  EXPECT_EQ(w_.txCount(0), 0);
+  EXPECT_EQ(w_.counters().icmp_to_backend.read(), 0u);
 }
 
 // The flow table keeps IPv6 keys apart from IPv4 ones: an IPv4 key with the same ports, protocol and

@@ -27,6 +27,17 @@ class PacketFlowTest : public testing::Test {
     EXPECT_EQ(poolInUse(), baseline_) << "mbufs leaked";
   }
 
+  // Lets `w` process what another worker handed it (a walk's next step or a reply).
+  Verdict processHandOff(WorkerHarness& w, const Snapshot& snap) {
+    void* obj = nullptr;
+    if (rte_ring_dequeue(w.handoffIn(), &obj) != 0) {
+      ADD_FAILURE() << "nothing handed over";
+      return Verdict{};
+    }
+    auto* m = static_cast<rte_mbuf*>(obj);
+    return w.processMbuf(snap, m, m->port);
+  }
+
   // Sends one frame through `w` and returns the single frame it queued on port 0.
   Bytes forward(WorkerHarness& w, const Snapshot& snap, const Bytes& frame) {
     const Verdict v = w.process(snap, frame);
@@ -389,10 +400,34 @@ TEST_F(PacketFlowTest, TcpFlowStateFollowsFlags) {
           fromBackend(backendHost(out.ip_dst)).tcp(kWebBackendPort, out.src_port, RTE_TCP_FIN_FLAG | kAck).build());
   EXPECT_EQ(state(31000), FlowState::kTcpClosing);
 
-  forward(*w0_, snap, fromClient().tcp(31001, kWebPort, kAck).build());
+  // A segment without a flow anywhere walks to worker 1 and back before worker 0 adopts it.
+  EXPECT_EQ(w0_->process(snap, fromClient().tcp(31001, kWebPort, kAck).build()).kind, VerdictKind::kHandedOff);
+  EXPECT_EQ(processHandOff(*w1_, snap).kind, VerdictKind::kHandedOff);
+  EXPECT_EQ(processHandOff(*w0_, snap).kind, VerdictKind::kForwarded);
+  w0_->popTx(0);
   EXPECT_EQ(state(31001), FlowState::kTcpEstablished);
   forward(*w0_, snap, fromClient().tcp(31001, kWebPort, RTE_TCP_RST_FLAG).build());
   EXPECT_EQ(state(31001), FlowState::kTcpClosing);
+}
+
+// A client's segment that reaches a worker without its flow (af_packet's fanout rolls packets over to
+// another queue when one is full) walks to the worker that has the flow, which forwards it from the
+// flow's own local endpoint; the backend never sees the connection from a second source port.
+TEST_F(PacketFlowTest, SegmentWithoutAFlowWalksTheWorkers) {
+  const Snapshot& snap = standardSnapshot();
+  const DecodedFrame syn = decode(forward(*w1_, snap, fromClient().tcp(32000, kWebPort, kSyn, 100).build()));
+  const Bytes data = fromClient().tcp(32000, kWebPort, kAck | RTE_TCP_PSH_FLAG, 101, 1).payload({'h', 'i'}).build();
+  ASSERT_EQ(w0_->process(snap, data).kind, VerdictKind::kHandedOff);
+  EXPECT_EQ(w0_->counters().flows_created.read(), 0u);
+  EXPECT_EQ(processHandOff(*w1_, snap).kind, VerdictKind::kForwarded);
+  const DecodedFrame out = decode(w1_->popTx(0).value_or(Bytes{}));
+  EXPECT_EQ(out.src_port, syn.src_port) << "the flow's own local port";
+  EXPECT_EQ(out.ip_dst, syn.ip_dst);
+  EXPECT_EQ(w1_->counters().flows_created.read(), 1u);
+  // SYNs and UDP never walk: a new flow starts where it arrives.
+  forward(*w0_, snap, fromClient().tcp(32001, kWebPort, kSyn).build());
+  forward(*w0_, snap, fromClient().udp(32002, kUdpPort).build());
+  EXPECT_EQ(w0_->counters().handoff_out.read(), 1u);
 }
 
 // ---- a port configured with a VLAN ----------------------------------------------------------------

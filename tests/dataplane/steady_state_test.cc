@@ -56,7 +56,8 @@ TEST_P(SteadyStateTest, EstablishedFlowsAllocateNothing) {
   SnapshotSource source;
   auto snap = source.build();
   ASSERT_NE(snap, nullptr);
-  WorkerHarness worker(0, twoWorkerPartition());
+  // One worker: a mid-stream segment without a flow is adopted at once instead of walking to a peer.
+  WorkerHarness worker(0, LocalPortPartition{kLocalPortMin, kLocalPortMax, 1});
 
   std::vector<Bytes> frames;
   for (uint16_t f = 0; f < kFlows; ++f) {

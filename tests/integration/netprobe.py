@@ -92,8 +92,17 @@ def ipv4_header(src, dst, proto, payload_len, ihl=5, total_length=None, ident=No
     return hdr[:10] + struct.pack("!H", checksum16(hdr)) + hdr[12:]
 
 
+def ipv6_header(src, dst, next_header, payload_len, hop_limit=64):
+    return struct.pack("!IHBB16s16s", 6 << 28, payload_len, next_header, hop_limit,
+                       socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst))
+
+
 def l4_checksum(src, dst, proto, segment):
-    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, proto, len(segment))
+    if ":" in src:  # IPv6 pseudo-header (RFC 8200 section 8.1)
+        pseudo = (socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst) +
+                  struct.pack("!IxxxB", len(segment), proto))
+    else:
+        pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, proto, len(segment))
     c = checksum16(pseudo + segment)
     return c if c != 0 or proto != 17 else 0xFFFF
 
@@ -282,10 +291,12 @@ def cmd_ipip_udp(args):
 def cmd_frag_needed_udp(args):
     """One UDP echo through the VIP, then what a router on the client's side sends when a reply is too
     big for its next link: ICMP fragmentation needed (RFC 1191) to the VIP, quoting the echo's reply
-    (VIP:port -> us:sport). Prints which backend answered, so the caller can look at its route cache."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    (VIP:port -> us:sport). Prints which backend answered, so the caller can look at its route cache.
+    For an IPv6 VIP the error is ICMPv6 "packet too big" (RFC 4443 section 3.2)."""
+    ipv6 = ":" in args.vip
+    s = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_DGRAM)
     s.connect((args.vip, args.port))
-    src, sport = s.getsockname()
+    src, sport = s.getsockname()[:2]
     payload = "pmtu-probe"
     name = None
     for _attempt in range(args.retries):
@@ -300,10 +311,16 @@ def cmd_frag_needed_udp(args):
         out({"backend": None})
         return
     reply = ("%s:%s" % (name, payload)).encode()
-    quote = ipv4_header(args.vip, src, 17, 8 + len(reply)) + udp_segment(args.vip, src, args.port, sport, reply)
-    icmp = struct.pack("!BBHHH", 3, 4, 0, 0, args.mtu) + quote
-    icmp = icmp[:2] + struct.pack("!H", checksum16(icmp)) + icmp[4:]
-    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)  # the kernel adds the IP header
+    if ipv6:
+        quote = ipv6_header(args.vip, src, 17, 8 + len(reply)) + udp_segment(args.vip, src, args.port, sport, reply)
+        icmp = struct.pack("!BBHI", 2, 0, 0, args.mtu) + quote
+        # The kernel fills in an ICMPv6 raw socket's checksum (RFC 3542 section 3.1).
+        raw = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    else:
+        quote = ipv4_header(args.vip, src, 17, 8 + len(reply)) + udp_segment(args.vip, src, args.port, sport, reply)
+        icmp = struct.pack("!BBHHH", 3, 4, 0, 0, args.mtu) + quote
+        icmp = icmp[:2] + struct.pack("!H", checksum16(icmp)) + icmp[4:]
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)  # the kernel adds the IP header
     for _ in range(args.count):
         raw.sendto(icmp, (args.vip, 0))
     out({"backend": name, "src": src, "sport": sport, "sent": args.count})

@@ -5,14 +5,15 @@ The client namespace gets IPv6 (fd00:99::10/64, on the link of Tether's port add
 of the VIP fd00:99::100); the backends stay IPv4-only and unchanged. The client's kernel must resolve
 the VIP and Tether's address by neighbour discovery (Tether answers; nothing is configured on the
 client), ping both, spread 300 HTTP requests over the backends in proportion to their weights, move
-20 MB each way intact (SHA-256 at both ends), and get UDP echoes back from the IPv4 backends. The
-IPv4 VIP keeps working alongside.
+20 MB each way intact (SHA-256 at both ends), and get UDP echoes back from the IPv4 backends. An
+ICMPv6 "packet too big" sent to the VIP about a reply must reach the backend as ICMPv4 "fragmentation
+needed" with the MTU less 20, which its kernel caches. The IPv4 VIP keeps working alongside.
 """
 import re
 import sys
 
-from harness import (APPS, UDP_PORT, VIP, binomial_tolerance, check, drops_delta, log, run_test,
-                     warm_up)
+from harness import (APPS, LB_ADDR, UDP_PORT, VIP, TestFailure, binomial_tolerance, check, drops_delta, log,
+                     run_test, wait_for, warm_up)
 
 sys.path.insert(0, str(APPS))
 from blob import blob_sha256, file_sha256, write_blob  # noqa: E402
@@ -93,6 +94,28 @@ def body(ctx):
     check(answered == 60, "UDP over IPv6: %d of 60 echoes answered: %s" % (answered, r["flows"][:3]))
     check(all(len(f["backends"]) == 1 for f in r["flows"]), "a UDP flow changed backend: %s" % r["flows"])
     log("UDP over IPv6: 60/60 echoes from %s" % seen)
+
+    # A router on the client's IPv6 path: "packet too big" (MTU 1300) about an echo's reply reaches the
+    # backend as "fragmentation needed" with MTU 1280, which its kernel caches for Tether's address.
+    before_icmp = lb.fresh_stats()
+    r = topo.probe(["frag-needed-udp", "--vip", VIP6, "--mtu", "1300"])
+    check(r["backend"] is not None, "no UDP echo over IPv6 before the ICMPv6 error")
+    state = {}
+
+    def learnt():
+        state["route"] = topo.run(r["backend"], ["ip", "route", "get", LB_ADDR]).stdout.strip()
+        return "mtu 1280" in state["route"]
+    try:
+        wait_for("%s's route to %s to learn MTU 1280" % (r["backend"], LB_ADDR), learnt, 5)
+    except TestFailure:
+        raise TestFailure("%s never learnt MTU 1280 for %s: `ip route get` says %r" %
+                          (r["backend"], LB_ADDR, state.get("route")))
+    after_icmp = lb.fresh_stats()
+    passed = (sum(c["icmp_to_backend"] for c in after_icmp["lcores"]) -
+              sum(c["icmp_to_backend"] for c in before_icmp["lcores"]))
+    log("ICMPv6 packet too big (1300) about %s's reply: passed on %d as fragmentation needed; %s routes %r" %
+        (r["backend"], passed, r["backend"], state["route"]))
+    check(passed >= 1, "icmp_to_backend did not grow")
 
     r = topo.probe(["http-burst", "--url", "http://%s/" % VIP, "--n", "30", "--parallel", "4"])
     check(not r["errors"] and sum(r["counts"].values()) == 30, "IPv4 VIP alongside: %s" % r)

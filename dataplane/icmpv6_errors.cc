@@ -1,0 +1,174 @@
+#include "dataplane/icmpv6_errors.h"
+
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "dataplane/checksum.h"
+#include "dataplane/flow_table.h"
+#include "hashing/key_hash.h"
+
+namespace lb::dataplane {
+namespace {
+
+// ICMPv6 error types (RFC 4443) and the ICMPv4 ones they become (RFC 792).
+constexpr uint8_t kV6DestinationUnreachable = 1;
+constexpr uint8_t kV6PacketTooBig = 2;
+constexpr uint8_t kV6TimeExceeded = 3;
+constexpr uint8_t kV4DestinationUnreachable = 3;
+constexpr uint8_t kV4HostUnreachable = 1;
+constexpr uint8_t kV4PortUnreachable = 3;
+constexpr uint8_t kV4FragmentationNeeded = 4;
+constexpr uint8_t kV4HostProhibited = 10;
+constexpr uint8_t kV4TimeExceeded = 11;
+
+constexpr uint32_t kIcmpHeaderLen = 8;  // both families
+constexpr uint32_t kQuotedL4 = 8;       // ports and, for TCP, the sequence number
+constexpr uint32_t kMaxIcmpv4Len = 576; // an ICMPv4 error fits 576 bytes (RFC 1812 section 4.3.2.3)
+constexpr uint32_t kMinIpv4Mtu = 68;    // RFC 791
+constexpr uint8_t kIcmpTtl = 64;
+
+// RFC 7915 section 5.2's mapping; false for the types and codes it drops.
+bool icmpv4For(uint8_t type6, uint8_t code6, uint8_t& type4, uint8_t& code4) {
+  switch (type6) {
+    case kV6DestinationUnreachable:
+      type4 = kV4DestinationUnreachable;
+      switch (code6) {
+        case 0:  // no route
+        case 2:  // beyond the scope of the source address
+        case 3:  // address unreachable
+          code4 = kV4HostUnreachable;
+          return true;
+        case 1:  // administratively prohibited
+          code4 = kV4HostProhibited;
+          return true;
+        case 4:
+          code4 = kV4PortUnreachable;
+          return true;
+        default:
+          return false;
+      }
+    case kV6PacketTooBig:
+      type4 = kV4DestinationUnreachable;
+      code4 = kV4FragmentationNeeded;
+      return true;
+    case kV6TimeExceeded:
+      type4 = kV4TimeExceeded;
+      code4 = code6;  // hop limit / reassembly time, the same codes
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::optional<Verdict> forwardIcmpv6ToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
+  auto* const icmp = static_cast<uint8_t*>(f.l4);
+  uint8_t type4 = 0;
+  uint8_t code4 = 0;
+  if (!icmpv4For(icmp[0], icmp[1], type4, code4)) return std::nullopt;
+  // The quoted packet is a reply the client was sent: VIP:port -> client:port, TCP or UDP.
+  if (f.l4_len < kIcmpHeaderLen + sizeof(rte_ipv6_hdr) + kQuotedL4) return std::nullopt;
+  auto* const quote = reinterpret_cast<rte_ipv6_hdr*>(icmp + kIcmpHeaderLen);
+  if ((rte_be_to_cpu_32(quote->vtc_flow) >> 28) != 6 ||
+      std::memcmp(quote->src_addr, f.ip6->dst_addr, sizeof(quote->src_addr)) != 0) {
+    return std::nullopt;
+  }
+  const uint8_t protocol = quote->proto;
+  if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return std::nullopt;
+  uint8_t* const quoted_l4 = icmp + kIcmpHeaderLen + sizeof(rte_ipv6_hdr);
+  uint32_t ports;
+  std::memcpy(&ports, quoted_l4, sizeof(ports));
+  hashing::FlowKeyV6 client;
+  std::memcpy(client.src_addr.data(), quote->dst_addr, client.src_addr.size());
+  std::memcpy(client.dst_addr.data(), quote->src_addr, client.dst_addr.size());
+  client.src_port_be = static_cast<uint16_t>(ports >> 16);
+  client.dst_port_be = static_cast<uint16_t>(ports);
+  client.protocol = protocol;
+  // As for IPv4 errors to a VIP (forwardIcmpToBackend): nothing names the lcore owning a client key,
+  // so an lcore without the flow passes the error on.
+  const FlowEntry* const e = s.ctx.flows.findByClientV6(client, s.ctx.flows.hashKeyV6(client));
+  if (e == nullptr) return mayWalkOn(s) ? walkOn(s, m) : dropPacket(s, m, DropReason::kNoFlow);
+
+  uint32_t mtu_be;
+  std::memcpy(&mtu_be, icmp + 4, sizeof(mtu_be));
+  const uint32_t mtu6 = rte_be_to_cpu_32(mtu_be);
+  const auto mtu4 = static_cast<uint16_t>(std::clamp<uint32_t>(mtu6 - std::min<uint32_t>(mtu6, 20), kMinIpv4Mtu, UINT16_MAX));
+  const uint16_t quoted_payload_len = rte_be_to_cpu_16(quote->payload_len);
+  const auto quoted_tos = static_cast<uint8_t>(rte_be_to_cpu_32(quote->vtc_flow) >> 20);
+  const uint8_t quoted_ttl = quote->hop_limits;
+  const uint32_t available = f.l4_len - kIcmpHeaderLen - sizeof(rte_ipv6_hdr);
+  const uint32_t quoted_l4_len =
+      std::min<uint32_t>(available, kMaxIcmpv4Len - sizeof(rte_ipv4_hdr) - kIcmpHeaderLen - sizeof(rte_ipv4_hdr));
+
+  // The quoted segment back to what the backend sent: its ports, and its L4 checksum without the
+  // reply's translation delta, when the quote holds it.
+  const uint32_t backend_ports = uint32_t{e->backend_port_be} | (uint32_t{e->local_port_be} << 16);
+  std::memcpy(quoted_l4, &backend_ports, sizeof(backend_ports));
+  const uint32_t check_at = protocol == IPPROTO_UDP ? offsetof(rte_udp_hdr, dgram_cksum) : offsetof(rte_tcp_hdr, cksum);
+  if (check_at + sizeof(uint16_t) <= quoted_l4_len) {
+    uint16_t check;
+    std::memcpy(&check, quoted_l4 + check_at, sizeof(check));
+    check = checksumApplyFolded(check, static_cast<uint16_t>(~e->v6_reply_check_delta));
+    if (check == 0 && protocol == IPPROTO_UDP) check = 0xffff;
+    std::memcpy(quoted_l4 + check_at, &check, sizeof(check));
+  }
+
+  // [Ethernet][IPv4][ICMPv4][quoted IPv4][quoted L4]: the quoted L4 bytes stay where they are and
+  // the headers before them are rewritten, so the frame loses 40 bytes at its front.
+  uint8_t* const quoted_ip = quoted_l4 - sizeof(rte_ipv4_hdr);
+  uint8_t* const icmp4 = quoted_ip - kIcmpHeaderLen;
+  auto* const ip = reinterpret_cast<rte_ipv4_hdr*>(icmp4 - sizeof(rte_ipv4_hdr));
+  uint8_t* const start = reinterpret_cast<uint8_t*>(ip) - sizeof(rte_ether_hdr);
+  rte_pktmbuf_adj(m, static_cast<uint16_t>(start - rte_pktmbuf_mtod(m, uint8_t*)));
+  const uint32_t icmp4_len = kIcmpHeaderLen + sizeof(rte_ipv4_hdr) + quoted_l4_len;
+  rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - sizeof(rte_ether_hdr) - sizeof(rte_ipv4_hdr) - icmp4_len));
+
+  auto* const q = reinterpret_cast<rte_ipv4_hdr*>(quoted_ip);
+  *q = rte_ipv4_hdr{};
+  q->version_ihl = RTE_IPV4_VHL_DEF;
+  q->type_of_service = quoted_tos;
+  q->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(quoted_payload_len + sizeof(rte_ipv4_hdr)));
+  q->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+  q->time_to_live = quoted_ttl;
+  q->next_proto_id = protocol;
+  q->src_addr = e->backend_address_be;
+  q->dst_addr = e->local_address_be;
+  q->hdr_checksum = rte_ipv4_cksum(q);
+
+  auto* const header = reinterpret_cast<rte_icmp_hdr*>(icmp4);
+  header->icmp_type = type4;
+  header->icmp_code = code4;
+  header->icmp_ident = 0;  // unused
+  header->icmp_seq_nb = type4 == kV4DestinationUnreachable && code4 == kV4FragmentationNeeded
+                            ? rte_cpu_to_be_16(mtu4)  // next-hop MTU (RFC 1191)
+                            : 0;
+  header->icmp_cksum = 0;
+  header->icmp_cksum = static_cast<uint16_t>(~rte_raw_cksum(icmp4, icmp4_len));
+
+  *ip = rte_ipv4_hdr{};
+  ip->version_ihl = RTE_IPV4_VHL_DEF;
+  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + icmp4_len));
+  ip->time_to_live = kIcmpTtl;
+  ip->next_proto_id = IPPROTO_ICMP;
+  ip->src_addr = e->local_address_be;
+  ip->dst_addr = e->backend_address_be;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+  f.l2_len = sizeof(rte_ether_hdr);
+  f.ip = ip;
+  f.ip6 = nullptr;
+
+  const LocalPort& egress = s.snap.ports[e->egress_port];
+  if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  s.ctx.counters->icmp_to_backend.inc();
+  queueTx(s, m, e->egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};
+}
+
+}  // namespace lb::dataplane

@@ -1,0 +1,25 @@
+// ICMP errors of IPv6 clients' flows (NAT64, dataplane/ipv6_path.h), translated across the families
+// as RFC 7915 section 5.2 maps them.
+//
+// A router on the client's side that cannot pass a reply (an IPv6 tunnel's smaller MTU is the common
+// case) sends "packet too big" to the VIP the reply came from. Only the flow's IPv4 backend can send
+// smaller segments, and it understands ICMPv4 only: the error becomes "fragmentation needed" with the
+// MTU less the 20 bytes the IPv6 header adds, from the flow's local address, quoting the segment as
+// the backend sent it. Without this, an IPv6 client behind such a link would see its downloads stall
+// (a path MTU discovery black hole).
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <optional>
+
+#include "dataplane/packet_parser.h"
+#include "dataplane/packet_path.h"
+
+namespace lb::dataplane {
+
+// An ICMPv6 error to an IPv6 VIP (FrameKind::kIpv6). nullopt when it is not an error this handles
+// (another type, a quote that is not a TCP/UDP reply from the VIP); the caller drops it.
+std::optional<Verdict> forwardIcmpv6ToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f);
+
+}  // namespace lb::dataplane
