@@ -9,6 +9,7 @@
 
 #include "dataplane/checksum.h"
 #include "dataplane/established_path.h"
+#include "dataplane/icmpv6_errors.h"
 
 namespace lb::dataplane {
 namespace {
@@ -166,8 +167,9 @@ std::optional<Verdict> relayIcmpError(BurstState& s, rte_mbuf* m, ParsedFrame& f
   // (tcp_splice.h), so the quote's sequence number, which the client's stack checks, is already its
   // own. An error about a flow still being bound is about our SYN to a backend, not the client's.
   if (e == nullptr || e->proxy_phase == ProxyPhase::kBinding) return dropPacket(s, m, DropReason::kNoFlow);
-  // An IPv6 client's flow would need the error translated into ICMPv6 (RFC 7915 section 4.2).
-  if (e->client_v6) return dropPacket(s, m, DropReason::kUnsupported);
+  if (e->client_v6) {
+    return relayIcmpToIpv6Client(s, m, f, *e, reinterpret_cast<uint8_t*>(q->ip), q->ihl, q->available);
+  }
 
   // Back to what the client sent: client:port -> VIP:port.
   const uint32_t client_ports = uint32_t{e->client_key.src_port_be} | uint32_t{e->client_key.dst_port_be} << 16;

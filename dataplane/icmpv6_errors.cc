@@ -26,7 +26,15 @@ constexpr uint8_t kV4FragmentationNeeded = 4;
 constexpr uint8_t kV4HostProhibited = 10;
 constexpr uint8_t kV4TimeExceeded = 11;
 
+constexpr uint8_t kV6NoRoute = 0;
+constexpr uint8_t kV6AdministrativelyProhibited = 1;
+constexpr uint8_t kV6PortUnreachable = 4;
+constexpr uint8_t kV4PortUnreachableCode = 3;
+constexpr uint8_t kV4FragmentationNeededCode = 4;
+
 constexpr uint32_t kIcmpHeaderLen = 8;  // both families
+constexpr uint32_t kMinIpv6Mtu = 1280;  // RFC 8200 section 5; also the largest ICMPv6 error (RFC 4443 2.4)
+constexpr uint8_t kIcmpHopLimit = 64;
 constexpr uint32_t kQuotedL4 = 8;       // ports and, for TCP, the sequence number
 constexpr uint32_t kMaxIcmpv4Len = 576; // an ICMPv4 error fits 576 bytes (RFC 1812 section 4.3.2.3)
 constexpr uint32_t kMinIpv4Mtu = 68;    // RFC 791
@@ -65,7 +73,121 @@ bool icmpv4For(uint8_t type6, uint8_t code6, uint8_t& type4, uint8_t& code4) {
   }
 }
 
+// RFC 7915 section 4.2's mapping; false for the types and codes it drops (protocol unreachable, which
+// would become a parameter problem pointing into a header the client never sent, among them).
+bool icmpv6For(uint8_t type4, uint8_t code4, uint8_t& type6, uint8_t& code6) {
+  if (type4 == kV4TimeExceeded) {
+    type6 = kV6TimeExceeded;
+    code6 = code4;
+    return true;
+  }
+  if (type4 != kV4DestinationUnreachable) return false;
+  switch (code4) {
+    case 0: case 1: case 5: case 6: case 7: case 8: case 11: case 12:  // net, host, route: unreachable
+      type6 = kV6DestinationUnreachable;
+      code6 = kV6NoRoute;
+      return true;
+    case kV4PortUnreachableCode:
+      type6 = kV6DestinationUnreachable;
+      code6 = kV6PortUnreachable;
+      return true;
+    case kV4FragmentationNeededCode:
+      type6 = kV6PacketTooBig;
+      code6 = 0;
+      return true;
+    case 9: case 10: case 13:  // administratively prohibited
+      type6 = kV6DestinationUnreachable;
+      code6 = kV6AdministrativelyProhibited;
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
+
+Verdict relayIcmpToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint8_t* quoted_ip,
+                              uint32_t quoted_ihl, uint32_t quoted_available) {
+  auto* const icmp = static_cast<uint8_t*>(f.l4);
+  uint8_t type6 = 0;
+  uint8_t code6 = 0;
+  if (!icmpv6For(icmp[0], icmp[1], type6, code6)) return dropPacket(s, m, DropReason::kUnsupported);
+  uint16_t mtu4_be;
+  std::memcpy(&mtu4_be, icmp + 6, sizeof(mtu4_be));
+  // IPv6 needs 20 bytes more than IPv4 for the same segment; no IPv6 link is below 1280.
+  const uint32_t mtu6 = std::max<uint32_t>(rte_be_to_cpu_16(mtu4_be) + 20u, kMinIpv6Mtu);
+  const auto* const q = reinterpret_cast<const rte_ipv4_hdr*>(quoted_ip);
+  const uint8_t protocol = q->next_proto_id;
+  const auto quoted_tos = q->type_of_service;
+  const uint8_t quoted_ttl = q->time_to_live;
+  const auto quoted_payload_len = static_cast<uint16_t>(rte_be_to_cpu_16(q->total_length) - quoted_ihl);
+  uint8_t* const quoted_l4 = quoted_ip + quoted_ihl;
+  const uint32_t quoted_l4_len = std::min<uint32_t>(
+      quoted_available - quoted_ihl, kMinIpv6Mtu - 2 * sizeof(rte_ipv6_hdr) - kIcmpHeaderLen);
+
+  // The quoted segment back to what the client sent: its ports, and its L4 checksum without the
+  // forward translation's delta, when the quote holds it.
+  const uint32_t client_ports = uint32_t{e.client_key.src_port_be} | (uint32_t{e.client_key.dst_port_be} << 16);
+  std::memcpy(quoted_l4, &client_ports, sizeof(client_ports));
+  const uint32_t check_at = protocol == IPPROTO_UDP ? offsetof(rte_udp_hdr, dgram_cksum) : offsetof(rte_tcp_hdr, cksum);
+  if (check_at + sizeof(uint16_t) <= quoted_l4_len) {
+    uint16_t check;
+    std::memcpy(&check, quoted_l4 + check_at, sizeof(check));
+    check = checksumApplyFolded(check, static_cast<uint16_t>(~e.l4_check_delta));
+    if (check == 0 && protocol == IPPROTO_UDP) check = 0xffff;
+    std::memcpy(quoted_l4 + check_at, &check, sizeof(check));
+  }
+
+  // [Ethernet][IPv6][ICMPv6][quoted IPv6][quoted L4]: the quoted L4 bytes stay where they are and
+  // the headers before them are written into the headroom the frame grows into.
+  uint8_t* const quoted_ip6 = quoted_l4 - sizeof(rte_ipv6_hdr);
+  uint8_t* const icmp6 = quoted_ip6 - kIcmpHeaderLen;
+  auto* const ip6 = reinterpret_cast<rte_ipv6_hdr*>(icmp6 - sizeof(rte_ipv6_hdr));
+  uint8_t* const start = reinterpret_cast<uint8_t*>(ip6) - sizeof(rte_ether_hdr);
+  uint8_t* const data = rte_pktmbuf_mtod(m, uint8_t*);
+  if (start < data) {
+    if (rte_pktmbuf_prepend(m, static_cast<uint16_t>(data - start)) == nullptr) {
+      return dropPacket(s, m, DropReason::kNoHeadroom);
+    }
+  } else {
+    rte_pktmbuf_adj(m, static_cast<uint16_t>(start - data));
+  }
+  const uint32_t icmp6_len = kIcmpHeaderLen + sizeof(rte_ipv6_hdr) + quoted_l4_len;
+  rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - sizeof(rte_ether_hdr) - sizeof(rte_ipv6_hdr) - icmp6_len));
+
+  auto* const quoted = reinterpret_cast<rte_ipv6_hdr*>(quoted_ip6);
+  quoted->vtc_flow = rte_cpu_to_be_32((6u << 28) | (uint32_t{quoted_tos} << 20));
+  quoted->payload_len = rte_cpu_to_be_16(quoted_payload_len);
+  quoted->proto = protocol;
+  quoted->hop_limits = quoted_ttl;
+  std::memcpy(quoted->src_addr, e.client_addr6.data(), e.client_addr6.size());
+  std::memcpy(quoted->dst_addr, e.vip6.data(), e.vip6.size());
+
+  ip6->vtc_flow = RTE_BE32(6u << 28);
+  ip6->payload_len = rte_cpu_to_be_16(static_cast<uint16_t>(icmp6_len));
+  ip6->proto = IPPROTO_ICMPV6;
+  ip6->hop_limits = kIcmpHopLimit;
+  std::memcpy(ip6->src_addr, e.vip6.data(), e.vip6.size());
+  std::memcpy(ip6->dst_addr, e.client_addr6.data(), e.client_addr6.size());
+
+  icmp6[0] = type6;
+  icmp6[1] = code6;
+  const uint32_t word = type6 == kV6PacketTooBig ? rte_cpu_to_be_32(mtu6) : 0;  // MTU, or unused
+  std::memset(icmp6 + 2, 0, 2);
+  std::memcpy(icmp6 + 4, &word, sizeof(word));
+  const uint16_t check = rte_ipv6_udptcp_cksum(ip6, icmp6);
+  std::memcpy(icmp6 + 2, &check, sizeof(check));
+  reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+  f.l2_len = sizeof(rte_ether_hdr);
+  f.ip = nullptr;
+  f.ip6 = ip6;
+
+  const LocalPort& out = s.snap.ports[e.ingress_port];
+  if (!writeL2(m, f.l2_len, out.vlan, e.client_mac, out.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  s.ctx.counters->icmp_relayed.inc();
+  queueTx(s, m, e.ingress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e.ingress_port};
+}
 
 std::optional<Verdict> forwardIcmpv6ToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   auto* const icmp = static_cast<uint8_t*>(f.l4);

@@ -330,6 +330,47 @@ TEST_F(Ipv6PathTest, PacketTooBigReachesTheBackendAsFragmentationNeeded) {
   }
 }
 
+// The other direction: a router on the backend side cannot pass a client's segment. Its ICMPv4
+// "fragmentation needed", addressed to the local address, reaches the IPv6 client as "packet too big"
+// with the MTU plus 20, from the VIP, quoting the client's own packet byte for byte.
+TEST_F(Ipv6PathTest, FragmentationNeededFromTheBackendSideReachesTheIpv6Client) {
+  ASSERT_EQ(process(clientTcp6(kSyn)).kind, VerdictKind::kForwarded);
+  w_.popTx(0);
+  const Bytes segment = clientTcp6(kAck | RTE_TCP_PSH_FLAG, Bytes(600, 'c'));
+  ASSERT_EQ(process(segment).kind, VerdictKind::kForwarded);
+  const Bytes natted = w_.popTx(0).value_or(Bytes{});
+  const Bytes error = icmpErrorToPort(ipv4(10, 99, 0, 1), backendMac(11), 3, 4, 1400, ipPacket(natted));
+  const Verdict v = process(error);
+  ASSERT_EQ(v.kind, VerdictKind::kForwarded) << v.drop;
+  const Bytes out = w_.popTx(0).value_or(Bytes{});
+  ASSERT_GT(out.size(), kL4 + 8);
+  EXPECT_EQ(get16(out, 12), RTE_ETHER_TYPE_IPV6);
+  rte_ether_addr dst;
+  std::memcpy(dst.addr_bytes, &out[0], 6);
+  EXPECT_TRUE(sameMac(dst, clientMac()));
+  EXPECT_EQ(address(out, kIp6 + 8), kVip6);
+  EXPECT_EQ(address(out, kIp6 + 24), kClientIp6);
+  EXPECT_EQ(out[kIp6 + 6], IPPROTO_ICMPV6);
+  EXPECT_EQ(out[kL4], 2) << "packet too big";
+  EXPECT_EQ(out[kL4 + 1], 0);
+  EXPECT_EQ((uint32_t{get16(out, kL4 + 4)} << 16) | get16(out, kL4 + 6), 1420u) << "the IPv4 MTU plus 20";
+  EXPECT_TRUE(ipv6L4ChecksumValid(out));
+  const Bytes quote(out.begin() + kL4 + 8, out.end());
+  EXPECT_EQ(quote, Bytes(segment.begin() + kIp6, segment.end()))
+      << "the client's own packet, header, checksum and data";
+  EXPECT_EQ(w_.counters().icmp_relayed.read(), 1u);
+
+  // Port unreachable stays port unreachable; protocol unreachable has no IPv6 counterpart.
+  ASSERT_EQ(process(icmpErrorToPort(backendIp(11), backendMac(11), 3, 3, 0, ipPacket(natted, 28))).kind,
+            VerdictKind::kForwarded);
+  const Bytes unreachable = w_.popTx(0).value_or(Bytes{});
+  EXPECT_EQ(unreachable[kL4], 1);
+  EXPECT_EQ(unreachable[kL4 + 1], 4);
+  EXPECT_TRUE(ipv6L4ChecksumValid(unreachable));
+  EXPECT_EQ(process(icmpErrorToPort(backendIp(11), backendMac(11), 3, 2, 0, ipPacket(natted, 28))).drop,
+            DropReason::kUnsupported);
+}
+
 // Errors this does not translate, or that quote something other than a reply from the VIP, are
 // dropped as unsupported; the backend sees nothing.
 TEST_F(Ipv6PathTest, OtherIcmpv6ErrorsAreNotPassedOn) {

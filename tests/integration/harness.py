@@ -35,6 +35,10 @@ APPS = REPO / "tools" / "apps"
 VIP = "10.99.0.100"
 LB_ADDR = "10.99.0.2"
 CLIENT_ADDR = "10.99.0.10"
+# IPv6 clients (NAT64 full-NAT to the same IPv4 backends): add_ipv6_vip(), Topology.enable_client_ipv6().
+CLIENT_ADDR6 = "fd00:99::10"
+LB_ADDR6 = "fd00:99::2"
+VIP6 = "fd00:99::100"
 HTTP_PORT_FULLNAT = 8080    # backends' HTTP port behind a fullnat service
 UDP_PORT = 9000
 DROP_KEYS = ["malformed", "unknown_vip", "no_backend", "no_neighbor", "flow_table_full",
@@ -183,6 +187,13 @@ class Topology:
                      timeout=timeout + 5, check_rc=False)
         return p
 
+    def enable_client_ipv6(self):
+        """tools/topology disables IPv6 in every namespace; the client alone gets it back, with a static
+        CLIENT_ADDR6/64 on the link of LB_ADDR6 and VIP6 (resolved by neighbour discovery)."""
+        self.run("cl", ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",
+                        "net.ipv6.conf.default.disable_ipv6=0", "net.ipv6.conf.eth0.disable_ipv6=0"])
+        self.run("cl", ["ip", "-6", "addr", "add", CLIENT_ADDR6 + "/64", "dev", "eth0", "nodad"])
+
     def lb_mac(self):
         p = self.run("lb", ["cat", "/sys/class/net/%s/address" % self.lb_dev])
         return p.stdout.strip()
@@ -241,6 +252,15 @@ def make_config(mode, backends, udp_backends=None, static_neighbors=True, stats_
                                        set(neighbor_hosts),
                                        key=lambda a: tuple(map(int, a.split("."))))
         cfg["neighbors"] = [{"address": a, "mac": mac_for(a)} for a in hosts]
+    return cfg
+
+
+def add_ipv6_vip(cfg):
+    """IPv6 clients on VIP6: the port's address6 and IPv6 copies of `web` and `echo` (web6, echo6), with
+    the same IPv4 backends, reached by full-NAT (configs/README.md, "IPv6 VIPs")."""
+    cfg["ports"][0]["address6"] = LB_ADDR6 + "/64"
+    cfg["services"] += [dict(cfg["services"][0], name="web6", vip=VIP6),
+                        dict(cfg["services"][1], name="echo6", vip=VIP6)]
     return cfg
 
 

@@ -3,7 +3,7 @@
 
 They build their own harness arguments instead of parsing a test's command line. A harness change
 (the --workers option) once broke both while every test stayed green. This runs
-tools/demo_dataplane.py in one mode with 30 connections, and the session lab
+tools/demo_dataplane.py in full-NAT (IPv4, then IPv6 clients) with 30 connections, and the session lab
 (tools/demo_sessions.py) whole. Each must exit 0.
 """
 import argparse
@@ -25,7 +25,7 @@ def main():
         sys.exit(77)
     tetherd = str(Path(args.tetherd).resolve())  # meson passes it relative to the build directory
     runs = [
-        ["tools/demo_dataplane.py", "--tetherd", tetherd, "--modes", "dsr", "--connections", "30"],
+        ["tools/demo_dataplane.py", "--tetherd", tetherd, "--modes", "fullnat", "--connections", "30"],
         ["tools/demo_sessions.py", "--tetherd", tetherd],
     ]
     failed = []

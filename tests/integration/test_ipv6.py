@@ -12,23 +12,13 @@ needed" with the MTU less 20, which its kernel caches. The IPv4 VIP keeps workin
 import re
 import sys
 
-from harness import (APPS, LB_ADDR, UDP_PORT, VIP, TestFailure, binomial_tolerance, check, drops_delta, log,
-                     run_test, wait_for, warm_up)
+from harness import (APPS, LB_ADDR, LB_ADDR6, UDP_PORT, VIP, VIP6, TestFailure, add_ipv6_vip,
+                     binomial_tolerance, check, drops_delta, log, run_test, wait_for, warm_up)
 
 sys.path.insert(0, str(APPS))
 from blob import blob_sha256, file_sha256, write_blob  # noqa: E402
 
-CLIENT6 = "fd00:99::10"
-LB_ADDR6 = "fd00:99::2"
-VIP6 = "fd00:99::100"
 BACKENDS = [("10.99.0.11", 1), ("10.99.0.12", 1), ("10.99.0.13", 2)]
-
-
-def enable_client_ipv6(topo):
-    """The topology disables IPv6 everywhere; the client alone gets it back, with a static address."""
-    topo.run("cl", ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",
-                    "net.ipv6.conf.default.disable_ipv6=0", "net.ipv6.conf.eth0.disable_ipv6=0"])
-    topo.run("cl", ["ip", "-6", "addr", "add", CLIENT6 + "/64", "dev", "eth0", "nodad"])
 
 
 def ping6_ok(topo, target):
@@ -45,14 +35,9 @@ def curl6(topo, path, extra=(), timeout=70):
 
 def body(ctx):
     topo = ctx.topology(backends=3)
-    cfg = ctx.config(BACKENDS)
-    cfg["ports"][0]["address6"] = LB_ADDR6 + "/64"
-    web = dict(cfg["services"][0], name="web6", vip=VIP6)
-    echo = dict(cfg["services"][1], name="echo6", vip=VIP6)
-    cfg["services"] += [web, echo]
-    lb = ctx.start_tetherd(cfg)
+    lb = ctx.start_tetherd(add_ipv6_vip(ctx.config(BACKENDS)))
     lb_mac = topo.lb_mac()
-    enable_client_ipv6(topo)
+    topo.enable_client_ipv6()
     warm_up(topo)  # IPv4 first: the backends are up and resolved
     before = lb.fresh_stats()
 
