@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace lb::dataplane::test {
@@ -38,54 +39,9 @@ bool ipv6L4ChecksumValid(const Bytes& frame) {
   return sum == 0xffff;
 }
 
-// Ethernet + IPv6 (no extension headers) + `l4`, whose checksum field at `check_at` (if any) is
-// computed over the pseudo-header.
 Bytes ipv6Frame(const Ipv6Bytes& src, const Ipv6Bytes& dst, uint8_t next_header, Bytes l4, size_t check_at,
                 uint8_t hop_limit, rte_ether_addr eth_dst) {
-  Bytes f(kL4, 0);
-  std::memcpy(&f[0], eth_dst.addr_bytes, 6);
-  const rte_ether_addr src_mac = clientMac();
-  std::memcpy(&f[6], src_mac.addr_bytes, 6);
-  put16(f, 12, RTE_ETHER_TYPE_IPV6);
-  f[kIp6] = 0x60;
-  f[kIp6 + 1] = 0x20;  // traffic class 0x02: carried into the IPv4 TOS
-  put16(f, kIp6 + 4, static_cast<uint16_t>(l4.size()));
-  f[kIp6 + 6] = next_header;
-  f[kIp6 + 7] = hop_limit;
-  std::copy(src.begin(), src.end(), f.begin() + kIp6 + 8);
-  std::copy(dst.begin(), dst.end(), f.begin() + kIp6 + 24);
-  f.insert(f.end(), l4.begin(), l4.end());
-  if (check_at != SIZE_MAX) {
-    alignas(8) uint8_t header[40];
-    std::vector<uint64_t> aligned((l4.size() + 7) / 8 + 1, 0);
-    std::memcpy(header, &f[kIp6], sizeof(header));
-    std::memcpy(aligned.data(), l4.data(), l4.size());
-    reinterpret_cast<uint8_t*>(aligned.data())[check_at] = 0;
-    reinterpret_cast<uint8_t*>(aligned.data())[check_at + 1] = 0;
-    const uint16_t check = rte_ipv6_udptcp_cksum(reinterpret_cast<const rte_ipv6_hdr*>(header), aligned.data());
-    std::memcpy(&f[kL4 + check_at], &check, sizeof(check));
-  }
-  return f;
-}
-
-Bytes tcpSegment(uint16_t src_port, uint16_t dst_port, uint8_t flags, const Bytes& payload) {
-  Bytes t(20 + payload.size(), 0);
-  put16(t, 0, src_port);
-  put16(t, 2, dst_port);
-  t[4] = 0x12;  // sequence number 0x12000000
-  t[12] = 0x50;
-  t[13] = flags;
-  put16(t, 14, 65535);
-  std::copy(payload.begin(), payload.end(), t.begin() + 20);
-  return t;
-}
-Bytes udpDatagram(uint16_t src_port, uint16_t dst_port, const Bytes& payload) {
-  Bytes u(8 + payload.size(), 0);
-  put16(u, 0, src_port);
-  put16(u, 2, dst_port);
-  put16(u, 4, static_cast<uint16_t>(8 + payload.size()));
-  std::copy(payload.begin(), payload.end(), u.begin() + 8);
-  return u;
+  return buildIpv6Frame(clientMac(), eth_dst, src, dst, next_header, std::move(l4), check_at, hop_limit);
 }
 
 Bytes clientTcp6(uint8_t flags, const Bytes& payload) {

@@ -23,13 +23,9 @@ Ipv6Bytes address(const Bytes& b, size_t at);
 // One's-complement check of an IPv6 frame's L4 checksum (TCP, UDP, ICMPv6), as a receiver does it.
 bool ipv6L4ChecksumValid(const Bytes& frame);
 
-// Ethernet (client MAC -> `eth_dst`) + IPv6 + `l4`, whose checksum field at `check_at` (if any) is
-// computed over the pseudo-header. Traffic class 0x02, so a translation can be seen carrying it.
+// buildIpv6Frame from the client's MAC.
 Bytes ipv6Frame(const Ipv6Bytes& src, const Ipv6Bytes& dst, uint8_t next_header, Bytes l4,
                 size_t check_at = SIZE_MAX, uint8_t hop_limit = 64, rte_ether_addr eth_dst = portMac());
-// A TCP header (sequence number 0x12000000, no options) with `payload`; a UDP header with `payload`.
-Bytes tcpSegment(uint16_t src_port, uint16_t dst_port, uint8_t flags, const Bytes& payload = {});
-Bytes udpDatagram(uint16_t src_port, uint16_t dst_port, const Bytes& payload);
 
 // kClientIp6:kClientPort -> kVip6 on the web (TCP :80) and UDP (:9000) ports.
 Bytes clientTcp6(uint8_t flags, const Bytes& payload = {});

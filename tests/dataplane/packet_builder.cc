@@ -8,7 +8,9 @@
 #include <rte_udp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <vector>
 
 namespace lb::dataplane::test {
 namespace {
@@ -105,6 +107,56 @@ rte_ether_addr testMac(uint16_t id) {
 
 bool sameMac(const rte_ether_addr& a, const rte_ether_addr& b) {
   return std::memcmp(a.addr_bytes, b.addr_bytes, RTE_ETHER_ADDR_LEN) == 0;
+}
+
+Bytes buildIpv6Frame(const rte_ether_addr& src_mac, const rte_ether_addr& dst_mac, const std::array<uint8_t, 16>& src,
+                     const std::array<uint8_t, 16>& dst, uint8_t next_header, Bytes l4, size_t check_at,
+                     uint8_t hop_limit) {
+  constexpr size_t kIp6 = 14;
+  constexpr size_t kL4 = kIp6 + 40;
+  Bytes f(kL4 + l4.size(), 0);
+  std::memcpy(&f[0], dst_mac.addr_bytes, 6);
+  std::memcpy(&f[6], src_mac.addr_bytes, 6);
+  put16(f, 12, RTE_ETHER_TYPE_IPV6);
+  f[kIp6] = 0x60;
+  f[kIp6 + 1] = 0x20;  // traffic class 0x02: carried into the IPv4 TOS
+  put16(f, kIp6 + 4, static_cast<uint16_t>(l4.size()));
+  f[kIp6 + 6] = next_header;
+  f[kIp6 + 7] = hop_limit;
+  std::copy(src.begin(), src.end(), f.begin() + kIp6 + 8);
+  std::copy(dst.begin(), dst.end(), f.begin() + kIp6 + 24);
+  std::copy(l4.begin(), l4.end(), f.begin() + kL4);
+  if (check_at != SIZE_MAX) {
+    alignas(8) uint8_t header[40];
+    std::vector<uint64_t> aligned((l4.size() + 7) / 8 + 1, 0);
+    std::memcpy(header, &f[kIp6], sizeof(header));
+    std::memcpy(aligned.data(), l4.data(), l4.size());
+    reinterpret_cast<uint8_t*>(aligned.data())[check_at] = 0;
+    reinterpret_cast<uint8_t*>(aligned.data())[check_at + 1] = 0;
+    const uint16_t check = rte_ipv6_udptcp_cksum(reinterpret_cast<const rte_ipv6_hdr*>(header), aligned.data());
+    std::memcpy(&f[kL4 + check_at], &check, sizeof(check));
+  }
+  return f;
+}
+
+Bytes tcpSegment(uint16_t src_port, uint16_t dst_port, uint8_t flags, const Bytes& payload) {
+  Bytes t(20 + payload.size(), 0);
+  put16(t, 0, src_port);
+  put16(t, 2, dst_port);
+  t[4] = 0x12;  // sequence number 0x12000000
+  t[12] = 0x50;
+  t[13] = flags;
+  put16(t, 14, 65535);
+  std::copy(payload.begin(), payload.end(), t.begin() + 20);
+  return t;
+}
+Bytes udpDatagram(uint16_t src_port, uint16_t dst_port, const Bytes& payload) {
+  Bytes u(8 + payload.size(), 0);
+  put16(u, 0, src_port);
+  put16(u, 2, dst_port);
+  put16(u, 4, static_cast<uint16_t>(8 + payload.size()));
+  std::copy(payload.begin(), payload.end(), u.begin() + 8);
+  return u;
 }
 
 PacketBuilder& PacketBuilder::ethernet(const rte_ether_addr& src, const rte_ether_addr& dst) {

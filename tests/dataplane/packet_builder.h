@@ -13,6 +13,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -86,6 +87,16 @@ class PacketBuilder {
 // ARP over Ethernet/IPv4 (RFC 826). Requests go to the broadcast MAC with a zero target MAC.
 Bytes arpRequest(const rte_ether_addr& sender_mac, uint32_t sender_ip, uint32_t target_ip,
                  std::optional<uint16_t> vlan = std::nullopt);
+// Ethernet + IPv6 (no extension headers, traffic class 0x02, so a translation can be seen carrying it)
+// + `l4`, whose checksum field at offset `check_at` of `l4` (if any) is computed over the
+// pseudo-header.
+Bytes buildIpv6Frame(const rte_ether_addr& src_mac, const rte_ether_addr& dst_mac, const std::array<uint8_t, 16>& src,
+                     const std::array<uint8_t, 16>& dst, uint8_t next_header, Bytes l4, size_t check_at = SIZE_MAX,
+                     uint8_t hop_limit = 64);
+// A TCP header (sequence number 0x12000000, no options) with `payload`; a UDP header with `payload`.
+Bytes tcpSegment(uint16_t src_port, uint16_t dst_port, uint8_t flags, const Bytes& payload = {});
+Bytes udpDatagram(uint16_t src_port, uint16_t dst_port, const Bytes& payload);
+
 Bytes arpReply(const rte_ether_addr& sender_mac, uint32_t sender_ip, const rte_ether_addr& target_mac,
                uint32_t target_ip, std::optional<uint16_t> vlan = std::nullopt);
 

@@ -26,6 +26,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
+#include <rte_udp.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -37,6 +38,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "dataplane/packet_processor.h"
@@ -64,6 +66,10 @@ constexpr uint16_t kUdpPort = 9000;
 constexpr uint16_t kBackendPort = 8080;
 constexpr uint16_t kUdpBackendPort = 9001;
 constexpr uint8_t kBackendHosts[] = {11, 12, 13};
+// IPv6 clients (NAT64 full-NAT): port 0's address6 and the VIP of IPv6 copies of the TCP and UDP services.
+constexpr dp::Ipv6Bytes kPortIp6 = {0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+constexpr dp::Ipv6Bytes kVip6 = {0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+constexpr dp::Ipv6Bytes kClientIp6 = {0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc1};
 constexpr uint16_t kLocalPortMin = 10000;
 constexpr uint16_t kLocalPortMax = 59999;
 constexpr uint64_t kTicksPerSecond = 1'000'000;  // the fuzzer's clock: 1 tick = 1 us, independent of the host
@@ -149,11 +155,21 @@ dp::Snapshot* makeSnapshot() {
   snap->services.push_back(makeService(kHttpPort, dp::Protocol::kTcp, kBackendPort, true, 0));
   snap->services.push_back(makeService(kTcpPort, dp::Protocol::kTcp, kBackendPort, false, 4));
   snap->services.push_back(makeService(kUdpPort, dp::Protocol::kUdp, kUdpBackendPort, false, 8));
+  for (auto [port, protocol, backend_port, first_slot] : {std::tuple(kTcpPort, dp::Protocol::kTcp, kBackendPort, 12u),
+                                                          std::tuple(kUdpPort, dp::Protocol::kUdp, kUdpBackendPort, 16u)}) {
+    dp::Service v6 = makeService(port, protocol, backend_port, false, first_slot);
+    v6.v6 = true;
+    v6.vip6 = kVip6;
+    v6.vip_be = 0;
+    snap->services.push_back(std::move(v6));
+  }
   snap->service_index.build(snap->services);
   snap->ports[0] = {.address_be = rte_cpu_to_be_32(kPortIp), .netmask_be = RTE_BE32(0xffffff00), .mac = portMac(0),
                     .vlan = 0, .local_first = kPortIp, .local_count = 1};
   snap->ports[1] = {.address_be = rte_cpu_to_be_32(kPort1Ip), .netmask_be = RTE_BE32(0xffffff00), .mac = portMac(1),
                     .vlan = kPort1Vlan, .local_first = kPort1Ip, .local_count = 1};
+  snap->ports[0].has_address6 = true;
+  snap->ports[0].address6 = kPortIp6;
   snap->port_count = 2;
   snap->timeouts = {.tcp_syn_tsc = 5 * kTicksPerSecond,
                     .tcp_established_tsc = 300 * kTicksPerSecond,
@@ -481,6 +497,61 @@ std::vector<uint8_t> udpAndOthers() {
   return w.input;
 }
 
+// IPv6 clients: neighbour discovery and ping for the VIP, a TCP connection and a UDP exchange through
+// NAT64, and ICMP errors both ways (packet too big to the VIP, port unreachable from a backend).
+std::vector<uint8_t> ipv6Nat64() {
+  namespace t = dp::test;
+  SeedWriter w;
+  const dp::Ipv6Bytes solicited = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, kVip6[13], kVip6[14], kVip6[15]};
+  Bytes ns(32, 0);
+  ns[0] = 135;
+  std::copy(kVip6.begin(), kVip6.end(), ns.begin() + 8);
+  ns[24] = 1;  // source link-layer address option
+  ns[25] = 1;
+  const rte_ether_addr client = clientMac();
+  std::copy(client.addr_bytes, client.addr_bytes + 6, ns.begin() + 26);
+  w.frame(ctl::kNewBurst, t::buildIpv6Frame(client, t::testMac(0x3333), kClientIp6, solicited, IPPROTO_ICMPV6, ns, 2, 255));
+  check(lastTx(w.input).size() == 1, "seed: the neighbour solicitation was not answered");
+  w.frame(0, t::buildIpv6Frame(client, portMac(0), kClientIp6, kVip6, IPPROTO_ICMPV6, {128, 0, 0, 0, 0, 9, 0, 1}, 2));
+  w.frame(ctl::kNewBurst, t::buildIpv6Frame(client, portMac(0), kClientIp6, kVip6, IPPROTO_TCP,
+                                            t::tcpSegment(40100, kTcpPort, kSyn), offsetof(rte_tcp_hdr, cksum)));
+  const std::vector<t::DecodedSegment> syn = lastTx(w.input);
+  check(syn.size() == 1, "seed: the IPv6 SYN was not forwarded");
+  w.frame(ctl::kNewBurst, t::buildSegment(backendSeg(syn[0], kSynAck, 900, 0x12000001, t::synOptions(1460, 7, true, true, 50, 1))));
+  check(lastTx(w.input).size() == 1, "seed: the SYN-ACK did not reach the IPv6 client");
+  w.frame(ctl::kNewBurst, t::buildIpv6Frame(client, portMac(0), kClientIp6, kVip6, IPPROTO_UDP,
+                                            t::udpDatagram(40101, kUdpPort, {'v', '6'}), offsetof(rte_udp_hdr, dgram_cksum)));
+  const std::vector<std::vector<Bytes>> log = [&] {
+    std::vector<std::vector<Bytes>> l;
+    runInput(w.input.data(), w.input.size(), &l);
+    return l;
+  }();
+  check(log.back().size() == 1, "seed: the IPv6 datagram was not forwarded");
+  const Bytes natted = log.back()[0];
+  const t::DecodedFrame out = t::decode(natted);
+  w.frame(ctl::kNewBurst, t::PacketBuilder()
+                              .ethernet(backendMac(static_cast<uint8_t>(out.ip_dst & 0xff)), portMac(0))
+                              .ipv4(out.ip_dst, kPortIp)
+                              .udp(kUdpBackendPort, out.src_port)
+                              .payload(Bytes{'b', '6'})
+                              .build());
+  std::vector<std::vector<Bytes>> answered;
+  runInput(w.input.data(), w.input.size(), &answered);
+  check(answered.back().size() == 1, "seed: the answer did not reach the IPv6 client");
+  Bytes too_big = {2, 0, 0, 0, 0, 0, 0x05, 0x00};
+  too_big.insert(too_big.end(), answered.back()[0].begin() + 14, answered.back()[0].end());
+  w.frame(ctl::kNewBurst, t::buildIpv6Frame(client, portMac(0), kClientIp6, kVip6, IPPROTO_ICMPV6, too_big, 2));
+  check(lastTx(w.input).size() == 1, "seed: packet too big did not reach the backend");
+  w.frame(ctl::kNewBurst | ctl::kTimers, t::PacketBuilder()
+                                             .ethernet(backendMac(static_cast<uint8_t>(out.ip_dst & 0xff)), portMac(0))
+                                             .ipv4(out.ip_dst, kPortIp)
+                                             .icmpError(3, 3, 0)
+                                             .payload(Bytes(natted.begin() + static_cast<std::ptrdiff_t>(out.l3_offset), natted.end()))
+                                             .build());
+  check(lastTx(w.input).size() == 1, "seed: port unreachable did not reach the IPv6 client");
+  return w.input;
+}
+
 void writeSeeds(const std::string& dir) {
   const std::string response = "HTTP/1.1 200 OK\r\nSet-Cookie: SID=s2; Path=/\r\nContent-Length: 2\r\n\r\nhi";
   const std::pair<std::string, std::vector<uint8_t>> seeds[] = {
@@ -490,6 +561,7 @@ void writeSeeds(const std::string& dir) {
                                                   "HTTP/1.1 204 No Content\r\n\r\n", 0)},
       {"plain_tcp", plainTcpConversation()},
       {"udp_arp_icmp_vlan", udpAndOthers()},
+      {"ipv6_nat64", ipv6Nat64()},
   };
   for (const auto& [name, input] : seeds) {
     const std::string path = dir + "/" + name;
