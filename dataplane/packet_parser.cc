@@ -61,7 +61,9 @@ void parseIpv6(uint8_t* data, uint32_t frame_len, ParsedFrame& f) {
       f.key.dst_port_be = 0;
       break;
     default:
-      return drop(f, DropReason::kUnsupported);
+      // Extension headers sent to a multicast group (a client's MLD reports carry hop-by-hop options)
+      // are link chatter no one asked Tether for; to a unicast address they are traffic it cannot take.
+      return drop(f, ip6->dst_addr[0] == 0xff ? DropReason::kNotForUs : DropReason::kUnsupported);
   }
   f.kind = FrameKind::kIpv6;
 }

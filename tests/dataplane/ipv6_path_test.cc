@@ -255,6 +255,9 @@ TEST_F(Ipv6PathTest, MalformedAndUnsupportedIpv6IsDroppedAndCounted) {
   EXPECT_EQ(process(short_tcp).drop, DropReason::kMalformed);
   const Bytes hop_by_hop = ipv6Frame(kClientIp6, kVip6, kHopByHop, Bytes(8, 0));
   EXPECT_EQ(process(hop_by_hop).drop, DropReason::kUnsupported) << "extension headers are not balanced";
+  const Ipv6Bytes mld_routers = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x16};
+  EXPECT_EQ(process(ipv6Frame(kClientIp6, mld_routers, kHopByHop, Bytes(8, 0))).drop, DropReason::kNotForUs)
+      << "a client's MLD report is link chatter";
   EXPECT_EQ(w_.txCount(0), 0);
   EXPECT_EQ(w_.counters().flows_created.read(), 0u);
 }
