@@ -89,7 +89,9 @@ FlowEntry* FlowTable::findByClientV6(const hashing::FlowKeyV6& key, uint64_t has
     FlowEntry* e = &entries_[(slot & 0xffff'ffff) - 1];
     uint64_t words[2];
     std::memcpy(words, &e->client_key, sizeof(words));
-    if (words[1] == ports_protocol && e->client_addr6 == key.src_addr && e->vip6 == key.dst_addr) return e;
+    if (words[1] == ports_protocol && sameAddress6(e->client_addr6, key.src_addr) && sameAddress6(e->vip6, key.dst_addr)) {
+      return e;
+    }
   }
 }
 

@@ -39,7 +39,7 @@ Ipv6Bytes addressAt(const uint8_t* p) {
 }
 
 bool isOurs(const Snapshot& snap, const LocalPort& port, const Ipv6Bytes& address) {
-  return (port.has_address6 && address == port.address6) || snap.service_index.isVip6(address);
+  return (port.has_address6 && sameAddress6(address, port.address6)) || snap.service_index.isVip6(address);
 }
 
 // One's-complement terms for removing an address from a pseudo-header sum and adding another, as

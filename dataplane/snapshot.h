@@ -55,6 +55,15 @@ struct HttpStickyPolicy {
 
 using Ipv6Bytes = std::array<uint8_t, 16>;  // an IPv6 address as it sits in the header
 
+// Two 64-bit compares: std::array's operator== calls memcmp, which costs a call and ~25 instructions
+// on every lookup of an IPv6 packet (callgrind: 55 of its ~640 per packet).
+inline bool sameAddress6(const Ipv6Bytes& a, const Ipv6Bytes& b) {
+  uint64_t x[2], y[2];
+  std::memcpy(x, a.data(), sizeof(x));
+  std::memcpy(y, b.data(), sizeof(y));
+  return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
 struct Service {
   // An IPv6 service (`v6`) has `vip6` and vip_be 0: IPv6 clients, full-NAT to IPv4 backends (NAT64,
   // dataplane/ipv6_path.h). Every other field means the same for both families.
@@ -128,13 +137,13 @@ class ServiceIndex {
     while (true) {
       const Entry6& e = entries6_[slot];
       if (e.service == kEmpty) return kEmpty;
-      if (e.vip6 == vip6 && e.port_be == port_be && e.protocol == protocol) return e.service;
+      if (sameAddress6(e.vip6, vip6) && e.port_be == port_be && e.protocol == protocol) return e.service;
       slot = (slot + 1) & mask6_;
     }
   }
   bool isVip6(const Ipv6Bytes& address) const {
     for (const Ipv6Bytes& vip : vips6_) {
-      if (vip == address) return true;
+      if (sameAddress6(vip, address)) return true;
     }
     return false;
   }
