@@ -6,7 +6,6 @@
 #include <rte_udp.h>
 
 #include <cstring>
-#include <variant>
 
 #include "dataplane/checksum.h"
 #include "dataplane/icmpv6_errors.h"
@@ -131,17 +130,9 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, c
                       uint64_t flow_hash, DropReason& why) {
   const uint64_t key_hash = svc.key == BalanceKey::kSourceAddress ? hashing::hashAddressV6(key.src_addr, svc.hash_seed)
                                                                   : hashing::hashFlow(key, svc.hash_seed);
-  const hashing::BackendIndex chosen =
-      std::visit([&](const auto& table) { return table.lookup(key_hash); }, svc.selector);
-  if (chosen == hashing::kNoBackend) {
-    why = DropReason::kNoBackend;
-    return nullptr;
-  }
-  const BackendTarget& backend = svc.backends[chosen];
-  if (!backend.next_hop_resolved) {
-    why = DropReason::kNoNeighbor;
-    return nullptr;
-  }
+  const BackendTarget* const chosen = selectBackend(svc, key_hash, why);
+  if (chosen == nullptr) return nullptr;
+  const BackendTarget& backend = *chosen;
   FlowEntry* e = s.ctx.flows.insertV6(key, flow_hash);
   if (e == nullptr) {
     why = DropReason::kFlowTableFull;

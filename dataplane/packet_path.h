@@ -113,6 +113,10 @@ inline FlowState initialFlowState(const ParsedFrame& f) {
   return syn_only ? FlowState::kTcpSynSeen : FlowState::kTcpEstablished;
 }
 
+// The backend a new flow's balancing hash selects in the service's table, or nullptr with `why` set
+// (no backend with weight, or its next hop's MAC not known yet).
+const BackendTarget* selectBackend(const Service& svc, uint64_t key_hash, DropReason& why);
+
 // Points a flow at a backend: where its packets go and whose counters they feed.
 inline void setBackend(FlowEntry& e, const BackendTarget& b) {
   e.backend_address_be = b.address_be;

@@ -200,11 +200,9 @@ hashing::BackendIndex selectIn(const Table& table, uint64_t key_hash) {
   return table.lookup(key_hash);
 }
 
-FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, uint64_t flow_hash,
-                      DropReason& why) {
-  const uint64_t key_hash = svc.key == BalanceKey::kSourceAddress
-                                ? hashing::hashAddressV4(f.key.src_addr_be, svc.hash_seed)
-                                : hashing::hashFlow(f.key, svc.hash_seed);
+}  // namespace
+
+const BackendTarget* selectBackend(const Service& svc, uint64_t key_hash, DropReason& why) {
   // One variant dispatch per new flow; established flows never reach the selection table.
   const hashing::BackendIndex chosen =
       std::visit([&](const auto& table) { return selectIn(table, key_hash); }, svc.selector);
@@ -217,6 +215,19 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, u
     why = DropReason::kNoNeighbor;
     return nullptr;
   }
+  return &backend;
+}
+
+namespace {
+
+FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, uint64_t flow_hash,
+                      DropReason& why) {
+  const uint64_t key_hash = svc.key == BalanceKey::kSourceAddress
+                                ? hashing::hashAddressV4(f.key.src_addr_be, svc.hash_seed)
+                                : hashing::hashFlow(f.key, svc.hash_seed);
+  const BackendTarget* const chosen = selectBackend(svc, key_hash, why);
+  if (chosen == nullptr) return nullptr;
+  const BackendTarget& backend = *chosen;
   FlowEntry* e = s.ctx.flows.insert(f.key, flow_hash);
   if (e == nullptr) {
     why = DropReason::kFlowTableFull;
