@@ -40,6 +40,19 @@ constexpr uint32_t kMaxIcmpv4Len = 576; // an ICMPv4 error fits 576 bytes (RFC 1
 constexpr uint32_t kMinIpv4Mtu = 68;    // RFC 791
 constexpr uint8_t kIcmpTtl = 64;
 
+// A quoted TCP/UDP header (`l4_len` bytes of it quoted) back to what its sender wrote before the
+// translation that applied `applied_delta`: its ports, and its checksum when the quote holds it.
+void restoreQuotedL4(uint8_t* l4, uint32_t l4_len, uint8_t protocol, uint32_t ports, uint16_t applied_delta) {
+  std::memcpy(l4, &ports, sizeof(ports));
+  const uint32_t check_at = protocol == IPPROTO_UDP ? offsetof(rte_udp_hdr, dgram_cksum) : offsetof(rte_tcp_hdr, cksum);
+  if (check_at + sizeof(uint16_t) > l4_len) return;
+  uint16_t check;
+  std::memcpy(&check, l4 + check_at, sizeof(check));
+  check = checksumApplyFolded(check, static_cast<uint16_t>(~applied_delta));  // + ~delta subtracts it
+  if (check == 0 && protocol == IPPROTO_UDP) check = 0xffff;
+  std::memcpy(l4 + check_at, &check, sizeof(check));
+}
+
 // RFC 7915 section 5.2's mapping; false for the types and codes it drops.
 bool icmpv4For(uint8_t type6, uint8_t code6, uint8_t& type4, uint8_t& code4) {
   switch (type6) {
@@ -128,15 +141,7 @@ Verdict relayIcmpToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, const 
   // The quoted segment back to what the client sent: its ports, and its L4 checksum without the
   // forward translation's delta, when the quote holds it.
   const uint32_t client_ports = uint32_t{e.client_key.src_port_be} | (uint32_t{e.client_key.dst_port_be} << 16);
-  std::memcpy(quoted_l4, &client_ports, sizeof(client_ports));
-  const uint32_t check_at = protocol == IPPROTO_UDP ? offsetof(rte_udp_hdr, dgram_cksum) : offsetof(rte_tcp_hdr, cksum);
-  if (check_at + sizeof(uint16_t) <= quoted_l4_len) {
-    uint16_t check;
-    std::memcpy(&check, quoted_l4 + check_at, sizeof(check));
-    check = checksumApplyFolded(check, static_cast<uint16_t>(~e.l4_check_delta));
-    if (check == 0 && protocol == IPPROTO_UDP) check = 0xffff;
-    std::memcpy(quoted_l4 + check_at, &check, sizeof(check));
-  }
+  restoreQuotedL4(quoted_l4, quoted_l4_len, protocol, client_ports, e.l4_check_delta);
 
   // [Ethernet][IPv6][ICMPv6][quoted IPv6][quoted L4]: the quoted L4 bytes stay where they are and
   // the headers before them are written into the headroom the frame grows into.
@@ -144,14 +149,7 @@ Verdict relayIcmpToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, const 
   uint8_t* const icmp6 = quoted_ip6 - kIcmpHeaderLen;
   auto* const ip6 = reinterpret_cast<rte_ipv6_hdr*>(icmp6 - sizeof(rte_ipv6_hdr));
   uint8_t* const start = reinterpret_cast<uint8_t*>(ip6) - sizeof(rte_ether_hdr);
-  uint8_t* const data = rte_pktmbuf_mtod(m, uint8_t*);
-  if (start < data) {
-    if (rte_pktmbuf_prepend(m, static_cast<uint16_t>(data - start)) == nullptr) {
-      return dropPacket(s, m, DropReason::kNoHeadroom);
-    }
-  } else {
-    rte_pktmbuf_adj(m, static_cast<uint16_t>(start - data));
-  }
+  if (!moveFrameStart(m, start)) return dropPacket(s, m, DropReason::kNoHeadroom);
   const uint32_t icmp6_len = kIcmpHeaderLen + sizeof(rte_ipv6_hdr) + quoted_l4_len;
   rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - sizeof(rte_ether_hdr) - sizeof(rte_ipv6_hdr) - icmp6_len));
 
@@ -231,15 +229,7 @@ std::optional<Verdict> forwardIcmpv6ToBackend(BurstState& s, rte_mbuf* m, Parsed
   // The quoted segment back to what the backend sent: its ports, and its L4 checksum without the
   // reply's translation delta, when the quote holds it.
   const uint32_t backend_ports = uint32_t{e->backend_port_be} | (uint32_t{e->local_port_be} << 16);
-  std::memcpy(quoted_l4, &backend_ports, sizeof(backend_ports));
-  const uint32_t check_at = protocol == IPPROTO_UDP ? offsetof(rte_udp_hdr, dgram_cksum) : offsetof(rte_tcp_hdr, cksum);
-  if (check_at + sizeof(uint16_t) <= quoted_l4_len) {
-    uint16_t check;
-    std::memcpy(&check, quoted_l4 + check_at, sizeof(check));
-    check = checksumApplyFolded(check, static_cast<uint16_t>(~e->v6_reply_check_delta));
-    if (check == 0 && protocol == IPPROTO_UDP) check = 0xffff;
-    std::memcpy(quoted_l4 + check_at, &check, sizeof(check));
-  }
+  restoreQuotedL4(quoted_l4, quoted_l4_len, protocol, backend_ports, e->v6_reply_check_delta);
 
   // [Ethernet][IPv4][ICMPv4][quoted IPv4][quoted L4]: the quoted L4 bytes stay where they are and
   // the headers before them are rewritten, so the frame loses 40 bytes at its front.
@@ -247,7 +237,7 @@ std::optional<Verdict> forwardIcmpv6ToBackend(BurstState& s, rte_mbuf* m, Parsed
   uint8_t* const icmp4 = quoted_ip - kIcmpHeaderLen;
   auto* const ip = reinterpret_cast<rte_ipv4_hdr*>(icmp4 - sizeof(rte_ipv4_hdr));
   uint8_t* const start = reinterpret_cast<uint8_t*>(ip) - sizeof(rte_ether_hdr);
-  rte_pktmbuf_adj(m, static_cast<uint16_t>(start - rte_pktmbuf_mtod(m, uint8_t*)));
+  moveFrameStart(m, start);  // shrinks: cannot fail
   const uint32_t icmp4_len = kIcmpHeaderLen + sizeof(rte_ipv4_hdr) + quoted_l4_len;
   rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - sizeof(rte_ether_hdr) - sizeof(rte_ipv4_hdr) - icmp4_len));
 

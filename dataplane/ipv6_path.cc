@@ -188,7 +188,7 @@ void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e) {
     udp->dgram_cksum = updated == 0 ? 0xffff : updated;
   }
   uint8_t* const start = l4 - sizeof(rte_ipv4_hdr) - sizeof(rte_ether_hdr);
-  rte_pktmbuf_adj(m, static_cast<uint16_t>(start - rte_pktmbuf_mtod(m, uint8_t*)));
+  moveFrameStart(m, start);  // shrinks: cannot fail
   reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(start + sizeof(rte_ether_hdr));
   ip->version_ihl = RTE_IPV4_VHL_DEF;
@@ -301,14 +301,7 @@ Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry
     }
   }
   uint8_t* const start = l4 - sizeof(rte_ipv6_hdr) - sizeof(rte_ether_hdr);
-  uint8_t* const data = rte_pktmbuf_mtod(m, uint8_t*);
-  if (start < data) {
-    if (rte_pktmbuf_prepend(m, static_cast<uint16_t>(data - start)) == nullptr) {
-      return dropPacket(s, m, DropReason::kNoHeadroom);
-    }
-  } else {
-    rte_pktmbuf_adj(m, static_cast<uint16_t>(start - data));
-  }
+  if (!moveFrameStart(m, start)) return dropPacket(s, m, DropReason::kNoHeadroom);
   reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
   auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(start + sizeof(rte_ether_hdr));
   ip6->vtc_flow = rte_cpu_to_be_32((6u << 28) | (uint32_t{tos} << 20));

@@ -93,6 +93,16 @@ inline bool shouldWalkToFlowOwner(const BurstState& s, const ParsedFrame& f) {
          s.walk_visits < s.ctx.ports.workers && s.ctx.ports.workers > 1;
 }
 
+// Makes `start`, a byte of the mbuf's buffer, the frame's first: a frame that grows at its front takes
+// headroom, one that shrinks drops bytes (header translation, ICMP translation). False when the
+// headroom is too small.
+inline bool moveFrameStart(rte_mbuf* m, uint8_t* start) {
+  uint8_t* const data = rte_pktmbuf_mtod(m, uint8_t*);
+  if (start < data) return rte_pktmbuf_prepend(m, static_cast<uint16_t>(data - start)) != nullptr;
+  rte_pktmbuf_adj(m, static_cast<uint16_t>(start - data));
+  return true;
+}
+
 // Rewrites the L2 header for the egress port. Untagged in and out is the common case and stays inline.
 inline bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
                     const rte_ether_addr& src) {

@@ -11,11 +11,6 @@
 
 namespace lb::dataplane::test {
 
-void put16(Bytes& b, size_t at, uint16_t v) {
-  b[at] = static_cast<uint8_t>(v >> 8);
-  b[at + 1] = static_cast<uint8_t>(v);
-}
-uint16_t get16(const Bytes& b, size_t at) { return static_cast<uint16_t>((b[at] << 8) | b[at + 1]); }
 Ipv6Bytes address(const Bytes& b, size_t at) {
   Ipv6Bytes a;
   std::copy_n(b.begin() + static_cast<std::ptrdiff_t>(at), a.size(), a.begin());

@@ -16,8 +16,6 @@ namespace lb::dataplane::test {
 inline constexpr size_t kIp6 = 14;      // IPv6 header offset in an untagged frame
 inline constexpr size_t kL4 = 14 + 40;  // its payload
 
-void put16(Bytes& b, size_t at, uint16_t v);
-uint16_t get16(const Bytes& b, size_t at);
 Ipv6Bytes address(const Bytes& b, size_t at);
 
 // One's-complement check of an IPv6 frame's L4 checksum (TCP, UDP, ICMPv6), as a receiver does it.

@@ -13,19 +13,20 @@
 #include <vector>
 
 namespace lb::dataplane::test {
-namespace {
 
 void put16(Bytes& b, size_t at, uint16_t host_value) {
   b[at] = static_cast<uint8_t>(host_value >> 8);
   b[at + 1] = static_cast<uint8_t>(host_value);
 }
 
+uint16_t get16(const Bytes& b, size_t at) { return static_cast<uint16_t>((b[at] << 8) | b[at + 1]); }
+
+namespace {
+
 void put32(Bytes& b, size_t at, uint32_t host_value) {
   put16(b, at, static_cast<uint16_t>(host_value >> 16));
   put16(b, at + 2, static_cast<uint16_t>(host_value));
 }
-
-uint16_t get16(const Bytes& b, size_t at) { return static_cast<uint16_t>((b[at] << 8) | b[at + 1]); }
 
 uint32_t get32(const Bytes& b, size_t at) {
   return (uint32_t{get16(b, at)} << 16) | get16(b, at + 2);
