@@ -10,7 +10,7 @@ namespace lb::dataplane {
 
 enum class DropReason : uint8_t {
   kMalformed,      // truncated or inconsistent headers
-  kUnsupported,    // ethertype / IP protocol / fragment / IPv6 we do not handle
+  kUnsupported,    // ethertype / IP protocol / fragment / IPv6 extension header we do not handle
   kUnknownVip,     // addressed to a VIP address but no service on that port and protocol
   kNoBackend,      // service has no backend with non-zero weight
   kNoNeighbor,     // next hop's MAC not resolved yet
