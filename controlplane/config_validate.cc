@@ -381,10 +381,6 @@ absl::Status checkHttp(std::string_view service_path, const ServiceConfig& servi
   if (!service.http.has_value()) return absl::OkStatus();
   const HttpConfig& http = *service.http;
   const std::string path = absl::StrFormat("%s.http", service_path);
-  // The SYN proxy, head parser and splice speak IPv4 only.
-  if (service.vip6.has_value()) {
-    return fieldError(path, "cannot be used with an IPv6 VIP: HTTP services take IPv4 clients only");
-  }
   // Delayed binding answers the SYN itself and splices two TCP connections: it needs TCP, and
   // replies that come back through Tether.
   if (service.protocol != Protocol::kTcp) {

@@ -15,6 +15,11 @@ hashing::BackendIndex select(const Service& svc, uint64_t key_hash) {
   return std::visit([&](const auto& table) { return selectIn(table, key_hash); }, svc.selector);
 }
 
+uint64_t hashSource(const hashing::FlowKeyV4& key, uint64_t seed) {
+  return hashing::hashAddressV4(key.src_addr_be, seed);
+}
+uint64_t hashSource(const hashing::FlowKeyV6& key, uint64_t seed) { return hashing::hashAddressV6(key.src_addr, seed); }
+
 bool startsWithNoCase(std::string_view s, std::string_view lower_prefix) {
   if (s.size() < lower_prefix.size()) return false;
   for (size_t i = 0; i < lower_prefix.size(); ++i) {
@@ -33,9 +38,11 @@ uint16_t findBackendById(const Service& svc, uint64_t id) {
   return static_cast<uint16_t>(it - svc.backends.begin());
 }
 
-BackendChoice chooseBackend(const Service& svc, const HttpRequestHead& head,
-                            const hashing::FlowKeyV4& key, const StickyInputs& in,
-                            ProxyCounters& counters) {
+namespace {
+
+template <class Key>
+BackendChoice chooseFor(const Service& svc, const HttpRequestHead& head, const Key& key, const StickyInputs& in,
+                        ProxyCounters& counters) {
   const HttpStickyPolicy& policy = svc.http;
   for (uint8_t i = 0; i < policy.method_count && i < kStickyMethodCount; ++i) {
     const StickyMethod method = policy.methods[i];
@@ -71,7 +78,7 @@ BackendChoice chooseBackend(const Service& svc, const HttpRequestHead& head,
         break;
       }
       case StickyMethod::kSourceAddress: {
-        const uint16_t idx = select(svc, hashing::hashAddressV4(key.src_addr_be, svc.hash_seed));
+        const uint16_t idx = select(svc, hashSource(key, svc.hash_seed));
         if (idx != hashing::kNoBackend) return BackendChoice{idx, false, false, method};
         break;
       }
@@ -83,14 +90,14 @@ BackendChoice chooseBackend(const Service& svc, const HttpRequestHead& head,
     }
   }
   const bool by_source = svc.key == BalanceKey::kSourceAddress;
-  const uint64_t hash = by_source ? hashing::hashAddressV4(key.src_addr_be, svc.hash_seed)
+  const uint64_t hash = by_source ? hashSource(key, svc.hash_seed)
                                   : hashing::hashFlow(key, svc.hash_seed);
   return BackendChoice{select(svc, hash), false, false,
                        by_source ? StickyMethod::kSourceAddress : StickyMethod::kFiveTuple};
 }
 
-uint16_t nextUntriedBackend(const Service& svc, const hashing::FlowKeyV4& client_key,
-                            std::span<const uint64_t> tried) {
+template <class Key>
+uint16_t nextUntriedFor(const Service& svc, const Key& client_key, std::span<const uint64_t> tried) {
   const size_t n = svc.backends.size();
   if (n == 0) return hashing::kNoBackend;
   const uint64_t start = hashing::hashFlow(client_key, svc.hash_seed + tried.size()) % n;
@@ -101,6 +108,26 @@ uint16_t nextUntriedBackend(const Service& svc, const hashing::FlowKeyV4& client
     if (std::find(tried.begin(), tried.end(), b.id) == tried.end()) return static_cast<uint16_t>(idx);
   }
   return hashing::kNoBackend;
+}
+
+}  // namespace
+
+BackendChoice chooseBackend(const Service& svc, const HttpRequestHead& head, const hashing::FlowKeyV4& client_key,
+                            const StickyInputs& in, ProxyCounters& counters) {
+  return chooseFor(svc, head, client_key, in, counters);
+}
+BackendChoice chooseBackend(const Service& svc, const HttpRequestHead& head, const hashing::FlowKeyV6& client_key,
+                            const StickyInputs& in, ProxyCounters& counters) {
+  return chooseFor(svc, head, client_key, in, counters);
+}
+
+uint16_t nextUntriedBackend(const Service& svc, const hashing::FlowKeyV4& client_key,
+                            std::span<const uint64_t> tried) {
+  return nextUntriedFor(svc, client_key, tried);
+}
+uint16_t nextUntriedBackend(const Service& svc, const hashing::FlowKeyV6& client_key,
+                            std::span<const uint64_t> tried) {
+  return nextUntriedFor(svc, client_key, tried);
 }
 
 bool setCookieExpires(std::string_view value, std::string_view attributes) {

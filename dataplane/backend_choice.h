@@ -43,14 +43,20 @@ inline bool backendUsable(const BackendTarget& b) {
 uint16_t findBackendById(const Service& svc, uint64_t id);
 
 // Tries svc.http.methods in order; counts soft rebinds in `counters.rebinds`. With no method
-// configured (or none answering) falls back to the service's balance key, as plain flows do.
+// configured (or none answering) falls back to the service's balance key, as plain flows do. An
+// IPv6 client's source address and 5-tuple hash its IPv6 key.
 BackendChoice chooseBackend(const Service& svc, const HttpRequestHead& head,
                             const hashing::FlowKeyV4& client_key, const StickyInputs& in,
+                            ProxyCounters& counters);
+BackendChoice chooseBackend(const Service& svc, const HttpRequestHead& head,
+                            const hashing::FlowKeyV6& client_key, const StickyInputs& in,
                             ProxyCounters& counters);
 
 // After a backend failed to connect: the next usable backend whose id is not in `tried`, scanning
 // from a point derived from the connection so that retries of different clients spread out.
 uint16_t nextUntriedBackend(const Service& svc, const hashing::FlowKeyV4& client_key,
+                            std::span<const uint64_t> tried);
+uint16_t nextUntriedBackend(const Service& svc, const hashing::FlowKeyV6& client_key,
                             std::span<const uint64_t> tried);
 
 // Whether a Set-Cookie (its value, and the attributes after it on the line) expires the cookie: an

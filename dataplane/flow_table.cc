@@ -109,18 +109,7 @@ FlowEntry* FlowTable::insertV6(const hashing::FlowKeyV6& client_key, uint64_t cl
 void FlowTable::erase(FlowEntry* entry) {
   assert(entry->in_use);
   const uint32_t idx = static_cast<uint32_t>(entry - entries_.data());
-  uint64_t client_hash;
-  if (entry->client_v6) {
-    hashing::FlowKeyV6 key;
-    key.src_addr = entry->client_addr6;
-    key.dst_addr = entry->vip6;
-    key.src_port_be = entry->client_key.src_port_be;
-    key.dst_port_be = entry->client_key.dst_port_be;
-    key.protocol = entry->client_key.protocol;
-    client_hash = hashKeyV6(key);
-  } else {
-    client_hash = hashKey(entry->client_key);
-  }
+  const uint64_t client_hash = entry->client_v6 ? hashKeyV6(clientKeyV6(*entry)) : hashKey(entry->client_key);
   indexErase(clientTag(client_hash), idx);
   if (entry->has_reply_key) indexErase(replyTag(hashKey(entry->reply_key)), idx);
   entry->in_use = false;

@@ -93,14 +93,25 @@ struct alignas(64) FlowEntry {
   SpliceState splice;          // kSpliced: the translation of every packet
   uint64_t backend_id = 0;     // proxied flows: the backend's stable id, for Set-Cookie learning
   // An IPv6 client's flow (NAT64 full-NAT, dataplane/ipv6_path.h): its client key is (client_addr6,
-  // vip6) plus client_key's ports and protocol, and client_key's addresses stay 0. Never armed, never
-  // proxied. The reply direction's L4 checksum delta (IPv4 pseudo-header and reply ports -> IPv6
+  // vip6) plus client_key's ports and protocol, and client_key's addresses stay 0. Never armed. The
+  // reply direction's L4 checksum delta (IPv4 pseudo-header and reply ports -> IPv6
   // pseudo-header and client ports) is the same for every packet, so it is folded once here.
   Ipv6Bytes client_addr6{};
   Ipv6Bytes vip6{};
   bool client_v6 = false;
   uint16_t v6_reply_check_delta = 0;
 };
+// An IPv6 client flow's key (FlowEntry::client_v6), rebuilt from the entry.
+inline hashing::FlowKeyV6 clientKeyV6(const FlowEntry& e) {
+  hashing::FlowKeyV6 key;
+  key.src_addr = e.client_addr6;
+  key.dst_addr = e.vip6;
+  key.src_port_be = e.client_key.src_port_be;
+  key.dst_port_be = e.client_key.dst_port_be;
+  key.protocol = e.client_key.protocol;
+  return key;
+}
+
 static_assert(offsetof(FlowEntry, in_use) < 64, "the established path's fields fit one cache line");
 static_assert(sizeof(FlowEntry) == 192, "three cache lines per flow: 1M flows per lcore are 192 MB");
 static_assert(kMaxBackendCounters <= UINT16_MAX + 1, "backend_counter_slot is 16 bits");

@@ -9,6 +9,7 @@
 
 #include "dataplane/checksum.h"
 #include "dataplane/icmpv6_errors.h"
+#include "dataplane/syn_proxy.h"
 #include "hashing/key_hash.h"
 
 namespace lb::dataplane {
@@ -35,6 +36,16 @@ Ipv6Bytes addressAt(const uint8_t* p) {
   Ipv6Bytes a;
   std::memcpy(a.data(), p, a.size());
   return a;
+}
+
+hashing::FlowKeyV6 clientKeyOf(const ParsedFrame& f) {
+  hashing::FlowKeyV6 key;
+  key.src_addr = addressAt(f.ip6->src_addr);
+  key.dst_addr = addressAt(f.ip6->dst_addr);
+  key.src_port_be = f.key.src_port_be;
+  key.dst_port_be = f.key.dst_port_be;
+  key.protocol = f.key.protocol;
+  return key;
 }
 
 bool isOurs(const Snapshot& snap, const LocalPort& port, const Ipv6Bytes& address) {
@@ -124,6 +135,65 @@ Verdict answerEcho(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   return answerToSender(s, m, f, rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr);
 }
 
+}  // namespace
+
+void armNat64(FlowEntry& e) {
+  const hashing::FlowKeyV6 key = clientKeyV6(e);
+  e.rewrite_addrs = uint64_t{e.local_address_be} | (uint64_t{e.backend_address_be} << 32);
+  e.rewrite_ports = uint32_t{e.local_port_be} | (uint32_t{e.backend_port_be} << 16);
+  const uint32_t client_ports = uint32_t{key.src_port_be} | (uint32_t{key.dst_port_be} << 16);
+  const uint32_t reply_ports = uint32_t{e.backend_port_be} | (uint32_t{e.local_port_be} << 16);
+  const uint32_t answer_ports = uint32_t{key.dst_port_be} | (uint32_t{key.src_port_be} << 16);
+  // The pseudo-headers' length and protocol words sum alike in both families (RFC 8200 section 8.1,
+  // RFC 793): only addresses and ports change the L4 checksum.
+  e.l4_check_delta = checksumDeltaFold(removeAddress6(key.src_addr) + removeAddress6(key.dst_addr) +
+                                       e.local_address_be + e.backend_address_be +
+                                       checksumDelta32(client_ports, e.rewrite_ports));
+  e.v6_reply_check_delta = checksumDeltaFold(
+      uint64_t{~e.backend_address_be} + uint64_t{~e.local_address_be} + addAddress6(key.dst_addr) +
+      addAddress6(key.src_addr) + checksumDelta32(reply_ports, answer_ports));
+}
+
+void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint64_t extra_l4_delta) {
+  const rte_ipv6_hdr* ip6 = f.ip6;
+  const auto tos = static_cast<uint8_t>(rte_be_to_cpu_32(ip6->vtc_flow) >> 20);
+  const uint8_t ttl = ip6->hop_limits;
+  const uint8_t protocol = ip6->proto;
+  const uint16_t l4_len = f.l4_len;
+  auto* l4 = static_cast<uint8_t*>(f.l4);
+  std::memcpy(l4, &e.rewrite_ports, sizeof(e.rewrite_ports));
+  if (protocol == IPPROTO_TCP) {
+    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
+    tcp->cksum = extra_l4_delta == 0 ? checksumApplyFolded(tcp->cksum, e.l4_check_delta)
+                                     : checksumApply(tcp->cksum, e.l4_check_delta + extra_l4_delta);
+  } else {
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
+    const uint16_t updated = checksumApplyFolded(udp->dgram_cksum, e.l4_check_delta);
+    udp->dgram_cksum = updated == 0 ? 0xffff : updated;
+  }
+  uint8_t* const start = l4 - sizeof(rte_ipv4_hdr) - sizeof(rte_ether_hdr);
+  moveFrameStart(m, start);  // shrinks: cannot fail
+  reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(start + sizeof(rte_ether_hdr));
+  ip->version_ihl = RTE_IPV4_VHL_DEF;
+  ip->type_of_service = tos;
+  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(l4_len + sizeof(rte_ipv4_hdr)));
+  ip->packet_id = 0;  // DF set: an atomic datagram (RFC 6864)
+  ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+  ip->time_to_live = ttl;
+  ip->next_proto_id = protocol;
+  std::memcpy(&ip->src_addr, &e.rewrite_addrs, sizeof(e.rewrite_addrs));
+  ip->hdr_checksum = 0;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  f.l2_len = sizeof(rte_ether_hdr);
+  f.l3_len = sizeof(rte_ipv4_hdr);
+  f.kind = FrameKind::kIpv4;
+  f.ip = ip;
+  f.ip6 = nullptr;
+}
+
+namespace {
+
 // A new IPv6 client flow: backend chosen as for IPv4 (the service's key over the IPv6 key), a local
 // IPv4 endpoint taken, the reply index added, and both directions' per-flow checksum deltas folded.
 FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, const hashing::FlowKeyV6& key,
@@ -148,75 +218,17 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, c
   e->forwarding = ForwardingMode::kFullNat;  // the only mode that can reach an IPv4 backend
   e->state = initialFlowState(f);
   addReplyIndex(s.ctx.flows, e, e->local_address_be, key.protocol);
-
-  e->rewrite_addrs = uint64_t{e->local_address_be} | (uint64_t{e->backend_address_be} << 32);
-  e->rewrite_ports = uint32_t{e->local_port_be} | (uint32_t{e->backend_port_be} << 16);
-  const uint32_t client_ports = uint32_t{key.src_port_be} | (uint32_t{key.dst_port_be} << 16);
-  const uint32_t reply_ports = uint32_t{e->backend_port_be} | (uint32_t{e->local_port_be} << 16);
-  const uint32_t answer_ports = uint32_t{key.dst_port_be} | (uint32_t{key.src_port_be} << 16);
-  // The pseudo-headers' length and protocol words sum alike in both families (RFC 8200 section 8.1,
-  // RFC 793): only addresses and ports change the L4 checksum.
-  e->l4_check_delta = checksumDeltaFold(removeAddress6(key.src_addr) + removeAddress6(key.dst_addr) +
-                                        e->local_address_be + e->backend_address_be +
-                                        checksumDelta32(client_ports, e->rewrite_ports));
-  e->v6_reply_check_delta = checksumDeltaFold(
-      uint64_t{~e->backend_address_be} + uint64_t{~e->local_address_be} + addAddress6(key.dst_addr) +
-      addAddress6(key.src_addr) + checksumDelta32(reply_ports, answer_ports));
+  armNat64(*e);
   s.ctx.counters->flows_created.inc();
   s.ctx.counters->backends[backend.counter_slot].new_flows.inc();
   return e;
-}
-
-// The client's IPv6 packet becomes the IPv4 packet full-NAT sends: ports and L4 checksum from the
-// flow's precomputed values, then a new IPv4 header (traffic class, hop limit and protocol carried
-// over, DF set, RFC 7915 section 5.1) and the Ethernet header just before the L4 header, which stays
-// where it is. The frame shrinks by the difference, taken off its front.
-void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e) {
-  const rte_ipv6_hdr* ip6 = f.ip6;
-  const auto tos = static_cast<uint8_t>(rte_be_to_cpu_32(ip6->vtc_flow) >> 20);
-  const uint8_t ttl = ip6->hop_limits;
-  const uint8_t protocol = ip6->proto;
-  const uint16_t l4_len = f.l4_len;
-  auto* l4 = static_cast<uint8_t*>(f.l4);
-  std::memcpy(l4, &e.rewrite_ports, sizeof(e.rewrite_ports));
-  if (protocol == IPPROTO_TCP) {
-    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
-    tcp->cksum = checksumApplyFolded(tcp->cksum, e.l4_check_delta);
-  } else {
-    auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
-    const uint16_t updated = checksumApplyFolded(udp->dgram_cksum, e.l4_check_delta);
-    udp->dgram_cksum = updated == 0 ? 0xffff : updated;
-  }
-  uint8_t* const start = l4 - sizeof(rte_ipv4_hdr) - sizeof(rte_ether_hdr);
-  moveFrameStart(m, start);  // shrinks: cannot fail
-  reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(start + sizeof(rte_ether_hdr));
-  ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->type_of_service = tos;
-  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(l4_len + sizeof(rte_ipv4_hdr)));
-  ip->packet_id = 0;  // DF set: an atomic datagram (RFC 6864)
-  ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-  ip->time_to_live = ttl;
-  ip->next_proto_id = protocol;
-  std::memcpy(&ip->src_addr, &e.rewrite_addrs, sizeof(e.rewrite_addrs));
-  ip->hdr_checksum = 0;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  f.l2_len = sizeof(rte_ether_hdr);
-  f.l3_len = sizeof(rte_ipv4_hdr);
-  f.ip = ip;
-  f.ip6 = nullptr;
 }
 
 Verdict forwardToIpv4Backend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Service& svc) {
   if (f.key.protocol == IPPROTO_UDP && static_cast<const rte_udp_hdr*>(f.l4)->dgram_cksum == 0) {
     return dropPacket(s, m, DropReason::kMalformed);  // a zero UDP checksum is not allowed over IPv6
   }
-  hashing::FlowKeyV6 key;
-  key.src_addr = addressAt(f.ip6->src_addr);
-  key.dst_addr = addressAt(f.ip6->dst_addr);
-  key.src_port_be = f.key.src_port_be;
-  key.dst_port_be = f.key.dst_port_be;
-  key.protocol = f.key.protocol;
+  const hashing::FlowKeyV6 key = clientKeyOf(f);
   const uint64_t flow_hash = s.ctx.flows.hashKeyV6(key);
   FlowEntry* e = s.ctx.flows.findByClientV6(key, flow_hash);
   if (e != nullptr && e->state == FlowState::kTcpClosing &&
@@ -249,6 +261,30 @@ Verdict forwardToIpv4Backend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const S
   return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};
 }
 
+// A client segment to an HTTP service, as forwardHttp for IPv4: spliced flows are translated (splice,
+// then NAT64) and forwarded; SYNs, cookie ACKs and segments of a connection being bound go to the SYN
+// proxy with the IPv6 key its cookies and flows are made from.
+Verdict forwardHttpV6(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint32_t service) {
+  const hashing::FlowKeyV6 key = clientKeyOf(f);
+  const uint64_t flow_hash = s.ctx.flows.hashKeyV6(key);
+  FlowEntry* e = s.ctx.flows.findByClientV6(key, flow_hash);
+  if (e != nullptr && e->proxy_phase != ProxyPhase::kBinding && e->state == FlowState::kTcpClosing &&
+      (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) [[unlikely]] {
+    releaseFlow(s, e, /*reset=*/false);  // a new connection on a finished one's 5-tuple
+    e = nullptr;
+  }
+  if (e != nullptr && e->proxy_phase == ProxyPhase::kSpliced) {
+    if (s.snap.reset_flows_of_slot[e->backend_counter_slot]) [[unlikely]] {
+      releaseFlow(s, e, /*reset=*/true);
+      return resetClient(s, m, f);
+    }
+    return forwardSpliced(s, m, f, e);
+  }
+  // Created before the service became an HTTP one (reload): it keeps plain forwarding.
+  if (e != nullptr && e->proxy_phase == ProxyPhase::kNone) return forwardToIpv4Backend(s, m, f, s.snap.services[service]);
+  return s.ctx.proxy->onClientSegment(s, m, f, flow_hash, service, e, &key);
+}
+
 }  // namespace
 
 Verdict processIpv6(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
@@ -270,10 +306,13 @@ Verdict processIpv6(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   if (service == ServiceIndex::kEmpty) {
     return dropPacket(s, m, s.snap.service_index.isVip6(destination) ? DropReason::kUnknownVip : DropReason::kNotForUs);
   }
-  return forwardToIpv4Backend(s, m, f, s.snap.services[service]);
+  const Service& svc = s.snap.services[service];
+  // HTTP services need this lcore's SYN proxy; without one they are forwarded as plain full-NAT.
+  if (svc.http.enabled && s.ctx.proxy != nullptr && f.key.protocol == IPPROTO_TCP) return forwardHttpV6(s, m, f, service);
+  return forwardToIpv4Backend(s, m, f, svc);
 }
 
-Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e) {
+Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e, uint64_t extra_l4_delta) {
   const rte_ipv4_hdr* ip = f.ip;
   const uint16_t l4_len = static_cast<uint16_t>(rte_be_to_cpu_16(ip->total_length) - f.l3_len);
   const LocalPort& out = s.snap.ports[e.ingress_port];
@@ -290,7 +329,8 @@ Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry
   bool compute_udp_checksum = false;
   if (protocol == IPPROTO_TCP) {
     auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
-    tcp->cksum = checksumApplyFolded(tcp->cksum, e.v6_reply_check_delta);
+    tcp->cksum = extra_l4_delta == 0 ? checksumApplyFolded(tcp->cksum, e.v6_reply_check_delta)
+                                     : checksumApply(tcp->cksum, e.v6_reply_check_delta + extra_l4_delta);
   } else {
     auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
     if (udp->dgram_cksum == 0) {
@@ -311,10 +351,12 @@ Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry
   std::memcpy(ip6->src_addr, e.vip6.data(), e.vip6.size());
   std::memcpy(ip6->dst_addr, e.client_addr6.data(), e.client_addr6.size());
   if (compute_udp_checksum) reinterpret_cast<rte_udp_hdr*>(l4)->dgram_cksum = rte_ipv6_udptcp_cksum(ip6, l4);
+  f.kind = FrameKind::kIpv6;
   f.ip = nullptr;
   f.ip6 = ip6;
   f.l2_len = sizeof(rte_ether_hdr);
   f.l3_len = sizeof(rte_ipv6_hdr);
+  f.l4_len = l4_len;
   if (!writeL2(m, f.l2_len, out.vlan, e.client_mac, out.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   queueTx(s, m, e.ingress_port);
   return Verdict{VerdictKind::kForwarded, DropReason::kCount, e.ingress_port};

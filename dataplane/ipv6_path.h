@@ -5,6 +5,10 @@
 // back to it and is translated into IPv6 from the VIP. Backends, health checks and the neighbour table
 // stay IPv4, so an IPv4-only application gains IPv6 clients unchanged.
 //
+// HTTP services on an IPv6 VIP take the SYN proxy (syn_proxy.h) as IPv4 ones do: cookies and flows
+// keyed by the IPv6 client, the backend connection from a local IPv4 endpoint, and each spliced segment
+// translated by the splice first and NAT64 second (one checksum update for both).
+//
 // Both directions take the slow path (the established path screens IPv4 only). Replies go to the MAC
 // the client's packets came from, as full-NAT's IPv4 replies do, so Tether never solicits an IPv6
 // neighbour itself.
@@ -23,7 +27,19 @@ Verdict processIpv6(BurstState& s, rte_mbuf* m, ParsedFrame& f);
 
 // A backend's reply on an IPv6 client's flow (FlowEntry::client_v6) that returnToClient found and
 // accounted: ports and L4 checksum back to the client's, then the IPv4 header replaced by IPv6 from
-// the VIP to the client. `f` describes the IPv4 frame as received.
-Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e);
+// the VIP to the client. `f` describes the IPv4 frame as received (after any splice translation, whose
+// TCP checksum delta is `extra_l4_delta`); it describes the IPv6 frame afterwards.
+Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e, uint64_t extra_l4_delta = 0);
+
+// Precomputes an IPv6 client flow's NAT64 rewrite once its local endpoint and backend are set: the
+// IPv4 address and port words, and both directions' folded L4 checksum deltas.
+void armNat64(FlowEntry& e);
+
+// The client's IPv6 packet becomes the IPv4 packet full-NAT sends: ports and L4 checksum from the
+// flow's precomputed values (plus `extra_l4_delta`, the splice's), then a new IPv4 header (traffic
+// class, hop limit and protocol carried over, DF set, RFC 7915 section 5.1) and the Ethernet header
+// just before the L4 header, which stays where it is. The frame shrinks by the difference, taken off
+// its front; `f` describes the IPv4 frame afterwards.
+void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint64_t extra_l4_delta = 0);
 
 }  // namespace lb::dataplane

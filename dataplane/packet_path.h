@@ -160,11 +160,15 @@ bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e);
 // TCP state from a segment's flags: FIN or RST closes; the client's ACK of the handshake establishes.
 void updateTcpState(FlowEntry& e, uint8_t flags, bool from_client);
 
+// Turns a client's TCP segment (IPv4 or IPv6) into the RST that ends its connection (RFC 9293
+// section 3.10.7.3): back to the sender, no payload, sequence number taken from its ACK.
+Verdict resetClient(BurstState& s, rte_mbuf* m, ParsedFrame& f);
+
 // Releases a flow's local port and entry.
 void releaseFlow(BurstState& s, FlowEntry* e, bool reset);
 
 // Forwards a client segment of a spliced (or binding, for the replay) flow to its backend:
-// splice translation, full-NAT rewrite, L2, queue.
+// splice translation, full-NAT rewrite (NAT64 for an IPv6 client), L2, queue.
 Verdict forwardSpliced(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry* e);
 
 }  // namespace lb::dataplane

@@ -256,10 +256,6 @@ void releaseFlow(BurstState& s, FlowEntry* e, bool reset) {
   if (reset) s.ctx.counters->flows_reset.inc();
 }
 
-namespace {
-
-// Turns a client's TCP segment into the RST that ends its connection (RFC 9293 section 3.10.7.3):
-// back to the sender, no payload, sequence number taken from its ACK.
 Verdict resetClient(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   turnIntoReset(m, f);
   const rte_ether_addr sender = rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr;
@@ -268,6 +264,8 @@ Verdict resetClient(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   queueTx(s, m, s.rx_port);
   return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
 }
+
+namespace {
 
 // Full-NAT's rewrite toward the backend from the values armFlow precomputed, for any frame the
 // parser accepted (IPv4 options, a VLAN tag): the new address and port words are stored as they are,
@@ -409,7 +407,6 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
   }
   e->last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, false);
-  if (e->client_v6) return returnToIpv6Client(s, m, f, *e);
 
   uint64_t ip_delta = 0;
   uint64_t l4_delta = 0;
@@ -428,6 +425,7 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
     if (error == SpliceError::kNoHeadroom) return dropPacket(s, m, DropReason::kNoHeadroom);
     if (error != SpliceError::kNone) return dropPacket(s, m, DropReason::kMalformed);
   }
+  if (e->client_v6) return returnToIpv6Client(s, m, f, *e, l4_delta);  // the IPv4 header is replaced
   rewriteEndpoints(f, e->client_key.dst_addr_be, e->client_key.dst_port_be, e->client_key.src_addr_be,
                    e->client_key.src_port_be, ip_delta, l4_delta);
   const LocalPort& out = s.snap.ports[e->ingress_port];
@@ -521,7 +519,11 @@ Verdict forwardSpliced(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry* e)
   bc.packets.inc();
   bc.bytes.add(rte_pktmbuf_pkt_len(m));
   const LocalPort& egress = s.snap.ports[e->egress_port];
-  rewriteEndpoints(f, e->local_address_be, e->local_port_be, e->backend_address_be, e->backend_port_be, 0, l4_delta);
+  if (e->client_v6) {
+    translateToIpv4(m, f, *e, l4_delta);
+  } else {
+    rewriteEndpoints(f, e->local_address_be, e->local_port_be, e->backend_address_be, e->backend_port_be, 0, l4_delta);
+  }
   if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   queueTx(s, m, e->egress_port);
   return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};

@@ -143,21 +143,56 @@ const SipKey& SynCookieCodec::keyFor(uint64_t epoch) {
   return slot.key;
 }
 
-uint64_t SynCookieCodec::cookieHash(const SipKey& key, const hashing::FlowKeyV4& client_key,
-                                    uint32_t client_isn, uint32_t option_bits) const {
-  // Whole words, as hashing/key_hash.h does: addresses and ports in packet byte order.
-  const uint64_t words[3] = {
-      uint64_t{client_key.src_addr_be} | (uint64_t{client_key.dst_addr_be} << 32),
-      uint64_t{client_key.src_port_be} | (uint64_t{client_key.dst_port_be} << 16) |
-          (uint64_t{client_isn} << 32),
-      uint64_t{option_bits},
-  };
-  return sipHash24Words(key, words, 3);
+SynCookieCodec::Endpoints SynCookieCodec::endpointsOf(const hashing::FlowKeyV4& key) {
+  Endpoints e;
+  e.address_words[0] = uint64_t{key.src_addr_be} | (uint64_t{key.dst_addr_be} << 32);
+  e.address_word_count = 1;
+  e.ports = uint32_t{key.src_port_be} | (uint32_t{key.dst_port_be} << 16);
+  return e;
 }
 
-std::optional<SynCookie> SynCookieCodec::encode(const hashing::FlowKeyV4& client_key,
-                                                uint32_t client_isn, const SynOptions& offered,
-                                                uint64_t now) {
+SynCookieCodec::Endpoints SynCookieCodec::endpointsOf(const hashing::FlowKeyV6& key) {
+  Endpoints e;
+  std::memcpy(&e.address_words[0], key.src_addr.data(), key.src_addr.size());
+  std::memcpy(&e.address_words[2], key.dst_addr.data(), key.dst_addr.size());
+  e.address_word_count = 4;
+  e.ports = uint32_t{key.src_port_be} | (uint32_t{key.dst_port_be} << 16);
+  return e;
+}
+
+uint64_t SynCookieCodec::cookieHash(const SipKey& key, const Endpoints& client, uint32_t client_isn,
+                                    uint32_t option_bits) const {
+  // Whole words, as hashing/key_hash.h does: addresses and ports in packet byte order.
+  std::array<uint64_t, 6> words{};
+  const size_t n = client.address_word_count;
+  std::copy_n(client.address_words.begin(), n, words.begin());
+  words[n] = uint64_t{client.ports} | (uint64_t{client_isn} << 32);
+  words[n + 1] = uint64_t{option_bits};
+  return sipHash24Words(key, words.data(), n + 2);
+}
+
+std::optional<SynCookie> SynCookieCodec::encode(const hashing::FlowKeyV4& client_key, uint32_t client_isn,
+                                                const SynOptions& offered, uint64_t now) {
+  return encodeFor(endpointsOf(client_key), client_isn, offered, now);
+}
+
+std::optional<SynCookie> SynCookieCodec::encode(const hashing::FlowKeyV6& client_key, uint32_t client_isn,
+                                                const SynOptions& offered, uint64_t now) {
+  return encodeFor(endpointsOf(client_key), client_isn, offered, now);
+}
+
+std::optional<SynOptions> SynCookieCodec::decode(const hashing::FlowKeyV4& client_key, uint32_t client_isn,
+                                                 uint32_t ack_seq, std::optional<uint32_t> tsecr, uint64_t now) {
+  return decodeFor(endpointsOf(client_key), client_isn, ack_seq, tsecr, now);
+}
+
+std::optional<SynOptions> SynCookieCodec::decode(const hashing::FlowKeyV6& client_key, uint32_t client_isn,
+                                                 uint32_t ack_seq, std::optional<uint32_t> tsecr, uint64_t now) {
+  return decodeFor(endpointsOf(client_key), client_isn, ack_seq, tsecr, now);
+}
+
+std::optional<SynCookie> SynCookieCodec::encodeFor(const Endpoints& client, uint32_t client_isn,
+                                                   const SynOptions& offered, uint64_t now) {
   if (offered.mss < kCookieMssTable[0]) return std::nullopt;
   const uint16_t mss_index = mssIndex(offered.mss);
 
@@ -179,7 +214,7 @@ std::optional<SynCookie> SynCookieCodec::encode(const hashing::FlowKeyV4& client
   }
 
   const uint64_t epoch = epochAt(now);
-  const uint64_t h = cookieHash(keyFor(epoch), client_key, client_isn, option_bits);
+  const uint64_t h = cookieHash(keyFor(epoch), client, client_isn, option_bits);
   cookie.server_isn = static_cast<uint32_t>(h) +
                       (static_cast<uint32_t>(epoch & 0xff) << kEpochShift) +
                       (uint32_t{mss_index} << kMssIndexShift);
@@ -195,9 +230,9 @@ std::optional<SynCookie> SynCookieCodec::encode(const hashing::FlowKeyV4& client
   return cookie;
 }
 
-std::optional<SynOptions> SynCookieCodec::decode(const hashing::FlowKeyV4& client_key,
-                                                 uint32_t client_isn, uint32_t ack_seq,
-                                                 std::optional<uint32_t> tsecr, uint64_t now) {
+std::optional<SynOptions> SynCookieCodec::decodeFor(const Endpoints& client, uint32_t client_isn,
+                                                    uint32_t ack_seq, std::optional<uint32_t> tsecr,
+                                                    uint64_t now) {
   const uint32_t option_bits = tsecr ? (kOptTimestampsInUse | (*tsecr & kTsOptionMask)) : 0;
   const uint32_t server_isn = ack_seq - 1;
   const uint64_t epoch = epochAt(now);
@@ -205,7 +240,7 @@ std::optional<SynOptions> SynCookieCodec::decode(const hashing::FlowKeyV4& clien
   // epoch bits are hidden under the hash until it is subtracted.
   for (uint64_t age = 0; age < 2 && age <= epoch; ++age) {
     const uint64_t issued = epoch - age;
-    const uint64_t h = cookieHash(keyFor(issued), client_key, client_isn, option_bits);
+    const uint64_t h = cookieHash(keyFor(issued), client, client_isn, option_bits);
     const uint32_t rest = server_isn - static_cast<uint32_t>(h);
     if ((rest >> kEpochShift) != (issued & 0xff) || (rest & kMustBeZeroMask) != 0) continue;
     const uint32_t mss_index = (rest >> kMssIndexShift) & kMssIndexMask;

@@ -142,12 +142,16 @@ class SynCookieCodec {
   // `client_isn`. nullopt when the offered MSS is below 536 (see the file comment).
   std::optional<SynCookie> encode(const hashing::FlowKeyV4& client_key, uint32_t client_isn,
                                   const SynOptions& offered, uint64_t now);
+  std::optional<SynCookie> encode(const hashing::FlowKeyV6& client_key, uint32_t client_isn,
+                                  const SynOptions& offered, uint64_t now);
 
   // Checks the client's segment that completes the handshake: for the first segment after the SYN,
   // seq = client_isn + 1 and ack = server_isn + 1, so pass client_isn = seq - 1 and its ack as is.
   // `tsecr` is the segment's TSecr, or nullopt when it has no timestamps option. Returns what the
   // cookie granted, or nullopt if it is forged, for another connection, or older than two epochs.
   std::optional<SynOptions> decode(const hashing::FlowKeyV4& client_key, uint32_t client_isn,
+                                   uint32_t ack_seq, std::optional<uint32_t> tsecr, uint64_t now);
+  std::optional<SynOptions> decode(const hashing::FlowKeyV6& client_key, uint32_t client_isn,
                                    uint32_t ack_seq, std::optional<uint32_t> tsecr, uint64_t now);
 
   uint64_t epochAt(uint64_t now) const { return now / ticks_per_epoch_; }
@@ -156,9 +160,22 @@ class SynCookieCodec {
  private:
   SynCookieCodec(const SynCookieSecretSource& secrets, const SynCookieClock& clock, uint16_t window);
 
+  // What a cookie is bound to, as the words hashed: the addresses (IPv4: one word, source |
+  // destination << 32; IPv6: four), then the ports (source | destination << 16, as stored).
+  struct Endpoints {
+    std::array<uint64_t, 4> address_words{};
+    uint8_t address_word_count = 0;
+    uint32_t ports = 0;
+  };
+  static Endpoints endpointsOf(const hashing::FlowKeyV4& key);
+  static Endpoints endpointsOf(const hashing::FlowKeyV6& key);
+
+  std::optional<SynCookie> encodeFor(const Endpoints& client, uint32_t client_isn, const SynOptions& offered,
+                                     uint64_t now);
+  std::optional<SynOptions> decodeFor(const Endpoints& client, uint32_t client_isn, uint32_t ack_seq,
+                                      std::optional<uint32_t> tsecr, uint64_t now);
   const SipKey& keyFor(uint64_t epoch);
-  uint64_t cookieHash(const SipKey& key, const hashing::FlowKeyV4& client_key, uint32_t client_isn,
-                      uint32_t option_bits) const;
+  uint64_t cookieHash(const SipKey& key, const Endpoints& client, uint32_t client_isn, uint32_t option_bits) const;
 
   // Two slots indexed by epoch parity: the current and the previous epoch, which is all decode ever
   // needs, in any order of `now`.

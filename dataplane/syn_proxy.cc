@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "dataplane/backend_choice.h"
+#include "dataplane/ipv6_path.h"
 #include "dataplane/packet_path.h"
 #include "dataplane/session_table.h"
 #include "dataplane/tcp_seq.h"
@@ -69,19 +70,21 @@ bool trimFront(rte_mbuf* m, ParsedFrame& f, uint32_t overlap) {
   if (m->nb_segs != 1) return false;
   auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
   const uint16_t headers = static_cast<uint16_t>(f.l2_len + f.l3_len + (tcp->data_off >> 4) * 4u);
+  const auto segment = static_cast<uint16_t>(segmentLength(f) - overlap);
   uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
   std::memmove(data + overlap, data, headers);
   if (rte_pktmbuf_adj(m, static_cast<uint16_t>(overlap)) == nullptr) return false;
   data = rte_pktmbuf_mtod(m, uint8_t*);
-  f.ip = reinterpret_cast<rte_ipv4_hdr*>(data + f.l2_len);
+  if (f.kind == FrameKind::kIpv6) {
+    f.ip6 = reinterpret_cast<rte_ipv6_hdr*>(data + f.l2_len);
+  } else {
+    f.ip = reinterpret_cast<rte_ipv4_hdr*>(data + f.l2_len);
+  }
   f.l4 = data + f.l2_len + f.l3_len;
   tcp = static_cast<rte_tcp_hdr*>(f.l4);
   tcp->sent_seq = rte_cpu_to_be_32(rte_be_to_cpu_32(tcp->sent_seq) + overlap);
-  f.ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(f.ip->total_length) - overlap));
-  f.ip->hdr_checksum = 0;
-  f.ip->hdr_checksum = rte_ipv4_cksum(f.ip);
-  tcp->cksum = 0;
-  tcp->cksum = rte_ipv4_udptcp_cksum(f.ip, tcp);
+  setSegmentLength(f, segment);
+  finishHeaders(f);
   return true;
 }
 
@@ -136,14 +139,16 @@ uint64_t SynProxy::connectTimeout(const HttpStickyPolicy& policy) const {
 
 const Service* SynProxy::serviceOf(const Snapshot& snap, const FlowEntry& e) const {
   auto matches = [&](const Service& svc) {
-    return svc.vip_be == e.client_key.dst_addr_be && svc.port_be == e.client_key.dst_port_be &&
-           svc.protocol == Protocol::kTcp && svc.http.enabled;
+    const bool same_vip = e.client_v6 ? svc.v6 && sameAddress6(svc.vip6, e.vip6)
+                                      : !svc.v6 && svc.vip_be == e.client_key.dst_addr_be;
+    return same_vip && svc.port_be == e.client_key.dst_port_be && svc.protocol == Protocol::kTcp && svc.http.enabled;
   };
   if (e.proxy_service < snap.services.size() && matches(snap.services[e.proxy_service])) {
     return &snap.services[e.proxy_service];
   }
   // A newer snapshot may have renumbered the services.
-  const uint32_t idx = snap.service_index.find(e.client_key.dst_addr_be, e.client_key.dst_port_be, IPPROTO_TCP);
+  const uint32_t idx = e.client_v6 ? snap.service_index.findV6(e.vip6, e.client_key.dst_port_be, IPPROTO_TCP)
+                                   : snap.service_index.find(e.client_key.dst_addr_be, e.client_key.dst_port_be, IPPROTO_TCP);
   if (idx == ServiceIndex::kEmpty || !matches(snap.services[idx])) return nullptr;
   return &snap.services[idx];
 }
@@ -151,14 +156,14 @@ const Service* SynProxy::serviceOf(const Snapshot& snap, const FlowEntry& e) con
 // --- Stateless: SYN and cookie ACKs ---
 
 Verdict SynProxy::onClientSegment(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash,
-                                  uint32_t service, FlowEntry* e) {
+                                  uint32_t service, FlowEntry* e, const hashing::FlowKeyV6* key6) {
   const Service& svc = s.snap.services[service];
   const uint8_t flags = f.tcp_flags;
   const bool syn_only =
       (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG)) == RTE_TCP_SYN_FLAG;
   if (e == nullptr) {
-    if (syn_only) return answerSyn(s, m, f, svc);
-    return acceptCookie(s, m, f, flow_hash, service);
+    if (syn_only) return answerSyn(s, m, f, svc, key6);
+    return acceptCookie(s, m, f, flow_hash, service, key6);
   }
   Pending& p = slots_[e->proxy_slot];
   e->last_seen_tsc = s.now_tsc;
@@ -169,7 +174,7 @@ Verdict SynProxy::onClientSegment(BurstState& s, rte_mbuf* m, ParsedFrame& f, ui
     return consumed();
   }
   // A SYN again (its SYN-ACK was lost, or a new connection on the same 5-tuple): answer statelessly.
-  if (syn_only) return answerSyn(s, m, f, svc);
+  if (syn_only) return answerSyn(s, m, f, svc, key6);
   if (flags & RTE_TCP_FIN_FLAG) {
     // The client gave up before a backend was bound: nobody will answer its bytes, so reset.
     s.ctx.counters->proxy.client_closed_early.inc();
@@ -184,7 +189,8 @@ Verdict SynProxy::onClientSegment(BurstState& s, rte_mbuf* m, ParsedFrame& f, ui
   return onClientData(s, m, f, p, svc);
 }
 
-Verdict SynProxy::answerSyn(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Service& svc) {
+Verdict SynProxy::answerSyn(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Service& svc,
+                            const hashing::FlowKeyV6* key6) {
   TcpOptions options;
   if (!parseOptions(f, options)) return dropPacket(s, m, DropReason::kMalformed);
   const auto* tcp = static_cast<const rte_tcp_hdr*>(f.l4);
@@ -192,7 +198,8 @@ Verdict SynProxy::answerSyn(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Se
   // ECN is never granted: the backend connection may not negotiate it, and a spliced connection
   // cannot translate ECN feedback between two different congestion-control loops.
   const SynOptions offered = synOptionsOffered(options, /*ecn_setup=*/false);
-  const std::optional<SynCookie> cookie = codec_->encode(f.key, client_isn, offered, s.now_tsc);
+  const std::optional<SynCookie> cookie = key6 != nullptr ? codec_->encode(*key6, client_isn, offered, s.now_tsc)
+                                                          : codec_->encode(f.key, client_isn, offered, s.now_tsc);
   // An MSS below 536 (see syn_cookie.h): refused, counted as malformed.
   if (!cookie) return dropPacket(s, m, DropReason::kMalformed);
   // Our MSS: the policy's, but never above the client's own, a cheap proxy for the path MTU that the
@@ -217,7 +224,7 @@ Verdict SynProxy::answerSyn(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Se
 }
 
 Verdict SynProxy::acceptCookie(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash,
-                               uint32_t service) {
+                               uint32_t service, const hashing::FlowKeyV6* key6) {
   const Service& svc = s.snap.services[service];
   const uint8_t flags = f.tcp_flags;
   if (flags & RTE_TCP_RST_FLAG) return dropPacket(s, m, DropReason::kNoFlow);  // nothing to reset
@@ -228,7 +235,8 @@ Verdict SynProxy::acceptCookie(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint6
   const uint32_t seq = rte_be_to_cpu_32(tcp->sent_seq);
   const uint32_t ack = rte_be_to_cpu_32(tcp->recv_ack);
   const std::optional<uint32_t> tsecr = options.has_timestamps ? std::optional(options.tsecr) : std::nullopt;
-  const std::optional<SynOptions> accepted = codec_->decode(f.key, seq - 1, ack, tsecr, s.now_tsc);
+  const std::optional<SynOptions> accepted = key6 != nullptr ? codec_->decode(*key6, seq - 1, ack, tsecr, s.now_tsc)
+                                                             : codec_->decode(f.key, seq - 1, ack, tsecr, s.now_tsc);
   // No RST for a bad cookie: a spoofed flood must cost us nothing but the hash.
   if (!accepted) return dropPacket(s, m, DropReason::kBadSynCookie);
   const uint32_t payload = tcpPayloadLength(f);
@@ -248,7 +256,7 @@ Verdict SynProxy::acceptCookie(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint6
     rte_pktmbuf_free(m);
     return consumed();
   }
-  FlowEntry* e = s.ctx.flows.insert(f.key, flow_hash);
+  FlowEntry* e = key6 != nullptr ? s.ctx.flows.insertV6(*key6, flow_hash) : s.ctx.flows.insert(f.key, flow_hash);
   if (e == nullptr) return dropPacket(s, m, DropReason::kFlowTableFull);
   if (free_slots_.empty()) {
     s.ctx.flows.erase(e);
@@ -403,14 +411,17 @@ Verdict SynProxy::onClientData(BurstState& s, rte_mbuf* m, ParsedFrame& f, Pendi
 // --- Choosing and connecting ---
 
 uint16_t SynProxy::pickOther(const Service& svc, const Pending& p) const {
-  return nextUntriedBackend(svc, p.flow->client_key, std::span<const uint64_t>(p.tried_ids.data(), p.backends_tried));
+  const std::span<const uint64_t> tried(p.tried_ids.data(), p.backends_tried);
+  if (p.flow->client_v6) return nextUntriedBackend(svc, clientKeyV6(*p.flow), tried);
+  return nextUntriedBackend(svc, p.flow->client_key, tried);
 }
 
 Verdict SynProxy::headComplete(BurstState& s, Pending& p, const Service& svc, std::string_view head_bytes) {
   ProxyCounters& pc = s.ctx.counters->proxy;
   const HttpRequestHead head = p.scanner.request(head_bytes);
   const StickyInputs sticky{s.ctx.sessions, s.ctx.session_secret, &s.ctx.session_counters, nowSeconds(s.now_tsc)};
-  const BackendChoice choice = chooseBackend(svc, head, p.flow->client_key, sticky, pc);
+  const BackendChoice choice = p.flow->client_v6 ? chooseBackend(svc, head, clientKeyV6(*p.flow), sticky, pc)
+                                                 : chooseBackend(svc, head, p.flow->client_key, sticky, pc);
   if (choice.refused) {
     pc.strict_refusals.inc();
     s.ctx.counters->drops[static_cast<size_t>(DropReason::kStickyRefused)].inc();
@@ -454,7 +465,12 @@ bool SynProxy::connect(WorkerContext& ctx, const Snapshot& snap, Pending& p, con
     // flow to a fresh entry (the erase just freed one, so the insert cannot fail).
     const FlowEntry saved = *e;
     ctx.flows.erase(e);
-    e = ctx.flows.insert(saved.client_key, ctx.flows.hashKey(saved.client_key));
+    if (saved.client_v6) {
+      const hashing::FlowKeyV6 key = clientKeyV6(saved);
+      e = ctx.flows.insertV6(key, ctx.flows.hashKeyV6(key));
+    } else {
+      e = ctx.flows.insert(saved.client_key, ctx.flows.hashKey(saved.client_key));
+    }
     *e = saved;
     e->has_reply_key = false;
     p.flow = e;
@@ -462,6 +478,7 @@ bool SynProxy::connect(WorkerContext& ctx, const Snapshot& snap, Pending& p, con
   setBackend(*e, b);
   e->backend_id = b.id;
   addReplyIndex(ctx.flows, e, e->local_address_be, IPPROTO_TCP);
+  if (e->client_v6) armNat64(*e);
   ctx.counters->backends[b.counter_slot].new_flows.inc();
   p.phase = Pending::Phase::kConnecting;
   p.attempts = 0;

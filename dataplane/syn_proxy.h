@@ -71,9 +71,10 @@ class SynProxy {
   SynProxy& operator=(const SynProxy&) = delete;
 
   // A client segment to HTTP service `service` with no flow (`e` == nullptr) or a flow still being
-  // bound (e->proxy_phase == kBinding). Takes ownership of `m`.
+  // bound (e->proxy_phase == kBinding). Takes ownership of `m`. An IPv6 client's segment comes with
+  // its key (`key6`; `flow_hash` is then FlowTable::hashKeyV6's): cookies and flows are made from it.
   Verdict onClientSegment(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash,
-                          uint32_t service, FlowEntry* e);
+                          uint32_t service, FlowEntry* e, const hashing::FlowKeyV6* key6 = nullptr);
   // A backend segment to a flow being bound: the SYN-ACK completes the binding, a RST moves on to
   // another backend. Takes ownership of `m`.
   Verdict onBackendSegment(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry* e);
@@ -99,9 +100,9 @@ class SynProxy {
 
   explicit SynProxy(const SynProxyConfig& config);
 
-  Verdict answerSyn(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Service& svc);
-  Verdict acceptCookie(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash,
-                       uint32_t service);
+  Verdict answerSyn(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Service& svc, const hashing::FlowKeyV6* key6);
+  Verdict acceptCookie(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash, uint32_t service,
+                       const hashing::FlowKeyV6* key6);
   Verdict onClientData(BurstState& s, rte_mbuf* m, ParsedFrame& f, Pending& p, const Service& svc);
   Verdict headComplete(BurstState& s, Pending& p, const Service& svc, std::string_view head_bytes);
   uint16_t pickOther(const Service& svc, const Pending& p) const;

@@ -22,12 +22,8 @@ uint64_t replaceSum(uint32_t old_sum, uint32_t new_sum) {
   return uint64_t{static_cast<uint16_t>(~checksumFold(old_sum))} + new_sum;
 }
 
-// The options area of a parsed TCP frame, checked against the IPv4 total length.
-TcpOptionsArea optionsOf(const ParsedFrame& f) {
-  const uint32_t ip_total = rte_be_to_cpu_16(f.ip->total_length);
-  const size_t available = ip_total > f.l3_len ? ip_total - f.l3_len : 0;
-  return tcpOptionsArea(static_cast<uint8_t*>(f.l4), available);
-}
+// The options area of a parsed TCP frame, checked against the IP header's length.
+TcpOptionsArea optionsOf(const ParsedFrame& f) { return tcpOptionsArea(static_cast<uint8_t*>(f.l4), segmentLength(f)); }
 
 uint16_t tcpHeaderLength(const rte_tcp_hdr* tcp) { return static_cast<uint16_t>((tcp->data_off >> 4) * 4u); }
 
@@ -56,10 +52,50 @@ bool parseSegmentOptions(const ParsedFrame& f, TcpOptionsArea& area, TcpOptions&
   return area.bytes.empty() || parseTcpOptions(area.bytes, parsed) == TcpOptionsError::kNone;
 }
 
-uint32_t tcpPayloadLength(const ParsedFrame& f) {
+uint32_t segmentLength(const ParsedFrame& f) {
+  if (f.kind == FrameKind::kIpv6) return f.l4_len;  // the parser checked it against the frame
   const uint32_t ip_total = rte_be_to_cpu_16(f.ip->total_length);
-  const uint32_t headers = f.l3_len + tcpHeaderLength(static_cast<const rte_tcp_hdr*>(f.l4));
-  return ip_total > headers ? ip_total - headers : 0;
+  return ip_total > f.l3_len ? ip_total - f.l3_len : 0;
+}
+
+uint32_t tcpPayloadLength(const ParsedFrame& f) {
+  const uint32_t segment = segmentLength(f);
+  const uint32_t header = tcpHeaderLength(static_cast<const rte_tcp_hdr*>(f.l4));
+  return segment > header ? segment - header : 0;
+}
+
+void setSegmentLength(ParsedFrame& f, uint16_t length) {
+  if (f.kind == FrameKind::kIpv6) {
+    f.ip6->payload_len = rte_cpu_to_be_16(length);
+    f.l4_len = length;
+  } else {
+    f.ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(f.l3_len + length));
+  }
+}
+
+void swapAddresses(ParsedFrame& f) {
+  if (f.kind == FrameKind::kIpv6) {
+    uint8_t sender[sizeof(f.ip6->src_addr)];
+    std::memcpy(sender, f.ip6->src_addr, sizeof(sender));
+    std::memcpy(f.ip6->src_addr, f.ip6->dst_addr, sizeof(sender));
+    std::memcpy(f.ip6->dst_addr, sender, sizeof(sender));
+  } else {
+    const uint32_t sender = f.ip->src_addr;
+    f.ip->src_addr = f.ip->dst_addr;
+    f.ip->dst_addr = sender;
+  }
+}
+
+void finishHeaders(const ParsedFrame& f) {
+  auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
+  tcp->cksum = 0;
+  if (f.kind == FrameKind::kIpv6) {
+    tcp->cksum = rte_ipv6_udptcp_cksum(f.ip6, tcp);
+    return;
+  }
+  f.ip->hdr_checksum = 0;
+  f.ip->hdr_checksum = rte_ipv4_cksum(f.ip);
+  tcp->cksum = rte_ipv4_udptcp_cksum(f.ip, tcp);
 }
 
 SpliceError spliceClientToBackend(const ParsedFrame& f, SpliceState& st, uint64_t& l4_delta) {
@@ -171,7 +207,6 @@ SpliceError spliceBackendToClient(rte_mbuf* m, ParsedFrame& f, SpliceState& st, 
 
 void turnIntoReset(rte_mbuf* m, ParsedFrame& f) {
   auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
-  rte_ipv4_hdr* ip = f.ip;
   const uint32_t payload = tcpPayloadLength(f);
   const uint32_t seq_span = payload + ((tcp->tcp_flags & RTE_TCP_SYN_FLAG) ? 1 : 0) +
                             ((tcp->tcp_flags & RTE_TCP_FIN_FLAG) ? 1 : 0);
@@ -186,27 +221,32 @@ void turnIntoReset(rte_mbuf* m, ParsedFrame& f) {
   const uint16_t their_port = tcp->src_port;
   tcp->src_port = tcp->dst_port;
   tcp->dst_port = their_port;
-  const uint32_t their_addr = ip->src_addr;
-  ip->src_addr = ip->dst_addr;
-  ip->dst_addr = their_addr;
-  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(f.l3_len + sizeof(rte_tcp_hdr)));
-  ip->time_to_live = 64;
-  ip->hdr_checksum = 0;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  tcp->cksum = 0;
-  tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+  swapAddresses(f);
+  setSegmentLength(f, sizeof(rte_tcp_hdr));
+  if (f.kind == FrameKind::kIpv6) {
+    f.ip6->hop_limits = 64;
+  } else {
+    f.ip->time_to_live = 64;
+  }
+  finishHeaders(f);
   rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - (f.l2_len + f.l3_len + sizeof(rte_tcp_hdr))));
 }
 
 bool turnIntoSynAck(rte_mbuf* m, ParsedFrame& f, uint32_t seq, uint32_t ack, uint16_t window,
                     const uint8_t* options, uint8_t options_len) {
   if (m->nb_segs != 1) return false;
+  const bool v6 = f.kind == FrameKind::kIpv6;
+  // IPv4 options are dropped (the header becomes 20 bytes); IPv6 has no extension headers here.
+  const uint16_t l3_len = v6 ? sizeof(rte_ipv6_hdr) : sizeof(rte_ipv4_hdr);
   const auto* in_tcp = static_cast<const rte_tcp_hdr*>(f.l4);
-  const uint32_t client_addr = f.ip->src_addr;
-  const uint32_t vip_addr = f.ip->dst_addr;
   const uint16_t client_port = in_tcp->src_port;
   const uint16_t vip_port = in_tcp->dst_port;
-  const uint32_t needed = f.l2_len + sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr) + options_len;
+  uint32_t client_addr = 0, vip_addr = 0;
+  if (!v6) {
+    client_addr = f.ip->src_addr;
+    vip_addr = f.ip->dst_addr;
+  }
+  const uint32_t needed = f.l2_len + l3_len + sizeof(rte_tcp_hdr) + options_len;
   const uint32_t have = rte_pktmbuf_pkt_len(m);
   if (have < needed) {
     if (rte_pktmbuf_append(m, static_cast<uint16_t>(needed - have)) == nullptr) return false;
@@ -214,19 +254,27 @@ bool turnIntoSynAck(rte_mbuf* m, ParsedFrame& f, uint32_t seq, uint32_t ack, uin
     rte_pktmbuf_trim(m, static_cast<uint16_t>(have - needed));
   }
   uint8_t* l3 = rte_pktmbuf_mtod_offset(m, uint8_t*, f.l2_len);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
-  auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l3 + sizeof(rte_ipv4_hdr));
-  ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->type_of_service = 0;
-  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(needed - f.l2_len));
-  ip->packet_id = 0;
-  ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-  ip->time_to_live = 64;
-  ip->next_proto_id = IPPROTO_TCP;
-  ip->src_addr = vip_addr;
-  ip->dst_addr = client_addr;
-  ip->hdr_checksum = 0;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l3 + l3_len);
+  const auto segment_len = static_cast<uint16_t>(sizeof(rte_tcp_hdr) + options_len);
+  if (v6) {
+    swapAddresses(f);
+    f.ip6->vtc_flow = RTE_BE32(6u << 28);
+    f.ip6->payload_len = rte_cpu_to_be_16(segment_len);
+    f.ip6->hop_limits = 64;
+    f.l4_len = segment_len;
+  } else {
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->type_of_service = 0;
+    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(l3_len + segment_len));
+    ip->packet_id = 0;
+    ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_TCP;
+    ip->src_addr = vip_addr;
+    ip->dst_addr = client_addr;
+    f.ip = ip;
+  }
   tcp->src_port = vip_port;
   tcp->dst_port = client_port;
   tcp->sent_seq = rte_cpu_to_be_32(seq);
@@ -236,11 +284,9 @@ bool turnIntoSynAck(rte_mbuf* m, ParsedFrame& f, uint32_t seq, uint32_t ack, uin
   tcp->rx_win = rte_cpu_to_be_16(window);
   tcp->tcp_urp = 0;
   std::memcpy(tcp + 1, options, options_len);
-  tcp->cksum = 0;
-  tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
-  f.ip = ip;
   f.l4 = tcp;
-  f.l3_len = sizeof(rte_ipv4_hdr);
+  f.l3_len = l3_len;
+  finishHeaders(f);
   return true;
 }
 

@@ -78,19 +78,30 @@ SpliceError spliceBackendToClient(rte_mbuf* m, ParsedFrame& f, SpliceState& st, 
 // option is malformed (the caller drops the frame).
 bool parseSegmentOptions(const ParsedFrame& f, TcpOptionsArea& area, TcpOptions& parsed);
 
+// TCP header and payload bytes of a parsed IPv4 or IPv6 frame, as its IP header says (0 when the
+// IPv4 lengths are inconsistent).
+uint32_t segmentLength(const ParsedFrame& f);
 // TCP payload bytes of a parsed TCP frame (0 when the lengths are inconsistent).
 uint32_t tcpPayloadLength(const ParsedFrame& f);
+// Sets the IP header's length (and the frame's l4_len for IPv6) for a segment of `length` bytes; the
+// caller fixes the checksums.
+void setSegmentLength(ParsedFrame& f, uint16_t length);
+// Swaps source and destination address of an IPv4 or IPv6 frame (no checksum changes: a swap keeps
+// every sum).
+void swapAddresses(ParsedFrame& f);
+// Full IPv4 header and TCP checksums, or the TCP checksum over the IPv6 pseudo-header.
+void finishHeaders(const ParsedFrame& f);
 inline uint8_t* tcpPayload(const ParsedFrame& f) {
   auto* tcp = static_cast<uint8_t*>(f.l4);
   return tcp + ((tcp[12] >> 4) * 4u);
 }
 
 // Turns a received segment into the RST answering it (RFC 9293 3.10.7.3): back to its sender, no
-// payload, seq from its ACK. Rewrites IPv4 and TCP (full checksums; this packet is rare); the caller
-// writes L2.
+// payload, seq from its ACK. Rewrites the IPv4 or IPv6 header and TCP (full checksums; this packet is
+// rare); the caller writes L2.
 void turnIntoReset(rte_mbuf* m, ParsedFrame& f);
 
-// Turns a SYN into our SYN-ACK in place: addresses and ports swapped, IPv4 options dropped, the
+// Turns a SYN (IPv4 or IPv6) into our SYN-ACK in place: addresses and ports swapped, IPv4 options dropped, the
 // given options block, `seq`/`ack`/`window`, full checksums. The caller writes L2. False when the
 // mbuf cannot hold the new options (no tailroom).
 bool turnIntoSynAck(rte_mbuf* m, ParsedFrame& f, uint32_t seq, uint32_t ack, uint16_t window,

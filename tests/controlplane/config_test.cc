@@ -336,6 +336,25 @@ services:
   EXPECT_EQ(formatListener(web6), "[fd00:99::100]:80/tcp");
 }
 
+// Cookie stickiness serves IPv6 clients too: the SYN proxy answers them over IPv6 and binds them to
+// the IPv4 backends through NAT64.
+TEST(ParseConfigTest, Ipv6VipTakesAnHttpBlock) {
+  absl::StatusOr<Config> parsed = parseConfig(R"(
+ports: [{name: lan, address: 10.99.0.2/24, address6: "fd00:99::2/64"}]
+services:
+  - name: shop6
+    vip: "fd00:99::100"
+    port: 80
+    http: {sticky: [learn_cookie, source_address], session_cookie: SESSIONID}
+    backends: [{address: 10.99.0.11, port: 8081}, {address: 10.99.0.12, port: 8081}]
+)");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const ServiceConfig& shop6 = parsed->services[0];
+  ASSERT_TRUE(shop6.vip6.has_value());
+  ASSERT_TRUE(shop6.http.has_value());
+  EXPECT_EQ(shop6.http->session_cookie, "SESSIONID");
+}
+
 // Listeners compare by address family too: IPv6 services all have vip 0, and must not collide with
 // each other (different vip6) nor with an IPv4 service on the same port.
 TEST(ParseConfigTest, Ipv6ListenersAreDistinctFromEachOtherAndFromIpv4) {
@@ -844,9 +863,9 @@ const std::vector<BadYamlCase>& badYamlCases() {
        "full-NAT only"},
       {"Vip6Ipip", service6(kWeb6 + ", forwarding: ipip, backends: [{address: 10.99.0.11}]"),
        "services[0].forwarding: ipip cannot serve an IPv6 VIP"},
-      // The SYN proxy and splice speak IPv4 only.
-      {"Vip6Http", web6With("http: {sticky: [five_tuple]}"),
-       "services[0].http: cannot be used with an IPv6 VIP: HTTP services take IPv4 clients only"},
+      // An HTTP block on an IPv6 VIP is checked like any other.
+      {"Vip6HttpUdp", web6With("protocol: udp, http: {sticky: [five_tuple]}"),
+       "services[0].http: needs protocol tcp (protocol is udp)"},
       // Neighbour discovery for the VIP needs a port with an IPv6 address.
       {"Vip6WithoutPortAddress6", service(kWeb6 + ", " + kBackend),
        "services[0].vip: fd00:99::100 is an IPv6 VIP, which needs a port with an address6 (no port has "

@@ -367,10 +367,12 @@ TEST(RestApiServices, Ipv6ServiceRulesAreEnforced) {
   EXPECT_EQ(r.error(),
             "forwarding: dsr cannot serve an IPv6 VIP: IPv6 clients reach IPv4 backends through full-NAT only");
   json http = web6Body("fd00:99::100");
+  http["forwarding"] = "dsr";
   http["http"] = json::parse(R"({"sticky": ["five_tuple"]})");
   r = server.send("POST", "/api/v1/services", http);
   EXPECT_EQ(r.status, 400) << r.raw;
-  EXPECT_EQ(r.error(), "http: cannot be used with an IPv6 VIP: HTTP services take IPv4 clients only");
+  EXPECT_EQ(r.error(),
+            "forwarding: dsr cannot serve an IPv6 VIP: IPv6 clients reach IPv4 backends through full-NAT only");
   r = server.send("POST", "/api/v1/services", web6Body("fd00:99::2"));
   EXPECT_EQ(r.status, 400) << r.raw;
   EXPECT_EQ(r.error(), "vip: fd00:99::2 is the address6 of ports[0] (lan)");

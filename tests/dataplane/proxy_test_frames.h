@@ -5,6 +5,7 @@
 
 #include <rte_ether.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,6 +20,9 @@ struct Segment {
   rte_ether_addr dst_mac{};
   uint32_t src = 0;  // host order
   uint32_t dst = 0;
+  bool v6 = false;   // Ethernet/IPv6 from src6 to dst6 instead of IPv4
+  std::array<uint8_t, 16> src6{};
+  std::array<uint8_t, 16> dst6{};
   uint16_t sport = 0;
   uint16_t dport = 0;
   uint8_t flags = 0;
@@ -38,8 +42,10 @@ Bytes timestampOption(uint32_t tsval, uint32_t tsecr);  // NOP NOP TS
 Bytes sackOption(uint32_t left, uint32_t right);        // NOP NOP SACK with one block
 
 struct DecodedSegment {
-  bool ok = false;  // Ethernet/IPv4/TCP present and options parsed
+  bool ok = false;  // Ethernet/IPv4/TCP or Ethernet/IPv6/TCP present and options parsed
   uint32_t src = 0, dst = 0;
+  bool v6 = false;  // then src6/dst6 are the addresses, and src/dst are 0
+  std::array<uint8_t, 16> src6{}, dst6{};
   uint16_t sport = 0, dport = 0;
   uint8_t flags = 0;
   uint32_t seq = 0, ack = 0;
@@ -47,7 +53,7 @@ struct DecodedSegment {
   rte_ether_addr src_mac{}, dst_mac{};
   TcpOptions options;
   std::string payload;
-  bool checksums_valid = false;  // IPv4 header and TCP, recomputed in full
+  bool checksums_valid = false;  // IPv4 header and TCP (over the IPv4 or IPv6 pseudo-header), recomputed in full
 };
 
 DecodedSegment decodeSegment(const Bytes& frame);
