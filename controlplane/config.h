@@ -158,6 +158,11 @@ struct HttpConfig {
   // caps every session at the lifetime.
   uint32_t session_idle_s = 1800;      // 1..2592000
   uint32_t session_lifetime_s = 86400; // 1..31536000
+  // The name of another HTTP service whose learnt sessions this one uses (and adds to), so one user
+  // stays on one backend across both: an IPv6 VIP next to the IPv4 VIP of the same site, whose
+  // browsers move between the two. Empty: the service's sessions are its own. Both must name the
+  // same session_cookie (validateConfig()); the owner's session timeouts apply.
+  std::string share_sessions_with;
 };
 
 struct ServiceConfig {
@@ -181,6 +186,12 @@ struct ServiceConfig {
   std::vector<BackendConfig> backends;  // unique (address, port)
   std::optional<HttpConfig> http;       // set: delayed binding with sticky sessions (tcp + fullnat)
 };
+
+// The service whose session namespace `service` uses: its http.share_sessions_with, or itself.
+inline const std::string& sessionOwnerName(const ServiceConfig& service) {
+  return service.http.has_value() && !service.http->share_sessions_with.empty() ? service.http->share_sessions_with
+                                                                               : service.name;
+}
 
 struct StaticNeighbor {
   uint32_t address = 0;

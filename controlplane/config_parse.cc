@@ -420,7 +420,7 @@ HttpConfig readHttp(Reader& r, const Field& field) {
                              {"sticky", "session_cookie", "hash_cookie", "unavailable_target",
                               "max_head_bytes", "head_timeout_ms", "connect_timeout_ms",
                               "connect_attempts", "max_backends_tried", "mss", "window_scale",
-                              "session_idle_s", "session_lifetime_s"},
+                              "session_idle_s", "session_lifetime_s", "share_sessions_with"},
                              /*null_is_empty=*/true);
   // Duplicates and the last method are cross-item rules: validateConfig() checks them.
   if (const Field* sticky = view.find("sticky")) {
@@ -434,6 +434,7 @@ HttpConfig readHttp(Reader& r, const Field& field) {
   }
   if (const Field* cookie = view.find("session_cookie")) http.session_cookie = r.string(*cookie);
   if (const Field* cookie = view.find("hash_cookie")) http.hash_cookie = r.string(*cookie);
+  if (const Field* owner = view.find("share_sessions_with")) http.share_sessions_with = r.string(*owner);
   r.optionalParsed(view, "unavailable_target", parseStickyTargetPolicy, "soft or strict",
                    http.unavailable_target);
   r.optionalInteger(view, "max_head_bytes", kMinMaxHeadBytes, kMaxMaxHeadBytes, http.max_head_bytes);

@@ -445,6 +445,34 @@ absl::Status checkHttp(std::string_view service_path, const ServiceConfig& servi
   });
 }
 
+// http.share_sessions_with names an HTTP service that owns its sessions and reads the same cookie: a
+// chain would leave the namespace to whichever service happened to be read first, and two cookie
+// names would learn one user's session twice under different keys.
+absl::Status checkSharedSessions(const std::string& service_path, const ServiceConfig& service,
+                                 const std::vector<ServiceConfig>& services) {
+  if (!service.http.has_value() || service.http->share_sessions_with.empty()) return absl::OkStatus();
+  const std::string path = service_path + ".http.share_sessions_with";
+  const std::string& owner_name = service.http->share_sessions_with;
+  if (owner_name == service.name) return fieldError(path, absl::StrFormat("%s is this service itself", quoteValue(owner_name)));
+  const auto owner = std::find_if(services.begin(), services.end(),
+                                  [&](const ServiceConfig& s) { return s.name == owner_name; });
+  if (owner == services.end()) return fieldError(path, absl::StrFormat("no service is named %s", quoteValue(owner_name)));
+  if (!owner->http.has_value()) {
+    return fieldError(path, absl::StrFormat("%s has no http block, so no sessions to share", quoteValue(owner_name)));
+  }
+  if (!owner->http->share_sessions_with.empty()) {
+    return fieldError(path, absl::StrFormat("%s shares the sessions of %s itself: name %s", quoteValue(owner_name),
+                                            quoteValue(owner->http->share_sessions_with),
+                                            quoteValue(owner->http->share_sessions_with)));
+  }
+  if (owner->http->session_cookie != service.http->session_cookie) {
+    return fieldError(path, absl::StrFormat("%s learns session_cookie %s, this service %s: they must be the same",
+                                            quoteValue(owner_name), quoteValue(owner->http->session_cookie),
+                                            quoteValue(service.http->session_cookie)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status checkSessions(const SessionsConfig& sessions) {
   if (auto s = checkRange("sessions.capacity", sessions.capacity, kMinSessionCapacity,
                           kMaxSessionCapacity);
@@ -597,6 +625,12 @@ absl::Status checkServices(const Config& config) {
     if (auto s = checkHealthCheck(path, service.health_check); !s.ok()) return s;
     if (auto s = checkHttp(path, service); !s.ok()) return s;
     if (auto s = checkBackends(path, service); !s.ok()) return s;
+  }
+  for (size_t i = 0; i < config.services.size(); ++i) {
+    if (auto s = checkSharedSessions(absl::StrFormat("services[%d]", i), config.services[i], config.services);
+        !s.ok()) {
+      return s;
+    }
   }
   // Each HTTP service owns one of the session table's per-service timeout slots.
   const size_t http_services = static_cast<size_t>(std::count_if(

@@ -329,7 +329,8 @@ absl::Status Daemon::rebuildAndPublishLocked() {
   // sessions take changed timeouts at their next check (the table reads them per entry).
   for (size_t i = 0; i < config_.services.size(); ++i) {
     const ServiceConfig& sc = config_.services[i];
-    if (!sc.http.has_value()) continue;
+    // A sharing service uses its owner's namespace, whose timeouts the owner sets.
+    if (!sc.http.has_value() || !sc.http->share_sessions_with.empty()) continue;
     const dataplane::SessionTimeouts timeouts{.idle_s = sc.http->session_idle_s,
                                               .lifetime_s = sc.http->session_lifetime_s};
     if (auto st = sessions_->setTimeouts((*snap)->services[i].http.session_service, timeouts); !st.ok()) {
@@ -493,7 +494,7 @@ absl::StatusOr<uint16_t> Daemon::sessionServiceLocked(const std::string& service
   if (it == config_.services.end()) {
     return absl::NotFoundError(absl::StrFormat("service \"%s\" not found", service));
   }
-  const auto slot = session_services_.slots().find(service);
+  const auto slot = session_services_.slots().find(sessionOwnerName(*it));
   if (!it->http.has_value() || slot == session_services_.slots().end() || sessions_ == nullptr) {
     return absl::NotFoundError(
         absl::StrFormat("service \"%s\" has no sticky sessions (no http block)", service));

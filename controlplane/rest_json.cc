@@ -194,7 +194,7 @@ constexpr std::string_view kHttpFields[] = {
     "sticky",          "session_cookie",     "hash_cookie",      "unavailable_target",
     "max_head_bytes",  "head_timeout_ms",    "connect_timeout_ms", "connect_attempts",
     "max_backends_tried", "mss",             "window_scale",     "session_idle_s",
-    "session_lifetime_s"};
+    "session_lifetime_s", "share_sessions_with"};
 constexpr std::string_view kTimeoutFields[] = {"tcp_syn_s", "tcp_established_s", "tcp_closing_s",
                                                "udp_s"};
 
@@ -302,6 +302,7 @@ void readHttp(BodyReader& reader, const json& value, std::string_view path, Http
   }
   reader.text(value, path, "session_cookie", http.session_cookie);
   reader.text(value, path, "hash_cookie", http.hash_cookie);
+  reader.text(value, path, "share_sessions_with", http.share_sessions_with);
   reader.parsed(value, path, "unavailable_target", parseStickyTargetPolicy, http.unavailable_target);
   reader.integer(value, path, "max_head_bytes", kMinMaxHeadBytes, kMaxMaxHeadBytes, http.max_head_bytes);
   reader.integer(value, path, "head_timeout_ms", kMinHeadTimeoutMs, kMaxHeadTimeoutMs,
@@ -430,6 +431,7 @@ nlohmann::json httpToJson(const HttpConfig& http) {
   // Only the names in use, as in the file: a name without its method is an error there.
   if (!http.session_cookie.empty()) out["session_cookie"] = http.session_cookie;
   if (!http.hash_cookie.empty()) out["hash_cookie"] = http.hash_cookie;
+  if (!http.share_sessions_with.empty()) out["share_sessions_with"] = http.share_sessions_with;
   return out;
 }
 

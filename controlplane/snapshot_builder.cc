@@ -185,10 +185,10 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
     if (sc.http.has_value()) {
       uint16_t session_service = 0;
       if (in.session_services != nullptr) {
-        auto index = in.session_services->slotFor(sc.name);
+        auto index = in.session_services->slotFor(sessionOwnerName(sc));
         if (!index.ok()) return index.status();
         session_service = *index;
-        live_http_services.push_back(sc.name);
+        live_http_services.push_back(sessionOwnerName(sc));
       } else {
         session_service = static_cast<uint16_t>(snap->services.size());
       }

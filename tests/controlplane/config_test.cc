@@ -353,6 +353,19 @@ services:
   ASSERT_TRUE(shop6.vip6.has_value());
   ASSERT_TRUE(shop6.http.has_value());
   EXPECT_EQ(shop6.http->session_cookie, "SESSIONID");
+  EXPECT_TRUE(shop6.http->share_sessions_with.empty());
+
+  absl::StatusOr<Config> shared = parseConfig(R"(
+ports: [{name: lan, address: 10.99.0.2/24, address6: "fd00:99::2/64"}]
+services:
+  - {name: shop, vip: 10.99.0.100, port: 80, http: {session_cookie: SESSIONID}, backends: [{address: 10.99.0.11, port: 8081}]}
+  - {name: shop6, vip: "fd00:99::100", port: 80, backends: [{address: 10.99.0.11, port: 8081}],
+     http: {session_cookie: SESSIONID, share_sessions_with: shop}}
+)");
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  EXPECT_EQ(shared->services[1].http->share_sessions_with, "shop");
+  EXPECT_EQ(sessionOwnerName(shared->services[1]), "shop");
+  EXPECT_EQ(sessionOwnerName(shared->services[0]), "shop");
 }
 
 // Listeners compare by address family too: IPv6 services all have vip 0, and must not collide with
@@ -863,6 +876,29 @@ const std::vector<BadYamlCase>& badYamlCases() {
        "full-NAT only"},
       {"Vip6Ipip", service6(kWeb6 + ", forwarding: ipip, backends: [{address: 10.99.0.11}]"),
        "services[0].forwarding: ipip cannot serve an IPv6 VIP"},
+      // share_sessions_with names another HTTP service that owns its sessions and reads the same cookie.
+      {"ShareSessionsWithItself", webWith("http: {session_cookie: SID, share_sessions_with: web}"),
+       "services[0].http.share_sessions_with: \"web\" is this service itself"},
+      {"ShareSessionsWithNobody", webWith("http: {session_cookie: SID, share_sessions_with: shop}"),
+       "services[0].http.share_sessions_with: no service is named \"shop\""},
+      {"ShareSessionsWithPlainService",
+       kPorts + "services:\n  - {" + kWeb + ", " + kBackend + "}\n" +
+           "  - {name: web2, vip: 10.99.0.101, port: 80, " + kBackend +
+           ", http: {session_cookie: SID, share_sessions_with: web}}\n",
+       "services[1].http.share_sessions_with: \"web\" has no http block, so no sessions to share"},
+      {"ShareSessionsChain",
+       kPorts + "services:\n  - {" + kWeb + ", " + kBackend + ", http: {session_cookie: SID}}\n" +
+           "  - {name: web2, vip: 10.99.0.101, port: 80, " + kBackend +
+           ", http: {session_cookie: SID, share_sessions_with: web}}\n" +
+           "  - {name: web3, vip: 10.99.0.102, port: 80, " + kBackend +
+           ", http: {session_cookie: SID, share_sessions_with: web2}}\n",
+       "services[2].http.share_sessions_with: \"web2\" shares the sessions of \"web\" itself: name \"web\""},
+      {"ShareSessionsOtherCookie",
+       kPorts + "services:\n  - {" + kWeb + ", " + kBackend + ", http: {session_cookie: SID}}\n" +
+           "  - {name: web2, vip: 10.99.0.101, port: 80, " + kBackend +
+           ", http: {session_cookie: JSESSIONID, share_sessions_with: web}}\n",
+       "services[1].http.share_sessions_with: \"web\" learns session_cookie \"SID\", this service "
+       "\"JSESSIONID\": they must be the same"},
       // An HTTP block on an IPv6 VIP is checked like any other.
       {"Vip6HttpUdp", web6With("protocol: udp, http: {sticky: [five_tuple]}"),
        "services[0].http: needs protocol tcp (protocol is udp)"},

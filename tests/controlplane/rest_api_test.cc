@@ -356,6 +356,29 @@ TEST(RestApiServices, Ipv6ListenersConflictOnlyOnTheSameVip6) {
   EXPECT_EQ(server.ops().applies(), 3);
 }
 
+// An IPv6 HTTP service sharing the IPv4 one's sessions: created, read back with the field, and refused
+// with the key's path when the named service has no http block.
+TEST(RestApiServices, Ipv6HttpServiceSharesSessions) {
+  Config config = configWithAddress6();
+  config.services[0].http = HttpConfig{};
+  config.services[0].http->session_cookie = "SID";
+  ASSERT_TRUE(validateConfig(config).ok());
+  Server server{"", config};
+  const std::string owner = config.services[0].name;
+  const std::string plain = config.services[1].name;
+  json shop6 = web6Body("fd00:99::100");
+  shop6["http"] = {{"session_cookie", "SID"}, {"share_sessions_with", plain}};
+  HttpResult r = server.send("POST", "/api/v1/services", shop6);
+  EXPECT_EQ(r.status, 400) << r.raw;
+  EXPECT_EQ(r.error(), "http.share_sessions_with: \"" + plain + "\" has no http block, so no sessions to share");
+  shop6["http"]["share_sessions_with"] = owner;
+  r = server.send("POST", "/api/v1/services", shop6);
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["http"]["share_sessions_with"], owner);
+  EXPECT_EQ(server.get("/api/v1/services/web6").body, r.body);
+  EXPECT_EQ(server.ops().currentConfig().services[2].http->share_sessions_with, owner);
+}
+
 // validateConfig's IPv6 rules reach REST clients with paths relative to the request body.
 TEST(RestApiServices, Ipv6ServiceRulesAreEnforced) {
   Server server{"", configWithAddress6()};

@@ -109,5 +109,46 @@ TEST(SnapshotBuilderIpv6Test, Ipv6ServicesAreV6WithTheirBytes) {
   EXPECT_FALSE(index.isVip(0));
 }
 
+// A service with http.share_sessions_with takes its owner's session namespace, so a cookie learnt on
+// either VIP is found on both; a third HTTP service keeps its own.
+TEST(SnapshotBuilderIpv6Test, SharedSessionsUseTheOwnersNamespace) {
+  absl::StatusOr<Config> config = parseConfig(R"(
+ports: [{name: lan, address: 10.99.0.2/24, address6: "fd00:99::2/64"}]
+services:
+  - name: shop
+    vip: 10.99.0.100
+    port: 80
+    http: {session_cookie: SID}
+    backends: [{address: 10.99.0.11, port: 8081}]
+  - name: other
+    vip: 10.99.0.101
+    port: 80
+    http: {session_cookie: SID}
+    backends: [{address: 10.99.0.11, port: 8081}]
+  - name: shop6
+    vip: "fd00:99::100"
+    port: 80
+    http: {session_cookie: SID, share_sessions_with: shop}
+    backends: [{address: 10.99.0.11, port: 8081}]
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  NeighborTable neighbors;
+  CounterSlots slots(64);
+  ServiceSlots sessions(16);
+  BuildInputs in;
+  in.config = &*config;
+  in.port_macs.assign(config->ports.size(), rte_ether_addr{{0x02, 0, 0, 0, 0, 0x01}});
+  in.neighbors = &neighbors;
+  in.counter_slots = &slots;
+  in.session_services = &sessions;
+  in.tsc_hz = 1000;
+  auto snap = buildSnapshot(in);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  const auto& services = (*snap)->services;
+  EXPECT_EQ(services[2].http.session_service, services[0].http.session_service);
+  EXPECT_NE(services[1].http.session_service, services[0].http.session_service);
+  EXPECT_EQ(sessions.slots().size(), 2u) << "shop6 owns no namespace of its own";
+}
+
 }  // namespace
 }  // namespace lb::controlplane
