@@ -23,6 +23,10 @@ Cases (each printed as `CASE <name>: PASS|FAIL`; all run, the test fails if any 
   wrk            wrk keep-alive and with `Connection: close`, 3 s each: no socket errors, no non-2xx
   transfer       20 MB download and 20 MB upload through the splice, SHA-256 on both ends, served by
                  the user's session backend
+  ipv6           a dual-stack user (the client's fd00:99::10): logs in on VIP6 (the SYN proxy answers
+                 over IPv6, the backend sees IPv4 through NAT64), stays Logged In on that backend over
+                 IPv6, keeps it on the IPv4 VIP with the same cookie (web6 shares web's sessions),
+                 downloads and uploads 5 MB through the IPv6 splice intact, and logs out
 
 The helpers here (sticky_config, Users, Metrics, ...) are shared with test_sticky_matrix.py,
 tools/demo_sessions.py and bench/e2e/sticky_cpu.py.
@@ -38,7 +42,7 @@ import traceback
 from pathlib import Path
 
 import harness
-from harness import (APPS, VIP, Deadline, TestFailure, backend_addr, check, log, parse_metrics, python,
+from harness import (APPS, VIP, VIP6, Deadline, TestFailure, backend_addr, check, log, parse_metrics, python,
                      run_test, wait_for)
 
 sys.path.insert(0, str(APPS))
@@ -49,6 +53,7 @@ COOKIE = "SESSIONID"
 API = "http://127.0.0.1:9180"
 STICKY_PROBE = APPS / "sticky_probe.py"
 SESSION_APP = APPS / "session_app.py"
+DUAL_STACK_SITE = "shop.test"  # a name with both VIPs, as a dual-stack site's A and AAAA records
 USER_ADDR_BASE = 30  # user k's source address is 10.99.0.(30 + k), a secondary address in P-cl
 BACKEND_RE = re.compile(r"\bon (b\d+)\b")
 
@@ -63,14 +68,19 @@ def http_block(sticky=("learn_cookie", "source_address"), unavailable="soft", **
 
 
 def sticky_config(ctx, backends=(1, 2, 3), states=None, sticky=("learn_cookie", "source_address"),
-                  unavailable="soft", capacity=65536, port=SESSION_PORT, **http_overrides):
+                  unavailable="soft", capacity=65536, port=SESSION_PORT, ipv6=False, **http_overrides):
     """harness.make_config with service web on the session app's port and an `http:` block.
 
-    states: {backend index: enabled|draining|disabled}."""
+    states: {backend index: enabled|draining|disabled}. ipv6: the same service on VIP6 as well (web6),
+    sharing web's sessions, so a user keeps one backend whichever VIP their browser picks."""
     states = states or {}
     cfg = ctx.config([(backend_addr(i), 1, states.get(i)) for i in backends], web_port=port)
     cfg["services"][0]["http"] = http_block(sticky, unavailable, **http_overrides)
     cfg["sessions"] = {"capacity": capacity}
+    if ipv6:
+        harness.add_ipv6_vip(cfg)
+        web6 = next(s for s in cfg["services"] if s["name"] == "web6")
+        web6["http"] = dict(web6["http"], share_sessions_with="web")
     return cfg
 
 
@@ -99,10 +109,13 @@ class Reply:
 
 
 class User:
-    """One user: a cookie jar, and a source address (None: the client's own 10.99.0.10)."""
+    """One user: a cookie jar, and a source address (None: the client's own 10.99.0.10, or fd00:99::10
+    with vip=VIP6). With `site`, requests go to that host name resolved to `vip` (curl --resolve), as a
+    browser reaches a dual-stack site: cookies belong to the name, so two User objects with one name
+    and one site but different VIPs are one user whose browser picks IPv4 or IPv6."""
 
-    def __init__(self, topo, workdir, name, source=None):
-        self.topo, self.name, self.source = topo, name, source
+    def __init__(self, topo, workdir, name, source=None, vip=VIP, site=None):
+        self.topo, self.name, self.source, self.vip, self.site = topo, name, source, vip, site
         self.jar = Path(workdir) / ("%s.cookies" % name)
         self.home = None     # backend that answered this user's first cookie-less request
         self.session = None  # backend that holds this user's session (as far as the test knows)
@@ -112,8 +125,13 @@ class User:
         if self.source:
             args += ["--interface", self.source]
         path = step if step.startswith("/") else "/api/users/" + step
-        p = self.topo.run("cl", ["curl", "-sS", "--fail", "--max-time", str(timeout), *args,
-                                 "http://%s%s" % (VIP, path)], timeout=timeout + 5, check_rc=False)
+        address = "[%s]" % self.vip if ":" in self.vip else self.vip
+        host = address
+        if self.site:
+            args += ["--resolve", "%s:80:%s" % (self.site, address)]
+            host = self.site
+        p = self.topo.run("cl", ["curl", "-sS", "-g", "--fail", "--max-time", str(timeout), *args,
+                                 "http://%s%s" % (host, path)], timeout=timeout + 5, check_rc=False)
         return Reply(p.returncode, p.stdout.strip(), p.stderr)
 
     def login(self):
@@ -299,6 +317,8 @@ def start_lab(ctx, n_users=6, **cfg_kw):
     require_tool("curl")
     topo = ctx.topology(backends=3)
     users = make_users(topo, ctx.workdir, n_users)
+    if cfg_kw.get("ipv6"):
+        topo.enable_client_ipv6()
     lb = ctx.start_tetherd(sticky_config(ctx, **cfg_kw))
     probe_user = User(topo, ctx.workdir, "warmup")
     wait_for("the session app behind tetherd's VIP", lambda: probe_user.get("status", timeout=3).ok, 20,
@@ -442,7 +462,7 @@ def case_strict(ctx, topo, lb, users):
     target = backend_index(u.session)
     before = Metrics(topo)
     log("  reload: unavailable_target strict, %s (holding %s's session) disabled" % (u.session, u.name))
-    lb.reload(sticky_config(ctx, states={target: "disabled"}, unavailable="strict"))
+    lb.reload(sticky_config(ctx, states={target: "disabled"}, unavailable="strict", ipv6=True))
     wait_for("the reload to be applied (generation grows)",
              lambda: Metrics(topo).sum("tether_table_generation") > before.sum("tether_table_generation"), 10)
     r = u.get("status")
@@ -451,7 +471,7 @@ def case_strict(ctx, topo, lb, users):
     delta = metric_delta(before, after, "tether_proxy_strict_refusals_total")
     check(delta >= 1, "tether_proxy_strict_refusals_total did not rise (+%d)" % delta)
     log("  %s's request was reset (curl rc %d); tether_proxy_strict_refusals_total +%d" % (u.name, r.rc, delta))
-    lb.reload(sticky_config(ctx))
+    lb.reload(sticky_config(ctx, ipv6=True))
     wait_for("back to soft with every backend enabled", lambda: u.get("status").ok, 10, interval=0.2)
     r = u.get("status")
     check(r.logged_in and r.backend == u.session, "after going back to soft, %s: %r" % (u.name, r))
@@ -508,7 +528,11 @@ def case_wrk(topo, users):
 
 
 def case_transfer(ctx, topo, users, megabytes=20):
-    u = [x for x in users if x.cookie()][0]
+    transfer_through_splice(ctx, [x for x in users if x.cookie()][0], megabytes)
+
+
+def transfer_through_splice(ctx, u, megabytes):
+    """A download and an upload of `megabytes` by user u, through its session backend, SHA-256 checked."""
     down_bytes = megabytes * 1000 * 1000 + 7  # odd size: the last segment is partial
     path, hdrs = ctx.workdir / "download.bin", ctx.workdir / "download.hdr"
     r = u.get("/blob?bytes=%d" % down_bytes, timeout=60, extra=("-o", str(path), "-D", str(hdrs)))
@@ -531,8 +555,34 @@ def case_transfer(ctx, topo, users, megabytes=20):
     up.unlink()
 
 
+def case_ipv6(ctx, topo):
+    before = Metrics(topo)
+    u6 = User(topo, ctx.workdir, "dual", vip=VIP6, site=DUAL_STACK_SITE)
+    r = u6.login()
+    log("  %s over IPv6: %r" % (u6.name, r))
+    replies = [u6.get("status") for _ in range(10)]
+    bad = [(i, x) for i, x in enumerate(replies) if not (x.logged_in and x.backend == u6.session)]
+    check(not bad, "logged in over IPv6 on %s, but status said %s" % (u6.session, bad[:3]))
+    log("  10 x status over IPv6: Logged In on %s every time" % u6.session)
+    u4 = User(topo, ctx.workdir, "dual", site=DUAL_STACK_SITE)  # the same browser, on the IPv4 VIP
+    for i in range(5):
+        x = u4.get("status")
+        check(x.logged_in and x.backend == u6.session, "over IPv4 with the IPv6 login's cookie, status %d: %r "
+              "(session on %s)" % (i, x, u6.session))
+    log("  5 x status over IPv4 with the same cookie: Logged In on %s (web6 shares web's sessions)" % u6.session)
+    transfer_through_splice(ctx, u6, 5)
+    r = u6.get("logout")
+    check(r.ok and r.text.startswith("Logged Out on %s" % u6.session), "logout over IPv6: %r" % r)
+    check(u6.cookie() is None, "the app's logout did not clear the cookie in curl's jar")
+    after = Metrics(topo)
+    by_cookie = metric_delta(before, after, "tether_sticky_chosen_total", method="learn_cookie")
+    spliced = metric_delta(before, after, "tether_proxy_connections_spliced_total")
+    check(by_cookie >= 17, "tether_sticky_chosen_total{method=learn_cookie} +%d, want >= 17" % by_cookie)
+    log("  the proxy spliced %d connections, %d bound by the learnt cookie" % (spliced, by_cookie))
+
+
 def body(ctx):
-    topo, lb, users = start_lab(ctx, n_users=8)
+    topo, lb, users = start_lab(ctx, n_users=8, ipv6=True)
     cases = Cases(ctx)
     cases.run("lab", case_lab, topo, users)
     cases.run("spread_logins", users_on_distinct_backends, users[2:], 2)
@@ -541,6 +591,7 @@ def body(ctx):
     cases.run("strict", case_strict, ctx, topo, lb, users)
     cases.run("wrk", case_wrk, topo, users)
     cases.run("transfer", case_transfer, ctx, topo, users, ctx.args.transfer_mb)
+    cases.run("ipv6", case_ipv6, ctx, topo)
     lb.check_alive()
     cases.finish()
 
