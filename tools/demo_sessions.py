@@ -14,8 +14,11 @@ twice and is printed side by side:
 
 Then, in cookie mode, failover: two users (each with their own source address) log in, the
 instance holding user 1's session is killed, and user 1's next request is served by a live instance
-(a fresh session, so "Logged Out" there) while user 2 stays logged in. `--key source_address` runs
-the older comparison (5-tuple vs source-address affinity) instead of cookie mode.
+(a fresh session, so "Logged Out" there) while user 2 stays logged in. Last, a dual-stack user: the
+service is also offered on an IPv6 VIP that shares its sessions, the user's browser reaches the site
+by name (shop.test, both VIPs) and logs in over IPv6, and its requests alternating between IPv4 and
+IPv6 all find the one session. `--key source_address` runs the older comparison (5-tuple vs
+source-address affinity) instead of cookie mode.
 """
 import argparse
 import sys
@@ -25,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integrat
 import harness  # noqa: E402
 from harness import Context, backend_addr, wait_for  # noqa: E402
 import test_sticky  # noqa: E402
-from test_sticky import SESSION_PORT, User, kill_session_app, make_users, sticky_config  # noqa: E402
+from test_sticky import (DUAL_STACK_SITE, SESSION_PORT, User, kill_session_app, make_users,  # noqa: E402
+                         sticky_config)
 
 STATUS_CHECKS = 10
 STEPS = ["login"] + ["status"] * STATUS_CHECKS + ["logout", "status", "login", "status"]
@@ -39,7 +43,8 @@ def run_scenario(tetherd, mode, failover):
     try:
         topo = ctx.topology(backends=3)
         if mode == "cookie":
-            cfg = sticky_config(ctx)
+            topo.enable_client_ipv6()
+            cfg = sticky_config(ctx, ipv6=True)
         else:
             cfg = ctx.config([(backend_addr(i), 1) for i in (1, 2, 3)], web_port=SESSION_PORT)
             cfg["services"][0]["key"] = mode
@@ -51,6 +56,8 @@ def run_scenario(tetherd, mode, failover):
         lines, ok = [], True
         if failover:
             lines, ok = run_failover(topo, ctx.workdir)
+            dual_lines, dual_ok = run_dual_stack(topo, ctx.workdir)
+            lines, ok = lines + dual_lines, ok and dual_ok
         return replies, lines, ok
     finally:
         ctx.teardown()
@@ -87,6 +94,24 @@ def run_failover(topo, workdir):
     return lines, ok
 
 
+def run_dual_stack(topo, workdir):
+    """One browser, one session, both address families (web6 shares web's sessions)."""
+    over_v6 = User(topo, workdir, "dual", vip=harness.VIP6, site=DUAL_STACK_SITE)
+    over_v4 = User(topo, workdir, "dual", site=DUAL_STACK_SITE)
+    r = over_v6.login()
+    lines = ["a dual-stack user logs in on %s over IPv6 ([%s]) -> %r" % (DUAL_STACK_SITE, harness.VIP6, r)]
+    ok, seen = True, []
+    for i in range(6):
+        user, family = (over_v4, "IPv4") if i % 2 == 0 else (over_v6, "IPv6")
+        x = user.get("status")
+        seen.append("%s %s" % (family, x.backend if x.logged_in else repr(x)))
+        ok = ok and x.logged_in and x.backend == over_v6.session
+    lines.append("  status, alternating IPv4 and IPv6: " + ", ".join(seen))
+    lines.append("dual-stack %s" % ("as expected: one session on %s over both VIPs" % over_v6.session
+                                    if ok else "NOT as expected"))
+    return lines, ok
+
+
 def cell(reply):
     text = repr(reply).strip("'\"")
     return text if len(text) <= WIDTH else text[:WIDTH - 3] + "..."
@@ -109,7 +134,7 @@ def main():
     print("\nstatus checks that found the session: five_tuple %d/%d, %s %d/%d" %
           (found(base), STATUS_CHECKS, sticky, found(runs), STATUS_CHECKS))
     if fail_lines:
-        print("\nfailover (%s):" % sticky)
+        print("\nfailover and dual stack (%s):" % sticky)
         for line in fail_lines:
             print("  " + line)
     sys.exit(0 if found(runs) == STATUS_CHECKS and fail_ok else 1)

@@ -1625,11 +1625,12 @@ TEST(ExampleConfigsTest, Ipv6ConfigAddsIpv6Services) {
 }
 
 // sticky.yaml is the seeds' lab on the topology: VIP :80 -> session_app on 10.99.0.11-13:8081, cookie
-// first (SESSIONID), client address as the fallback, checked on a path session_app answers with 200.
+// first (SESSIONID), client address as the fallback, checked on a path session_app answers with 200;
+// and the same on the IPv6 VIP, sharing the sessions.
 TEST(ExampleConfigsTest, StickyConfigIsTheSessionLab) {
   absl::StatusOr<Config> config = loadConfigFile(std::string(TETHER_CONFIGS_DIR) + "/sticky.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
-  ASSERT_EQ(config->services.size(), 1u);
+  ASSERT_EQ(config->services.size(), 2u);
   const ServiceConfig& shop = config->services[0];
   EXPECT_EQ(formatIpv4(shop.vip), "10.99.0.100");
   EXPECT_EQ(shop.port, 80);
@@ -1645,6 +1646,14 @@ TEST(ExampleConfigsTest, StickyConfigIsTheSessionLab) {
   EXPECT_EQ(shop.http->session_cookie, "SESSIONID");
   EXPECT_EQ(shop.health_check.type, HealthCheckType::kHttp);
   EXPECT_EQ(shop.health_check.http_path, "/api/users/status");
+  // shop6: the same shop for IPv6 clients, on shop's sessions.
+  const ServiceConfig& shop6 = config->services[1];
+  ASSERT_TRUE(shop6.vip6.has_value());
+  EXPECT_EQ(formatVip(shop6), "fd00:99::100");
+  ASSERT_TRUE(shop6.http.has_value());
+  EXPECT_EQ(shop6.http->share_sessions_with, "shop");
+  EXPECT_EQ(shop6.http->session_cookie, shop.http->session_cookie);
+  EXPECT_EQ(sessionOwnerName(shop6), "shop");
 }
 
 // ----------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // libFuzzer target for the whole packet path (dataplane/packet_processor.h): each input is a few
 // frames fed through processBurst in one or more bursts, with a snapshot holding an HTTP service
-// (SYN proxy, learnt and hashed cookies), a plain full-NAT TCP service and a UDP service, followed
+// (SYN proxy, learnt and hashed cookies), a plain full-NAT TCP service and a UDP service, each on an
+// IPv4 VIP and on an IPv6 one (NAT64; the two HTTP services share their sessions), followed
 // optionally by the worker loop's timer work (SynProxy::poll, flow expiry). Built only with
 // -Dfuzz=true under clang (see the HTTP section of tests/dataplane/meson.build for the commands).
 // It checks, beyond ASan/UBSan's memory checks:
@@ -155,9 +156,11 @@ dp::Snapshot* makeSnapshot() {
   snap->services.push_back(makeService(kHttpPort, dp::Protocol::kTcp, kBackendPort, true, 0));
   snap->services.push_back(makeService(kTcpPort, dp::Protocol::kTcp, kBackendPort, false, 4));
   snap->services.push_back(makeService(kUdpPort, dp::Protocol::kUdp, kUdpBackendPort, false, 8));
-  for (auto [port, protocol, backend_port, first_slot] : {std::tuple(kTcpPort, dp::Protocol::kTcp, kBackendPort, 12u),
-                                                          std::tuple(kUdpPort, dp::Protocol::kUdp, kUdpBackendPort, 16u)}) {
-    dp::Service v6 = makeService(port, protocol, backend_port, false, first_slot);
+  for (auto [port, protocol, backend_port, http, first_slot] :
+       {std::tuple(kTcpPort, dp::Protocol::kTcp, kBackendPort, false, 12u),
+        std::tuple(kUdpPort, dp::Protocol::kUdp, kUdpBackendPort, false, 16u),
+        std::tuple(kHttpPort, dp::Protocol::kTcp, kBackendPort, true, 20u)}) {
+    dp::Service v6 = makeService(port, protocol, backend_port, http, first_slot);
     v6.v6 = true;
     v6.vip6 = kVip6;
     v6.vip_be = 0;
@@ -348,12 +351,15 @@ std::vector<dp::test::DecodedSegment> lastTx(const std::vector<uint8_t>& input) 
 }
 
 dp::test::Segment clientSeg(uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack, Bytes options,
-                            std::string payload = {}) {
+                            std::string payload = {}, bool v6 = false) {
   dp::test::Segment s;
   s.src_mac = clientMac();
   s.dst_mac = portMac(0);
   s.src = kClientIp;
   s.dst = kVip;
+  s.v6 = v6;
+  s.src6 = kClientIp6;
+  s.dst6 = kVip6;
   s.sport = 40000;
   s.dport = dport;
   s.flags = flags;
@@ -384,12 +390,16 @@ constexpr uint8_t kPshAck = RTE_TCP_PSH_FLAG | RTE_TCP_ACK_FLAG;
 constexpr uint8_t kFinAck = RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG;
 
 // An HTTP conversation through the SYN proxy: the head in `parts` (one segment each), the backend's
-// response, FINs both ways.
+// response, FINs both ways; from the IPv6 client to the IPv6 VIP with `v6`.
 // `backend_host`: where the head's cookie must send it (0: any).
 std::vector<uint8_t> httpConversation(const std::vector<std::string>& parts, const std::string& response,
-                                      uint8_t backend_host) {
+                                      uint8_t backend_host, bool v6 = false) {
   namespace t = dp::test;
   SeedWriter w;
+  auto clientSeg = [v6](uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack, Bytes options,
+                        std::string payload = {}) {
+    return ::clientSeg(dport, flags, seq, ack, std::move(options), std::move(payload), v6);
+  };
   const uint32_t isn = 0xfffffff0u;  // sequence numbers wrap during the conversation
   w.frame(ctl::kNewBurst, t::buildSegment(clientSeg(kHttpPort, kSyn, isn, 0, t::synOptions(1460, 7, true, true, 1000))));
   const auto first_tx = lastTx(w.input);
@@ -562,6 +572,9 @@ void writeSeeds(const std::string& dir) {
       {"plain_tcp", plainTcpConversation()},
       {"udp_arp_icmp_vlan", udpAndOthers()},
       {"ipv6_nat64", ipv6Nat64()},
+      {"http_ipv6_learnt_cookie",
+       httpConversation({"GET /cart HTTP/1.1\r\nHost: shop\r\nCookie: SID=s1\r\n\r\n"}, response, kBackendHosts[1],
+                        /*v6=*/true)},
   };
   for (const auto& [name, input] : seeds) {
     const std::string path = dir + "/" + name;
