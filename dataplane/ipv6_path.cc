@@ -268,18 +268,7 @@ Verdict forwardHttpV6(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint32_t servi
   const hashing::FlowKeyV6 key = clientKeyOf(f);
   const uint64_t flow_hash = s.ctx.flows.hashKeyV6(key);
   FlowEntry* e = s.ctx.flows.findByClientV6(key, flow_hash);
-  if (e != nullptr && e->proxy_phase != ProxyPhase::kBinding && e->state == FlowState::kTcpClosing &&
-      (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) [[unlikely]] {
-    releaseFlow(s, e, /*reset=*/false);  // a new connection on a finished one's 5-tuple
-    e = nullptr;
-  }
-  if (e != nullptr && e->proxy_phase == ProxyPhase::kSpliced) {
-    if (s.snap.reset_flows_of_slot[e->backend_counter_slot]) [[unlikely]] {
-      releaseFlow(s, e, /*reset=*/true);
-      return resetClient(s, m, f);
-    }
-    return forwardSpliced(s, m, f, e);
-  }
+  if (std::optional<Verdict> spliced = forwardIfSpliced(s, m, f, e)) return *spliced;
   // Created before the service became an HTTP one (reload): it keeps plain forwarding.
   if (e != nullptr && e->proxy_phase == ProxyPhase::kNone) return forwardToIpv4Backend(s, m, f, s.snap.services[service]);
   return s.ctx.proxy->onClientSegment(s, m, f, flow_hash, service, e, &key);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include "dataplane/packet_parser.h"
 #include "dataplane/packet_processor.h"
@@ -166,6 +167,12 @@ Verdict resetClient(BurstState& s, rte_mbuf* m, ParsedFrame& f);
 
 // Releases a flow's local port and entry.
 void releaseFlow(BurstState& s, FlowEntry* e, bool reset);
+
+// What a client segment of an HTTP service does with its flow `e` (nullptr: none) before the SYN proxy
+// sees it: a new SYN on a finished connection's 5-tuple frees the old flow (`e` becomes nullptr); a
+// spliced flow's segment is forwarded, or answered with a RST when its backend's flows are reset.
+// nullopt: the SYN proxy takes it.
+std::optional<Verdict> forwardIfSpliced(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry*& e);
 
 // Forwards a client segment of a spliced (or binding, for the replay) flow to its backend:
 // splice translation, full-NAT rewrite (NAT64 for an IPv6 client), L2, queue.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <variant>
 
 #include "dataplane/checksum.h"
@@ -438,18 +439,7 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
 // everything else (SYNs, cookie ACKs, segments of a connection being bound) goes to the SYN proxy.
 Verdict forwardHttp(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash, uint32_t service) {
   FlowEntry* e = s.ctx.flows.findByClient(f.key, flow_hash);
-  if (e != nullptr && e->proxy_phase != ProxyPhase::kBinding && e->state == FlowState::kTcpClosing &&
-      (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) [[unlikely]] {
-    releaseFlow(s, e, /*reset=*/false);  // a new connection on a finished one's 5-tuple
-    e = nullptr;
-  }
-  if (e != nullptr && e->proxy_phase == ProxyPhase::kSpliced) {
-    if (s.snap.reset_flows_of_slot[e->backend_counter_slot]) [[unlikely]] {
-      releaseFlow(s, e, /*reset=*/true);
-      return resetClient(s, m, f);
-    }
-    return forwardSpliced(s, m, f, e);
-  }
+  if (std::optional<Verdict> spliced = forwardIfSpliced(s, m, f, e)) return *spliced;
   if (e != nullptr && e->proxy_phase == ProxyPhase::kNone) {
     // Created before the service became an HTTP one (reload): it keeps plain forwarding.
     return forwardToBackend(s, m, f, flow_hash, s.snap.services[service]);
@@ -506,6 +496,20 @@ Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_
 }
 
 }  // namespace
+
+std::optional<Verdict> forwardIfSpliced(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry*& e) {
+  if (e != nullptr && e->proxy_phase != ProxyPhase::kBinding && e->state == FlowState::kTcpClosing &&
+      (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) [[unlikely]] {
+    releaseFlow(s, e, /*reset=*/false);  // a new connection on a finished one's 5-tuple
+    e = nullptr;
+  }
+  if (e == nullptr || e->proxy_phase != ProxyPhase::kSpliced) return std::nullopt;
+  if (s.snap.reset_flows_of_slot[e->backend_counter_slot]) [[unlikely]] {
+    releaseFlow(s, e, /*reset=*/true);
+    return resetClient(s, m, f);
+  }
+  return forwardSpliced(s, m, f, e);
+}
 
 Verdict forwardSpliced(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry* e) {
   e->last_seen_tsc = s.now_tsc;

@@ -82,6 +82,23 @@ class SynProxyTest : public ::testing::Test {
     return 0;
   }
   Service& web() { return snap_->services[web_]; }
+  size_t ipHeaderLength() const { return ipv6() ? 40 : 20; }
+
+  // A segment Tether sends the client: from the VIP's web port to the client, in the client's family.
+  void expectFromVipToClient(const DecodedSegment& d) const {
+    EXPECT_EQ(d.v6, ipv6());
+    if (ipv6()) {
+      EXPECT_EQ(d.src6, kVip6);
+      EXPECT_EQ(d.dst6, kClientIp6);
+    } else {
+      EXPECT_EQ(d.src, kVip);
+      EXPECT_EQ(d.dst, kClientIp);
+    }
+    EXPECT_EQ(d.sport, kWebPort);
+    EXPECT_EQ(d.dport, kClientPort);
+    EXPECT_TRUE(sameMac(d.dst_mac, clientMac()));
+    EXPECT_TRUE(sameMac(d.src_mac, portMac()));
+  }
   const ProxyCounters& proxy() const { return w_.counters().proxy; }
 
   Segment client(uint8_t flags, uint32_t seq, uint32_t ack, Bytes options = {}, std::string payload = {}) const {
@@ -149,6 +166,12 @@ class SynProxyTest : public ::testing::Test {
   uint32_t web_ = 0;
   WorkerHarness w_{0, twoWorkerPartition()};
   unsigned baseline_ = 0;
+};
+
+// The tests that hold for IPv4 and IPv6 clients alike, run once for each (false: IPv4).
+class SynProxyBothFamiliesTest : public SynProxyTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  bool ipv6() const override { return GetParam(); }
 };
 
 }  // namespace lb::dataplane::test

@@ -181,7 +181,7 @@ TEST_F(SynProxyTest, HeadSplitOverThreeSegments) {
 }
 
 // A retransmission that repeats held bytes together with new ones is trimmed to the new ones.
-TEST_F(SynProxyTest, OverlappingRetransmissionIsTrimmed) {
+TEST_P(SynProxyBothFamiliesTest, OverlappingRetransmissionIsTrimmed) {
   const Handshake h = handshake(42);
   request(h, "GET / HTTP/1.1\r\n");
   request(h, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -195,15 +195,15 @@ TEST_F(SynProxyTest, OverlappingRetransmissionIsTrimmed) {
 }
 
 // A head over the limit resets the client and frees everything.
-TEST_F(SynProxyTest, TooLargeHeadResetsClient) {
+TEST_P(SynProxyBothFamiliesTest, TooLargeHeadResetsClient) {
   web().http.max_head_bytes = 64;
   const Handshake h = handshake(1);
   request(h, "GET /" + std::string(100, 'a'));
   EXPECT_EQ(proxy().head_too_large.read(), 1u);
   const DecodedSegment rst = popSegment();
   EXPECT_EQ(rst.flags, kRstAck);
-  EXPECT_EQ(rst.src, kVip);
-  EXPECT_EQ(rst.dst, kClientIp);
+  expectFromVipToClient(rst);
+  EXPECT_TRUE(rst.payload.empty());
   EXPECT_EQ(rst.seq, h.our_isn + 1);
   EXPECT_EQ(w_.ctx().flows.size(), 0u);
   EXPECT_EQ(w_.ctx().proxy->pendingCount(), 0u);
@@ -308,7 +308,7 @@ TEST_F(SynProxyTest, DownStickyTargetSoftRebindsStrictRefuses) {
 }
 
 // A backend that refuses (RST) is replaced by another one; the replay then goes there.
-TEST_F(SynProxyTest, BackendResetMovesToAnotherBackend) {
+TEST_P(SynProxyBothFamiliesTest, BackendResetMovesToAnotherBackend) {
   const Handshake h = handshake(300);
   request(h, kRequest);
   const DecodedSegment first = popSegment();
@@ -324,7 +324,20 @@ TEST_F(SynProxyTest, BackendResetMovesToAnotherBackend) {
   send(backend(second, kSynAck, 5, 301, synOptions(1460, 7, true, true, 1)));
   const DecodedSegment replay = popSegment();
   EXPECT_EQ(replay.dst, second.dst);
+  EXPECT_EQ(replay.sport, second.sport);
   EXPECT_EQ(replay.ack, 6u);
+  // The flow was re-keyed for the new backend's replies (and, for an IPv6 client, its NAT64 rewrite
+  // recomputed): the answer reaches the client translated, checksums valid.
+  const std::string response = "HTTP/1.1 204 No Content\r\n\r\n";
+  EXPECT_EQ(send(backend(second, kPshAck, 6, 301 + static_cast<uint32_t>(kRequest.size()), timestampOption(2, 1002),
+                         response))
+                .kind,
+            VerdictKind::kForwarded);
+  const DecodedSegment out = popSegment();
+  expectFromVipToClient(out);
+  EXPECT_EQ(out.payload, response);
+  EXPECT_EQ(out.seq, h.our_isn + 1);
+  EXPECT_EQ(w_.ctx().flows.size(), 1u);
 }
 
 // Silence from a backend: SYN retransmitted after the connect timeout, then another backend; after
@@ -375,7 +388,7 @@ TEST_F(SynProxyTest, HeadTimeoutResetsClient) {
 }
 
 // A client RST or FIN before the binding frees everything (a FIN is answered with a RST).
-TEST_F(SynProxyTest, ClientClosesBeforeBinding) {
+TEST_P(SynProxyBothFamiliesTest, ClientClosesBeforeBinding) {
   const Handshake h = handshake(10);
   request(h, "GET / HTTP/1.1\r\n");
   send(client(kRstAck, 11 + 16, h.our_isn + 1));
@@ -387,13 +400,17 @@ TEST_F(SynProxyTest, ClientClosesBeforeBinding) {
   request(h2, "GET / HTTP/1.1\r\n");
   send(client(kFinAck, 51 + 16, h2.our_isn + 1, timestampOption(1003, h2.our_tsval)));
   EXPECT_EQ(proxy().client_closed_early.read(), 2u);
-  EXPECT_EQ(popSegment().flags, kRstAck);
+  const DecodedSegment rst = popSegment();
+  EXPECT_EQ(rst.flags, kRstAck);
+  expectFromVipToClient(rst);
+  EXPECT_EQ(rst.seq, h2.our_isn + 1);
+  EXPECT_EQ(rst.ack, 51u + 16 + 1);
   EXPECT_EQ(w_.ctx().flows.size(), 0u);
 }
 
 // Timestamps granted to the client but refused by the backend: NOPed out toward the backend, and a
 // timestamps option inserted toward the client (header grows by 12, checksums still valid).
-TEST_F(SynProxyTest, TimestampsRefusedByBackendAreInsertedTowardClient) {
+TEST_P(SynProxyBothFamiliesTest, TimestampsRefusedByBackendAreInsertedTowardClient) {
   const Handshake h = handshake(0x7fffffff);
   request(h, kRequest);
   const DecodedSegment syn = popSegment();
@@ -408,7 +425,8 @@ TEST_F(SynProxyTest, TimestampsRefusedByBackendAreInsertedTowardClient) {
   ASSERT_TRUE(raw.has_value());
   const DecodedSegment out = decodeSegment(*raw);
   EXPECT_TRUE(out.checksums_valid);
-  EXPECT_EQ(raw->size(), 14u + 20 + 20 + 12 + body.size());
+  expectFromVipToClient(out);
+  EXPECT_EQ(raw->size(), 14u + ipHeaderLength() + 20 + 12 + body.size());
   ASSERT_TRUE(out.options.has_timestamps);
   EXPECT_EQ(out.options.tsecr, 1002u) << "echoes the client's latest TSval";
   EXPECT_GE(static_cast<int32_t>(out.options.tsval - h.our_tsval), 0) << "our clock never goes back";
@@ -794,6 +812,9 @@ TEST_F(SynProxyTest, ErrorToTheVipAboutASplicedResponseReachesTheBackendInItsSeq
       << "the backend's own sequence number";
   EXPECT_EQ(w_.counters().icmp_to_backend.read(), 1u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Clients, SynProxyBothFamiliesTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "Ipv6" : "Ipv4"; });
 
 }  // namespace
 }  // namespace lb::dataplane::test
