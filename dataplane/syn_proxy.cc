@@ -104,7 +104,8 @@ absl::StatusOr<std::unique_ptr<SynProxy>> SynProxy::create(const SynProxyConfig&
   timespec mono{};
   clock_gettime(CLOCK_MONOTONIC, &mono);
   const uint64_t mono_ms = static_cast<uint64_t>(mono.tv_sec) * 1000 + static_cast<uint64_t>(mono.tv_nsec) / 1'000'000;
-  proxy->backend_ts_base_ = static_cast<uint32_t>(mono_ms) - proxy->nowMs(rte_rdtsc());
+  proxy->backend_ts_base_ = config.backend_clock_base_ms.value_or(static_cast<uint32_t>(mono_ms) -
+                                                                  proxy->nowMs(rte_rdtsc()));
   return proxy;
 }
 

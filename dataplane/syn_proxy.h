@@ -58,6 +58,10 @@ struct SynProxyConfig {
   // Used when a policy leaves its timeouts at 0 (seconds).
   uint32_t default_head_timeout_s = 10;
   uint32_t default_connect_timeout_ms = 1000;
+  // The backend TSval clock's offset from the TSC's milliseconds (backendSynTsval), when set: a replay
+  // that compares a second worker's output with a recording needs both on one clock. Unset (tetherd):
+  // anchored to CLOCK_MONOTONIC at create(), which rounds to either neighbouring millisecond.
+  std::optional<uint32_t> backend_clock_base_ms;
 };
 
 class SynProxy {

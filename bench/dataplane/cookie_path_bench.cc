@@ -24,8 +24,11 @@
 // proxy allocates for backends. Filling the input mbufs and freeing the transmitted ones (the NIC
 // driver's work in tetherd) is outside, and reported separately as wall time.
 //
+// With --ipv6 the clients are IPv6 (fd00:99::<the IPv4 client address>) on the IPv6 VIP fd00:99::100:
+// the same conversations through the SYN proxy and NAT64 (and, as the baseline, plain NAT64 full-NAT).
+//
 //   cookie_path_bench [--requests=20000] [--sets=5] [--sizes=1000000,10000000]
-//                     [--pcap-dir=DIR] [--results=FILE]
+//                     [--pcap-dir=DIR] [--results=FILE] [--ipv6]
 #include <pcap/pcap.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -89,6 +92,8 @@ constexpr uint8_t kBackendHosts[] = {11, 12, 13, 14};
 constexpr uint16_t kLocalPortMin = 10000;
 constexpr uint16_t kLocalPortMax = 59999;
 constexpr uint32_t kClientBase = ipv4(198, 18, 0, 0);  // RFC 2544 benchmarking range
+constexpr lb::dataplane::Ipv6Bytes kPortIp6 = {0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+constexpr lb::dataplane::Ipv6Bytes kVip6 = {0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
 constexpr uint64_t kNowSeconds = 1000;                 // the replay's clock stands still at this second
 constexpr lb::dataplane::SipKey kMaster{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
 constexpr uint32_t kSteps = 8;  // received frames per request
@@ -114,7 +119,17 @@ struct Options {
   std::vector<uint64_t> sizes = {1'000'000, 10'000'000};
   std::string pcap_dir = ".";
   std::string results;
+  bool ipv6 = false;  // IPv6 clients on an IPv6 VIP (NAT64)
 };
+
+bool g_ipv6 = false;  // Options::ipv6, read by the frame builders
+
+// IPv6 client k is fd00:99::<its IPv4 address>: one 32-bit number names a client in either family.
+lb::dataplane::Ipv6Bytes clientAddress6(uint32_t client_ip) {
+  lb::dataplane::Ipv6Bytes a = kVip6;
+  for (int i = 0; i < 4; ++i) a[12 + i] = static_cast<uint8_t>(client_ip >> (24 - 8 * i));
+  return a;
+}
 
 uint64_t parseNumber(const std::string& text, const char* flag) {
   char* end = nullptr;
@@ -145,9 +160,11 @@ Options parseOptions(int argc, char** argv) {
       o.pcap_dir = *v;
     } else if (auto v = value("--results")) {
       o.results = *v;
+    } else if (arg == "--ipv6") {
+      o.ipv6 = true;
     } else {
       fail("unknown argument '" + arg +
-           "' (use --requests=N --sets=N --sizes=N,N --pcap-dir=DIR --results=FILE)");
+           "' (use --requests=N --sets=N --sizes=N,N --pcap-dir=DIR --results=FILE --ipv6)");
     }
   }
   // Whole groups only. The 40,000 cap above: a set takes one of the worker's 50,000 local ports per
@@ -166,6 +183,11 @@ cp::Config makeConfig(bool http) {
   cp::ServiceConfig web;
   web.name = "web";
   web.vip = kVip;
+  if (g_ipv6) {
+    c.ports[0].address6 = cp::Ipv6Prefix{kPortIp6, 64};
+    web.vip = 0;
+    web.vip6 = kVip6;
+  }
   web.port = kWebPort;
   web.protocol = cp::Protocol::kTcp;
   web.forwarding = cp::ForwardingMode::kFullNat;
@@ -259,6 +281,7 @@ class Worker {
     config.capacity = 1024;
     config.clock = lb::dataplane::SynCookieClock{rte_get_tsc_hz(), 64};
     config.cookie_master = kMaster;
+    config.backend_clock_base_ms = 0;  // the recorder's and the replay's backend SYNs carry one TSval
     auto proxy = lb::dataplane::SynProxy::create(config);
     if (!proxy.ok()) fail("SynProxy: " + proxy.status().ToString());
     ctx_->proxy = *std::move(proxy);
@@ -346,6 +369,9 @@ Segment fromClient(const Conn& c, uint8_t flags, uint32_t seq, uint32_t ack, Byt
   s.dst_mac = portMac();
   s.src = c.client_ip;
   s.dst = kVip;
+  s.v6 = g_ipv6;
+  s.src6 = clientAddress6(c.client_ip);
+  s.dst6 = kVip6;
   s.sport = c.client_port;
   s.dport = kWebPort;
   s.flags = flags;
@@ -472,8 +498,11 @@ Recording record(std::vector<Conn>& conns, const std::vector<std::string>& heads
                                c.expected_backend_ip));
         }
         ++backend_syns;
-      } else if (d.flags == (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG) && d.src == kVip) {
-        const auto it = by_client.find(uint64_t{d.dst} << 16 | d.dport);
+      } else if (d.flags == (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG) && (d.v6 ? d.src6 == kVip6 : d.src == kVip)) {
+        const uint32_t client_ip = d.v6 ? (uint32_t{d.dst6[12]} << 24 | uint32_t{d.dst6[13]} << 16 |
+                                           uint32_t{d.dst6[14]} << 8 | d.dst6[15])
+                                        : d.dst;
+        const auto it = by_client.find(uint64_t{client_ip} << 16 | d.dport);
         if (it == by_client.end()) fail("recording: SYN-ACK to an unknown client");
         Conn& c = conns[it->second];
         c.our_isn = d.seq;
@@ -713,6 +742,7 @@ Result runPlain(const Options& opt, const Snapshot& snap) {
 
 int main(int argc, char** argv) {
   const Options opt = parseOptions(argc, argv);
+  g_ipv6 = opt.ipv6;
   const auto run_start = std::chrono::steady_clock::now();
 
   // The EAL without hugepages or devices (like the dataplane tests). Its heap is kept too small for a
@@ -744,6 +774,7 @@ int main(int argc, char** argv) {
   const double plain_cycles = median(results[0].cycles_per_request);
   std::ostringstream out;
   out << "# cookie_path_bench (bench/dataplane/cookie_path_bench.cc): whole sticky HTTP requests through processBurst\n";
+  if (opt.ipv6) out << "clients: IPv6 (fd00:99::/96) on the IPv6 VIP fd00:99::100, NAT64 to the IPv4 backends (--ipv6)\n";
   out << absl::StrFormat("cpu: %s, TSC %.2f GHz; %s; burst %u (%u steps x %u connections, pipelined)\n",
                          lb::bench::cpuModel(), hz / 1e9, rte_version(), kSteps * kGroup, kSteps, kGroup);
   out << absl::StrFormat("request: %u-byte head, 6 cookies (SESSIONID random over the table), %u-byte response\n",
