@@ -25,8 +25,9 @@ Cases (each printed as `CASE <name>: PASS|FAIL`; all run, the test fails if any 
                  the user's session backend
   ipv6           a dual-stack user (the client's fd00:99::10): logs in on VIP6 (the SYN proxy answers
                  over IPv6, the backend sees IPv4 through NAT64), stays Logged In on that backend over
-                 IPv6, keeps it on the IPv4 VIP with the same cookie (web6 shares web's sessions),
-                 downloads and uploads 5 MB through the IPv6 splice intact, and logs out
+                 IPv6, keeps it on the IPv4 VIP with the same cookie (web6 shares web's sessions), the
+                 session is found by REST under both services, 5 MB down and up through the IPv6
+                 splice arrive intact, and logout clears the cookie
 
 The helpers here (sticky_config, Users, Metrics, ...) are shared with test_sticky_matrix.py,
 tools/demo_sessions.py and bench/e2e/sticky_cpu.py.
@@ -570,6 +571,13 @@ def case_ipv6(ctx, topo):
         check(x.logged_in and x.backend == u6.session, "over IPv4 with the IPv6 login's cookie, status %d: %r "
               "(session on %s)" % (i, x, u6.session))
     log("  5 x status over IPv4 with the same cookie: Logged In on %s (web6 shares web's sessions)" % u6.session)
+    value = u6.cookie()
+    want_addr = backend_addr(backend_index(u6.session))
+    for service in ("web6", "web"):  # one session, found under either service
+        code, doc = lb_json(topo, "GET", "/api/v1/services/%s/sessions/lookup?cookie=%s" % (service, value))
+        check(code == 200 and want_addr in json.dumps(doc),
+              "REST lookup under %s -> HTTP %d %s, expected %s" % (service, code, doc, want_addr))
+    log("  REST lookup of the IPv6 login's cookie under web6 and under web: %s" % want_addr)
     transfer_through_splice(ctx, u6, 5)
     r = u6.get("logout")
     check(r.ok and r.text.startswith("Logged Out on %s" % u6.session), "logout over IPv6: %r" % r)
