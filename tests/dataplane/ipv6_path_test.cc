@@ -395,12 +395,7 @@ TEST_F(Ipv6PathTest, OtherIcmpv6ErrorsAreNotPassedOn) {
 // zero addresses finds nothing, and erasing an IPv6 flow empties its index slot.
 TEST(Ipv6FlowTable, Ipv6KeysNeverMatchIpv4LookupsAndEraseCleanly) {
   FlowTable table(1024);
-  hashing::FlowKeyV6 key;
-  key.src_addr = kClientIp6;
-  key.dst_addr = kVip6;
-  key.src_port_be = rte_cpu_to_be_16(kClientPort);
-  key.dst_port_be = rte_cpu_to_be_16(kWebPort);
-  key.protocol = IPPROTO_TCP;
+  const hashing::FlowKeyV6 key = webClientKey6();
   FlowEntry* e = table.insertV6(key, table.hashKeyV6(key));
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(table.findByClientV6(key, table.hashKeyV6(key)), e);

@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "dataplane/packet_processor.h"
+#include "hashing/key_hash.h"
 #include "tests/dataplane/packet_builder.h"
 #include "tests/dataplane/test_topology.h"
 #include "tests/dataplane/worker_harness.h"
@@ -26,6 +27,17 @@ inline constexpr uint8_t kSyn = RTE_TCP_SYN_FLAG;
 inline constexpr uint8_t kAck = RTE_TCP_ACK_FLAG;
 inline constexpr uint8_t kSynAck = RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG;
 inline constexpr uint16_t kClientPort = 40000;
+
+// The IPv6 client's TCP connection to web6: kClientIp6:kClientPort -> kVip6:kWebPort.
+inline hashing::FlowKeyV6 webClientKey6() {
+  hashing::FlowKeyV6 key;
+  key.src_addr = kClientIp6;
+  key.dst_addr = kVip6;
+  key.src_port_be = rte_cpu_to_be_16(kClientPort);
+  key.dst_port_be = rte_cpu_to_be_16(kWebPort);
+  key.protocol = IPPROTO_TCP;
+  return key;
+}
 
 // Built once per process from makeConfig(); never modified.
 const Snapshot& standardSnapshot();

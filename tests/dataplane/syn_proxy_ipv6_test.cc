@@ -22,16 +22,6 @@ class SynProxyIpv6Test : public SynProxyTest {
   bool ipv6() const override { return true; }
 };
 
-hashing::FlowKeyV6 clientKey() {
-  hashing::FlowKeyV6 key;
-  key.src_addr = kClientIp6;
-  key.dst_addr = kVip6;
-  key.src_port_be = rte_cpu_to_be_16(kClientPort);
-  key.dst_port_be = rte_cpu_to_be_16(kWebPort);
-  key.protocol = IPPROTO_TCP;
-  return key;
-}
-
 // SYN -> SYN-ACK over IPv6 from the VIP (no state) -> request held -> backend SYN over IPv4 from the
 // port's address -> SYN-ACK -> request replayed over IPv4 -> response translated back into IPv6 with
 // the client's sequence numbers and clocks, its Set-Cookie learnt -> FINs both ways.
@@ -59,8 +49,8 @@ TEST_F(SynProxyIpv6Test, FullConversationThroughNat64) {
   DerivedSecretSource secrets(kMaster);
   auto codec = SynCookieCodec::create(secrets, SynCookieClock{kHz, 64});
   ASSERT_TRUE(codec.ok());
-  EXPECT_TRUE(codec->decode(clientKey(), client_isn, h.our_isn + 1, h.our_tsval, kT0).has_value());
-  hashing::FlowKeyV6 neighbour = clientKey();
+  EXPECT_TRUE(codec->decode(webClientKey6(), client_isn, h.our_isn + 1, h.our_tsval, kT0).has_value());
+  hashing::FlowKeyV6 neighbour = webClientKey6();
   neighbour.src_addr[15] ^= 1;
   EXPECT_FALSE(codec->decode(neighbour, client_isn, h.our_isn + 1, h.our_tsval, kT0).has_value());
 
