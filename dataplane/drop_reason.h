@@ -10,7 +10,8 @@ namespace lb::dataplane {
 
 enum class DropReason : uint8_t {
   kMalformed,      // truncated or inconsistent headers
-  kUnsupported,    // ethertype / IP protocol / fragment / IPv6 extension header we do not handle
+  kUnsupported,    // ethertype / IP protocol / IPv6 extension header we do not handle; a fragment
+                   // when reassembly is off
   kUnknownVip,     // addressed to a VIP address but no service on that port and protocol
   kNoBackend,      // service has no backend with non-zero weight
   kNoNeighbor,     // next hop's MAC not resolved yet
@@ -26,7 +27,10 @@ enum class DropReason : uint8_t {
   kProxyFull,      // this lcore's table of connections being bound (delayed binding) is full
   kStickyRefused,  // strict stickiness: the session's backend cannot take it; the client got a RST
   kTooBig,         // IPIP: the packet plus the outer header exceeds the egress MTU and DF is clear
-                   // (with DF set the client gets ICMP fragmentation needed instead: icmp_too_big)
+                   // (with DF set the client gets ICMP fragmentation needed instead: icmp_too_big),
+                   // or a packet over the egress MTU that cannot be fragmented
+  kReassemblyFailed,  // an IPv4 fragment given up on: its datagram timed out, had more than 8
+                      // fragments or overlapping ones, or the fragment table was full
   kCount,
 };
 
@@ -36,7 +40,7 @@ inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames
     "malformed",     "unsupported", "unknown_vip",  "no_backend",   "no_neighbor",
     "flow_table_full", "no_local_port", "no_flow", "not_for_us",   "handoff_full",
     "control_full",  "tx_full",     "no_headroom",  "bad_syn_cookie", "proxy_full",
-    "sticky_refused", "too_big",
+    "sticky_refused", "too_big",    "reassembly_failed",
 };
 
 inline constexpr std::string_view dropReasonName(DropReason reason) {

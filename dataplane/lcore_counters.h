@@ -91,6 +91,9 @@ struct alignas(64) LcoreCounters {
   Counter flows_expired;
   Counter established_path;  // packets forwarded from an armed flow entry, without classification
   Counter flows_reset;  // established flows ended because their backend went down (reset policy)
+  Counter fragments_in;           // IPv4 fragments to a VIP or local address taken for reassembly
+  Counter datagrams_reassembled;  // ... that completed a datagram, which then went the usual way
+  Counter fragments_out;          // fragments made of packets over their egress port's MTU
   std::atomic<uint64_t> flows_active{0};  // gauge: entries in this lcore's flow table
   Counter drops[kDropReasonCount];
   ProxyCounters proxy;

@@ -2,6 +2,8 @@
 
 #include <rte_icmp.h>
 
+#include <algorithm>
+
 namespace lb::dataplane {
 namespace {
 
@@ -10,20 +12,21 @@ void drop(ParsedFrame& f, DropReason reason) {
   f.drop = reason;
 }
 
-// TCP or UDP header within `l4_len` bytes: the ports into the key, TCP's flags. False when the header
-// or its own length does not fit.
-bool parsePorts(const uint8_t* l4, uint16_t l4_len, uint8_t protocol, ParsedFrame& f) {
+// TCP or UDP header of an L4 payload of `l4_len` bytes, of which `header_avail` can be read here
+// (fewer when a reassembled datagram continues in the next segment): the ports into the key, TCP's
+// flags. False when the header or its own length does not fit.
+bool parsePorts(const uint8_t* l4, uint16_t l4_len, uint16_t header_avail, uint8_t protocol, ParsedFrame& f) {
   if (protocol == IPPROTO_TCP) {
-    if (l4_len < sizeof(rte_tcp_hdr)) return false;
+    if (header_avail < sizeof(rte_tcp_hdr)) return false;
     const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(l4);
     const uint16_t data_off = static_cast<uint16_t>((tcp->data_off >> 4) * 4);
-    if (data_off < sizeof(rte_tcp_hdr) || data_off > l4_len) return false;
+    if (data_off < sizeof(rte_tcp_hdr) || data_off > header_avail) return false;
     f.key.src_port_be = tcp->src_port;
     f.key.dst_port_be = tcp->dst_port;
     f.tcp_flags = tcp->tcp_flags;
     return true;
   }
-  if (l4_len < sizeof(rte_udp_hdr)) return false;
+  if (header_avail < sizeof(rte_udp_hdr)) return false;
   const auto* udp = reinterpret_cast<const rte_udp_hdr*>(l4);
   const uint16_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
   if (udp_len < sizeof(rte_udp_hdr) || udp_len > l4_len) return false;
@@ -53,7 +56,7 @@ void parseIpv6(uint8_t* data, uint32_t frame_len, ParsedFrame& f) {
   switch (ip6->proto) {
     case IPPROTO_TCP:
     case IPPROTO_UDP:
-      if (!parsePorts(l4, l4_len, ip6->proto, f)) return drop(f, DropReason::kMalformed);
+      if (!parsePorts(l4, l4_len, l4_len, ip6->proto, f)) return drop(f, DropReason::kMalformed);
       break;
     case IPPROTO_ICMPV6:
       if (l4_len < sizeof(rte_icmp_hdr)) return drop(f, DropReason::kMalformed);  // type, code, checksum, 4 more
@@ -70,11 +73,15 @@ void parseIpv6(uint8_t* data, uint32_t frame_len, ParsedFrame& f) {
 
 }  // namespace
 
-void parseFrameFull(rte_mbuf* m, ParsedFrame& f) {
-  // Chained mbufs only come from jumbo frames, which ports are not configured for.
-  if (m->nb_segs != 1) return drop(f, DropReason::kUnsupported);
+void parseFrameFull(rte_mbuf* m, ParsedFrame& f, bool reassembled) {
+  // Ports are not configured for chained (jumbo) frames: a received chain is refused, and only a
+  // datagram reassembled here (IPv4) is one.
+  if (m->nb_segs != 1 && !reassembled) return drop(f, DropReason::kUnsupported);
   uint8_t* const data = rte_pktmbuf_mtod(m, uint8_t*);
+  // Headers are read within the first segment (`frame_len` bytes); lengths are checked against the
+  // whole packet.
   const uint32_t frame_len = rte_pktmbuf_data_len(m);
+  const uint32_t packet_len = rte_pktmbuf_pkt_len(m);
   if (frame_len < sizeof(rte_ether_hdr)) return drop(f, DropReason::kMalformed);
 
   const auto* eth = reinterpret_cast<const rte_ether_hdr*>(data);
@@ -90,6 +97,7 @@ void parseFrameFull(rte_mbuf* m, ParsedFrame& f) {
     f.l2_len += sizeof(rte_vlan_hdr);
   }
 
+  if (m->nb_segs != 1 && ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return drop(f, DropReason::kUnsupported);
   if (ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
     if (frame_len < f.l2_len + sizeof(rte_arp_hdr)) return drop(f, DropReason::kMalformed);
     auto* arp = reinterpret_cast<rte_arp_hdr*>(data + f.l2_len);
@@ -105,36 +113,40 @@ void parseFrameFull(rte_mbuf* m, ParsedFrame& f) {
   if (ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) return parseIpv6(data, frame_len, f);
   if (ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return drop(f, DropReason::kUnsupported);
 
-  const uint32_t l3_avail = frame_len - f.l2_len;
-  if (l3_avail < sizeof(rte_ipv4_hdr)) return drop(f, DropReason::kMalformed);
+  if (frame_len - f.l2_len < sizeof(rte_ipv4_hdr)) return drop(f, DropReason::kMalformed);
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(data + f.l2_len);
   if ((ip->version_ihl >> 4) != 4) return drop(f, DropReason::kMalformed);
   const uint16_t ihl_bytes = static_cast<uint16_t>((ip->version_ihl & 0x0f) * 4);
   const uint16_t total_len = rte_be_to_cpu_16(ip->total_length);
   // Frames may carry Ethernet padding past total_length, never less than it.
-  if (ihl_bytes < sizeof(rte_ipv4_hdr) || total_len < ihl_bytes || total_len > l3_avail) {
+  if (ihl_bytes < sizeof(rte_ipv4_hdr) || ihl_bytes > frame_len - f.l2_len || total_len < ihl_bytes ||
+      total_len > packet_len - f.l2_len) {
     return drop(f, DropReason::kMalformed);
-  }
-  // Non-first fragments carry no L4 header to balance on; reassembly is not on the fast path.
-  if ((ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0) {
-    return drop(f, DropReason::kUnsupported);
   }
   f.ip = ip;
   f.l3_len = ihl_bytes;
   f.key.src_addr_be = ip->src_addr;
   f.key.dst_addr_be = ip->dst_addr;
   f.key.protocol = ip->next_proto_id;
+  // Only the first fragment carries the L4 header: the datagram is balanced once it is whole.
+  if ((ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0) {
+    f.key.src_port_be = 0;
+    f.key.dst_port_be = 0;
+    f.kind = FrameKind::kIpv4Fragment;
+    return;
+  }
   const uint16_t l4_len = total_len - ihl_bytes;
+  const auto header_avail = static_cast<uint16_t>(std::min<uint32_t>(l4_len, frame_len - f.l2_len - ihl_bytes));
   uint8_t* const l4 = data + f.l2_len + ihl_bytes;
   f.l4 = l4;
 
   switch (ip->next_proto_id) {
     case IPPROTO_TCP:
     case IPPROTO_UDP:
-      if (!parsePorts(l4, l4_len, ip->next_proto_id, f)) return drop(f, DropReason::kMalformed);
+      if (!parsePorts(l4, l4_len, header_avail, ip->next_proto_id, f)) return drop(f, DropReason::kMalformed);
       break;
     case IPPROTO_ICMP:
-      if (l4_len < sizeof(rte_icmp_hdr)) return drop(f, DropReason::kMalformed);
+      if (header_avail < sizeof(rte_icmp_hdr)) return drop(f, DropReason::kMalformed);
       f.key.src_port_be = 0;
       f.key.dst_port_be = 0;
       break;

@@ -1,6 +1,8 @@
 // Bounds-checked parse of one frame: Ethernet, one optional 802.1Q tag, ARP, IPv4 (with options) or
 // IPv6 (without extension headers), then TCP, UDP, ICMP or ICMPv6. Every length is checked against the frame before it is read, so a hostile
-// frame yields a DropReason, never an out-of-bounds read.
+// frame yields a DropReason, never an out-of-bounds read. An IPv4 fragment is recognised as such
+// (kIpv4Fragment) for reassembly; a reassembled datagram is an mbuf chain whose first segment holds
+// every header, and parses like any other IPv4 frame.
 #pragma once
 
 #include <rte_arp.h>
@@ -19,7 +21,13 @@
 
 namespace lb::dataplane {
 
-enum class FrameKind : uint8_t { kIpv4, kArp, kIpv6, kDrop };
+enum class FrameKind : uint8_t {
+  kIpv4,
+  kArp,
+  kIpv6,
+  kIpv4Fragment,  // `ip`, `l2_len`, `l3_len`, the key's addresses and protocol (ports 0): no L4 read
+  kDrop,
+};
 
 struct ParsedFrame {
   FrameKind kind = FrameKind::kDrop;
@@ -37,8 +45,8 @@ struct ParsedFrame {
 };
 
 // The full parse: every case above. parseFrame() calls it for whatever the inline check below
-// does not take.
-void parseFrameFull(rte_mbuf* m, ParsedFrame& out);
+// does not take. `reassembled`: `m` is a datagram Ipv4Fragments put together, the one chain accepted.
+void parseFrameFull(rte_mbuf* m, ParsedFrame& out, bool reassembled = false);
 
 // Fills `out`; fields not relevant to the frame's kind are left as they were (callers read only what
 // `kind` says is valid), which keeps the per-packet cost to what the frame needs.

@@ -52,6 +52,12 @@ inline void queueTx(WorkerContext& ctx, rte_mbuf* m, uint16_t port) {
 }
 inline void queueTx(BurstState& s, rte_mbuf* m, uint16_t port) { queueTx(s.ctx, m, port); }
 
+// queueTx for a frame (L2 header of `l2_len` bytes, then IPv4) that may be over the port's MTU: a
+// datagram reassembled here, or a packet IPIP's outer header made too large (DF clear). Such a frame
+// leaves in fragments (Ipv4Fragments::split); without reassembly configured it is dropped as too_big.
+// Returns `kind` toward `port`, or the drop.
+Verdict queueFitted(BurstState& s, rte_mbuf* m, uint16_t port, uint16_t l2_len, VerdictKind kind);
+
 bool writeL2Retag(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte_ether_addr& dst,
                   const rte_ether_addr& src);
 

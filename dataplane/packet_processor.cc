@@ -50,6 +50,27 @@ bool writeL2Retag(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const rte
   return true;
 }
 
+Verdict queueFitted(BurstState& s, rte_mbuf* m, uint16_t port, uint16_t l2_len, VerdictKind kind) {
+  const uint16_t mtu = s.snap.ports[port].mtu;
+  if (rte_pktmbuf_pkt_len(m) - l2_len <= mtu) [[likely]] {
+    // A reassembled datagram that fits leaves as one segment, which every PMD can send (a failed
+    // linearize, past the data room of a jumbo MTU, leaves the chain for a PMD that takes chains).
+    if (m->nb_segs != 1) [[unlikely]] rte_pktmbuf_linearize(m);
+    queueTx(s, m, port);
+    return Verdict{kind, DropReason::kCount, port};
+  }
+  if (s.ctx.fragments == nullptr) return dropPacket(s, m, DropReason::kTooBig);
+  std::array<rte_mbuf*, Ipv4Fragments::kMaxSplit> fragments;
+  const uint16_t made = s.ctx.fragments->split(m, l2_len, mtu, fragments);
+  if (made == 0) {  // split() freed the packet
+    s.ctx.counters->drops[static_cast<size_t>(DropReason::kTooBig)].inc();
+    return Verdict{VerdictKind::kDropped, DropReason::kTooBig, 0};
+  }
+  for (uint16_t i = 0; i < made; ++i) queueTx(s, fragments[i], port);
+  s.ctx.counters->fragments_out.add(made);
+  return Verdict{kind, DropReason::kCount, port};
+}
+
 namespace {
 
 bool isLocalAddress(const Snapshot& snap, uint32_t address_be) {
@@ -107,6 +128,8 @@ Verdict handleArp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
 Verdict handleIcmp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   auto* icmp = static_cast<rte_icmp_hdr*>(f.l4);
   if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0) {
+    // Errors quote 28 bytes and are never fragmented by honest senders; their readers expect one segment.
+    if (m->nb_segs != 1) return dropPacket(s, m, DropReason::kUnsupported);
     if (isLocalAddress(s.snap, f.key.dst_addr_be)) {
       if (std::optional<Verdict> relayed = relayIcmpError(s, m, f)) return *relayed;
     } else if (std::optional<Verdict> forwarded = forwardIcmpToBackend(s, m, f)) {  // to a VIP
@@ -129,8 +152,7 @@ Verdict handleIcmp(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   const LocalPort& port = s.snap.ports[s.rx_port];
   if (!writeL2(m, f.l2_len, port.vlan, sender, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   s.ctx.counters->icmp_replies.inc();
-  queueTx(s, m, s.rx_port);
-  return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
+  return queueFitted(s, m, s.rx_port, f.l2_len, VerdictKind::kAnswered);  // a reassembled ping's reply
 }
 
 }  // namespace
@@ -331,8 +353,11 @@ void armFlow(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
 // may skip all of this: TCP established (a SYN-seen flow must still see its handshake's ACK here, a
 // closing one its reuse) or UDP, and an untagged egress port.
 Verdict forwardOnFlow(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e) {
+  // Too large once encapsulated: with DF the client learns the usable MTU; without, the outer packet
+  // leaves in fragments (queueFitted), as a router's would.
   if (e.forwarding == ForwardingMode::kDsrIpip &&
-      rte_be_to_cpu_16(f.ip->total_length) + sizeof(rte_ipv4_hdr) > s.snap.ports[e.egress_port].mtu) [[unlikely]] {
+      rte_be_to_cpu_16(f.ip->total_length) + sizeof(rte_ipv4_hdr) > s.snap.ports[e.egress_port].mtu &&
+      ((f.ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) != 0 || s.ctx.fragments == nullptr)) [[unlikely]] {
     return refuseTooBig(s, m, f, static_cast<uint16_t>(s.snap.ports[e.egress_port].mtu - sizeof(rte_ipv4_hdr)));
   }
   e.last_seen_tsc = s.now_tsc;
@@ -360,8 +385,7 @@ Verdict forwardOnFlow(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e) 
   }
   const bool armable = (e.state == FlowState::kTcpEstablished || e.state == FlowState::kUdp) && egress.vlan == 0;
   e.armed_epoch = armable ? s.ctx.flows.snapshotEpoch(s.snap) : 0;
-  queueTx(s, m, e.egress_port);
-  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e.egress_port};
+  return queueFitted(s, m, e.egress_port, f.l2_len, VerdictKind::kForwarded);
 }
 
 Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash,
@@ -412,6 +436,8 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
   uint64_t ip_delta = 0;
   uint64_t l4_delta = 0;
   if (e->proxy_phase == ProxyPhase::kSpliced) [[unlikely]] {
+    // The splice reads the response head from one segment; TCP senders set DF, so this is a forgery.
+    if (m->nb_segs != 1) return dropPacket(s, m, DropReason::kUnsupported);
     if (f.tcp_flags & RTE_TCP_SYN_FLAG) {
       // The backend repeats its SYN-ACK: the replayed segments were lost. The client's own
       // retransmission (never acknowledged by us) completes the handshake; the client must not see
@@ -426,13 +452,15 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
     if (error == SpliceError::kNoHeadroom) return dropPacket(s, m, DropReason::kNoHeadroom);
     if (error != SpliceError::kNone) return dropPacket(s, m, DropReason::kMalformed);
   }
-  if (e->client_v6) return returnToIpv6Client(s, m, f, *e, l4_delta);  // the IPv4 header is replaced
+  if (e->client_v6) {  // the IPv4 header is replaced; IPv6 fragments are not made here
+    if (m->nb_segs != 1) return dropPacket(s, m, DropReason::kTooBig);
+    return returnToIpv6Client(s, m, f, *e, l4_delta);
+  }
   rewriteEndpoints(f, e->client_key.dst_addr_be, e->client_key.dst_port_be, e->client_key.src_addr_be,
                    e->client_key.src_port_be, ip_delta, l4_delta);
   const LocalPort& out = s.snap.ports[e->ingress_port];
   if (!writeL2(m, f.l2_len, out.vlan, e->client_mac, out.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
-  queueTx(s, m, e->ingress_port);
-  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->ingress_port};
+  return queueFitted(s, m, e->ingress_port, f.l2_len, VerdictKind::kForwarded);
 }
 
 // A client segment to an HTTP service (delayed binding): spliced flows are translated and forwarded;
@@ -451,6 +479,25 @@ bool needsFlowLookup(const ParsedFrame& f) {
   return f.kind == FrameKind::kIpv4 && f.key.protocol != IPPROTO_ICMP;
 }
 
+Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash);
+
+// A fragment to a VIP or to a local address (a full-NAT reply) is held until its datagram is whole;
+// the datagram then goes the way an unfragmented packet goes, and leaves in fragments again when it
+// is over the egress MTU (queueFitted). Fragments to other addresses are not ours to hold.
+[[gnu::noinline]] Verdict reassembleFragment(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
+  const uint32_t dst = f.key.dst_addr_be;
+  if (!s.snap.service_index.isVip(dst) && !isLocalAddress(s.snap, dst)) return dropPacket(s, m, DropReason::kNotForUs);
+  if (s.ctx.fragments == nullptr) return dropPacket(s, m, DropReason::kUnsupported);
+  s.ctx.counters->fragments_in.inc();
+  const Ipv4Fragments::Added added = s.ctx.fragments->add(m, f.ip, f.l2_len, f.l3_len, s.now_tsc);
+  s.ctx.counters->drops[static_cast<size_t>(DropReason::kReassemblyFailed)].add(added.freed);
+  if (added.datagram == nullptr) return Verdict{VerdictKind::kHeld, DropReason::kCount, 0};
+  s.ctx.counters->datagrams_reassembled.inc();
+  ParsedFrame whole;
+  parseFrameFull(added.datagram, whole, /*reassembled=*/true);
+  return processParsed(s, added.datagram, whole, needsFlowLookup(whole) ? s.ctx.flows.hashKey(whole.key) : 0);
+}
+
 Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash) {
   if (s.rx_port == s.snap.exception_port) [[unlikely]] {
     // The kernel speaks on the uplink with the uplink's own address and MAC: pass it through as is.
@@ -463,6 +510,7 @@ Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_
   if (f.vlan != s.snap.ports[s.rx_port].vlan) return dropPacket(s, m, DropReason::kNotForUs);
   if (f.kind == FrameKind::kArp) return handleArp(s, m, f);
   if (f.kind == FrameKind::kIpv6) return processIpv6(s, m, f);
+  if (f.kind == FrameKind::kIpv4Fragment) [[unlikely]] return reassembleFragment(s, m, f);
 
   const uint32_t dst = f.key.dst_addr_be;
   if (f.key.protocol == IPPROTO_ICMP) {
@@ -475,6 +523,8 @@ Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_
     // HTTP services need this lcore's SYN proxy; without one they are forwarded as plain full-NAT.
     if (svc.http.enabled && s.ctx.proxy != nullptr && f.key.protocol == IPPROTO_TCP &&
         svc.forwarding == ForwardingMode::kFullNat) [[unlikely]] {
+      // The SYN proxy reads request heads from one segment; TCP senders set DF, so this is a forgery.
+      if (m->nb_segs != 1) return dropPacket(s, m, DropReason::kUnsupported);
       return forwardHttp(s, m, f, flow_hash, service);
     }
     return forwardToBackend(s, m, f, flow_hash, svc);

@@ -18,6 +18,7 @@ enum class VerdictKind : uint8_t {
   kAnswered,    // ARP reply or ICMP echo reply built in place; queued in ctx.tx[port]
   kHandedOff,   // full-NAT reply owned by another worker; enqueued on its ring
   kToControl,   // ARP for the neighbour resolver
+  kHeld,        // an IPv4 fragment kept until its datagram is whole (ipv4_fragments.h)
   kDropped,     // freed; counted under `drop`. drop == kCount: absorbed by the SYN proxy (a segment
                 // held for replay, or an ACK counted in LcoreCounters::proxy), not a drop
 };

@@ -107,6 +107,9 @@ int runWorker(void* arg) {
                                                        ctx.releaseLocalEndpoint(e);
                                                      });
       ctx.counters->flows_expired.add(expired);
+      if (ctx.fragments != nullptr) {
+        ctx.counters->drops[static_cast<size_t>(DropReason::kReassemblyFailed)].add(ctx.fragments->expire(now));
+      }
       ctx.counters->flows_active.store(ctx.flows.size(), std::memory_order_relaxed);
     }
     was_busy = had_packets;

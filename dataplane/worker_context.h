@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "dataplane/flow_table.h"
+#include "dataplane/ipv4_fragments.h"
 #include "dataplane/packet_parser.h"
 #include "dataplane/lcore_counters.h"
 #include "dataplane/local_port_pool.h"
@@ -98,6 +99,9 @@ struct WorkerContext {
   // This lcore's SYN proxy for HTTP services (delayed binding), created at start-up with
   // SynProxy::create; nullptr = HTTP services are forwarded as plain full-NAT.
   std::unique_ptr<SynProxy> proxy;
+  // This lcore's IPv4 fragment reassembly, created at start-up; nullptr = fragments are dropped as
+  // unsupported, and packets over the egress MTU are not split.
+  std::unique_ptr<Ipv4Fragments> fragments;
   // Per-burst scratch for the staged pipeline, kept here rather than on the worker's stack.
   EstablishedScratch screened;
 };

@@ -61,7 +61,7 @@ size_t putL2(Bytes& b, const rte_ether_addr& src, const rte_ether_addr& dst, std
 // called on them whatever the frame's alignment. `l4_len` follows total_length, clipped to the frame.
 struct AlignedPacket {
   alignas(8) uint8_t ip[60] = {};
-  alignas(8) uint8_t l4[2048] = {};
+  alignas(8) uint8_t l4[65536] = {};  // any IPv4 payload (reassembled datagrams)
   size_t ihl = 0;
   size_t l4_len = 0;
   uint8_t protocol = 0;

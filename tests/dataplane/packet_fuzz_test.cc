@@ -191,6 +191,7 @@ TEST(PacketFuzzTest, MutatedFramesAreAllAccountedFor) {
           case VerdictKind::kHandedOff: ++handed; break;
           case VerdictKind::kToControl: ++control; break;
           case VerdictKind::kDropped: ++drop; break;
+          case VerdictKind::kHeld: ADD_FAILURE() << "held without a fragment table"; break;
         }
       }
       ASSERT_EQ(w0.txCount(0), sent) << "burst at frame " << done;

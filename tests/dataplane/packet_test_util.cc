@@ -15,6 +15,7 @@ std::ostream& operator<<(std::ostream& os, VerdictKind kind) {
     case VerdictKind::kHandedOff: return os << "kHandedOff";
     case VerdictKind::kToControl: return os << "kToControl";
     case VerdictKind::kDropped: return os << "kDropped";
+    case VerdictKind::kHeld: return os << "kHeld";
   }
   return os << "VerdictKind(" << static_cast<int>(kind) << ")";
 }

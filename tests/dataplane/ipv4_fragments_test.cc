@@ -1,0 +1,286 @@
+// IPv4 fragments through processBurst with a worker that has a fragment table (Ipv4Fragments):
+// datagrams to a VIP are reassembled, balanced and rewritten as a whole, and leave in fragments that
+// fit the egress MTU, in every forwarding mode and for full-NAT replies; what cannot complete (timed
+// out, overlapping, too many fragments, the table full) is freed and counted as reassembly_failed.
+// The fragments are cut and joined again by fragment_frames.h, independently of DPDK's library.
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "dataplane/ipv4_fragments.h"
+#include "tests/dataplane/fragment_frames.h"
+#include "tests/dataplane/packet_test_util.h"
+
+namespace lb::dataplane::test {
+namespace {
+
+constexpr size_t kMtu = 1500;
+constexpr size_t kChunk = 1480;  // IP payload per fragment at MTU 1500
+constexpr uint64_t kTimeout = 1'000'000;  // TSC ticks; the tests give processBurst its clock
+
+rte_mempool* indirectPool() {
+  static rte_mempool* pool = rte_pktmbuf_pool_create("test_indirect", 1023, 0, 0, 0, SOCKET_ID_ANY);
+  return pool;
+}
+
+Bytes pattern(size_t n) {
+  Bytes b(n);
+  std::iota(b.begin(), b.end(), uint8_t{7});
+  return b;
+}
+
+class Ipv4FragmentsTest : public testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(useTable(64)); }
+  void TearDown() override {
+    w_.drain();
+    w_.ctx().fragments.reset();  // frees whatever a test left held
+    EXPECT_EQ(poolInUse(), baseline_) << "mbufs leaked";
+    EXPECT_EQ(rte_mempool_in_use_count(indirectPool()), 0u) << "indirect mbufs leaked";
+  }
+
+  void useTable(uint32_t max_datagrams) {
+    ASSERT_NE(indirectPool(), nullptr);
+    Ipv4FragmentsConfig config;
+    config.max_datagrams = max_datagrams;
+    config.timeout_tsc = kTimeout;
+    config.indirect_pool = indirectPool();
+    auto fragments = Ipv4Fragments::create(config);
+    ASSERT_TRUE(fragments.ok()) << fragments.status();
+    w_.ctx().fragments = *std::move(fragments);
+  }
+
+  // Processes the fragments in the order given; all but the last must be held. The last's verdict.
+  Verdict send(const std::vector<Bytes>& fragments, uint64_t now = 0) {
+    for (size_t i = 0; i + 1 < fragments.size(); ++i) {
+      const Verdict v = w_.process(snap_, fragments[i], 0, now);
+      EXPECT_EQ(v.kind, VerdictKind::kHeld) << "fragment " << i;
+    }
+    const Verdict v = w_.process(snap_, fragments.back(), 0, now);
+    EXPECT_EQ(v.drop, DropReason::kCount) << "the datagram was dropped";
+    return v;
+  }
+
+  std::vector<Bytes> popAll(uint16_t port = 0) {
+    std::vector<Bytes> frames;
+    while (std::optional<Bytes> f = w_.popTx(port)) frames.push_back(*f);
+    return frames;
+  }
+
+  // A SYN to `vip_port` from kClientPort, so the connection's later segments have their flow.
+  void openTcp(uint16_t vip_port) {
+    EXPECT_EQ(w_.process(snap_, fromClient().tcp(kClientPort, vip_port, kSyn).build()).kind, VerdictKind::kForwarded);
+    w_.popTx(0);
+  }
+
+  uint64_t failed() const { return w_.drops(DropReason::kReassemblyFailed); }
+
+  const Snapshot& snap_ = standardSnapshot();
+  unsigned baseline_ = poolInUse();
+  WorkerHarness w_{0, twoWorkerPartition()};
+};
+
+Bytes bigUdpToVip(size_t payload_len, uint16_t ip_id = 0x4d01) {
+  return fromClient().ipId(ip_id).udp(kClientPort, kUdpPort).payload(pattern(payload_len)).build();
+}
+
+// A 4000-byte UDP datagram in three fragments to the full-NAT UDP service: the first two are held,
+// the third completes it; the backend gets it in three fragments that join into the datagram
+// full-NAT makes of the original (addresses, ports, UDP checksum over the whole payload).
+TEST_F(Ipv4FragmentsTest, UdpDatagramIsReassembledRewrittenAndFragmentedAgain) {
+  const Bytes datagram = bigUdpToVip(4000);
+  const std::vector<Bytes> fragments = fragmentFrame(datagram, kChunk);
+  ASSERT_EQ(fragments.size(), 3u);
+  const Verdict v = send(fragments);
+  EXPECT_EQ(v.kind, VerdictKind::kForwarded);
+  const std::vector<Bytes> out = popAll();
+  ASSERT_EQ(out.size(), 3u);
+  const std::optional<Bytes> joined = joinFragments(out, kMtu);
+  ASSERT_TRUE(joined.has_value());
+  expectFullNatToBackend(datagram, *joined, kUdpBackendPort, twoWorkerPartition(), 0);
+  EXPECT_EQ(w_.counters().fragments_in.read(), 3u);
+  EXPECT_EQ(w_.counters().datagrams_reassembled.read(), 1u);
+  EXPECT_EQ(w_.counters().fragments_out.read(), 3u);
+  EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
+// Fragments arriving last first complete the datagram just the same, and the flow it created keeps
+// the next (unfragmented) datagram of the 5-tuple on the same backend and local port.
+TEST_F(Ipv4FragmentsTest, OutOfOrderFragmentsAndTheFlowAfterwards) {
+  const Bytes datagram = bigUdpToVip(3500);
+  std::vector<Bytes> fragments = fragmentFrame(datagram, kChunk);
+  std::reverse(fragments.begin(), fragments.end());
+  EXPECT_EQ(send(fragments).kind, VerdictKind::kForwarded);
+  const std::optional<Bytes> joined = joinFragments(popAll(), kMtu);
+  ASSERT_TRUE(joined.has_value());
+  expectFullNatToBackend(datagram, *joined, kUdpBackendPort, twoWorkerPartition(), 0);
+
+  const Bytes small = fromClient().udp(kClientPort, kUdpPort).payload(pattern(100)).build();
+  EXPECT_EQ(w_.process(snap_, small).kind, VerdictKind::kForwarded);
+  const Bytes next = w_.popTx(0).value_or(Bytes{});
+  const DecodedFrame a = decode(*joined);
+  const DecodedFrame b = decode(next);
+  EXPECT_EQ(b.ip_dst, a.ip_dst) << "same backend";
+  EXPECT_EQ(b.src_port, a.src_port) << "same local port";
+  EXPECT_EQ(w_.counters().flows_created.read(), 1u);
+}
+
+// A backend's large reply to a full-NAT flow arrives in fragments at the local address; the client
+// gets it from the VIP, in fragments that join into a datagram with a valid UDP checksum and the
+// backend's payload.
+TEST_F(Ipv4FragmentsTest, FragmentedReplyReachesTheClientFromTheVip) {
+  EXPECT_EQ(w_.process(snap_, fromClient().udp(kClientPort, kUdpPort).payload(pattern(20)).build()).kind,
+            VerdictKind::kForwarded);
+  const DecodedFrame request = decode(w_.popTx(0).value_or(Bytes{}));
+  const uint8_t backend = backendHost(request.ip_dst);
+  ASSERT_NE(backend, 0);
+  const Bytes reply_payload = pattern(5000);
+  const Bytes reply =
+      fromBackend(backend).ipId(0x7e57).udp(kUdpBackendPort, request.src_port).payload(reply_payload).build();
+  EXPECT_EQ(send(fragmentFrame(reply, kChunk)).kind, VerdictKind::kForwarded);
+  const std::vector<Bytes> out = popAll();
+  EXPECT_EQ(out.size(), 4u);
+  const std::optional<Bytes> joined = joinFragments(out, kMtu);
+  ASSERT_TRUE(joined.has_value());
+  expectReplyToClient(*joined, kUdpPort, kClientPort);
+  EXPECT_TRUE(l4ChecksumValid(*joined, sizeof(rte_ether_hdr)));
+  EXPECT_TRUE(std::equal(reply_payload.begin(), reply_payload.end(), joined->end() - reply_payload.size()));
+}
+
+// DSR (L2): the backend gets the client's datagram unchanged (it answers from the VIP itself), in
+// fragments addressed to its MAC.
+TEST_F(Ipv4FragmentsTest, DsrForwardsTheDatagramUnchangedInFragments) {
+  openTcp(kDsrPort);
+  const Bytes segment =
+      fromClient().tcp(kClientPort, kDsrPort, kAck | RTE_TCP_PSH_FLAG).payload(pattern(3000)).build();
+  EXPECT_EQ(send(fragmentFrame(segment, kChunk)).kind, VerdictKind::kForwarded);
+  const std::optional<Bytes> joined = joinFragments(popAll(), kMtu);
+  ASSERT_TRUE(joined.has_value());
+  const DecodedFrame d = decode(*joined);
+  EXPECT_EQ(ipPacket(*joined), ipPacket(segment));
+  EXPECT_TRUE(sameMac(d.eth_src, portMac()));
+  bool to_a_backend = false;
+  for (uint8_t host = 11; host <= 13; ++host) to_a_backend |= sameMac(d.eth_dst, backendMac(host));
+  EXPECT_TRUE(to_a_backend);
+}
+
+// IPIP: the reassembled datagram is encapsulated whole and the outer packet is fragmented (its DF is
+// clear, as the inner's was); the backend's stack joins the outer fragments and finds the original.
+// The same holds for an unfragmented packet without DF that only the outer header makes too large,
+// which a worker without a fragment table drops as too_big (ipip_mtu_test.cc).
+TEST_F(Ipv4FragmentsTest, IpipFragmentsTheOuterPacket) {
+  openTcp(kIpipPort);
+  const Bytes segment =
+      fromClient().tcp(kClientPort, kIpipPort, kAck | RTE_TCP_PSH_FLAG).payload(pattern(3000)).build();
+  EXPECT_EQ(send(fragmentFrame(segment, kChunk)).kind, VerdictKind::kForwarded);
+  std::optional<Bytes> joined = joinFragments(popAll(), kMtu);
+  ASSERT_TRUE(joined.has_value());
+  DecodedFrame outer = decode(*joined);
+  EXPECT_EQ(outer.protocol, IPPROTO_IPIP);
+  EXPECT_EQ(outer.ip_src, kPortIp);
+  EXPECT_NE(backendHost(outer.ip_dst), 0);
+  EXPECT_EQ(Bytes(joined->begin() + sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr), joined->end()), ipPacket(segment));
+
+  const Bytes full = fromClient().tcp(kClientPort, kIpipPort, kAck).payload(pattern(kMtu - 40)).build();
+  EXPECT_EQ(w_.process(snap_, full).kind, VerdictKind::kForwarded);
+  const std::vector<Bytes> out = popAll();
+  EXPECT_EQ(out.size(), 2u);
+  joined = joinFragments(out, kMtu);
+  ASSERT_TRUE(joined.has_value());
+  EXPECT_EQ(Bytes(joined->begin() + sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr), joined->end()), ipPacket(full));
+  EXPECT_EQ(w_.drops(DropReason::kTooBig), 0u);
+  EXPECT_EQ(w_.counters().fragments_out.read(), 3u + 2u);
+}
+
+// A 3000-byte ping to the VIP: answered with an echo reply of the same data, in fragments.
+TEST_F(Ipv4FragmentsTest, LargePingToTheVipIsAnswered) {
+  const Bytes data = pattern(3000);
+  const Bytes ping = fromClient().icmpEcho(true, 0x77, 3).payload(data).build();
+  EXPECT_EQ(send(fragmentFrame(ping, kChunk)).kind, VerdictKind::kAnswered);
+  const std::optional<Bytes> joined = joinFragments(popAll(), kMtu);
+  ASSERT_TRUE(joined.has_value());
+  expectIcmpFromVipToClient(*joined);
+  EXPECT_EQ(decode(*joined).icmp_type, RTE_IP_ICMP_ECHO_REPLY);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), joined->end() - data.size()));
+}
+
+// A datagram whose fragments stop coming is freed after the timeout: by the worker's periodic expiry
+// (Ipv4Fragments::expire), or when a late fragment of it finds the entry stale. Either way its
+// fragments count as reassembly_failed and nothing reaches a backend.
+TEST_F(Ipv4FragmentsTest, IncompleteDatagramsTimeOut) {
+  const std::vector<Bytes> a = fragmentFrame(bigUdpToVip(4000, 1), kChunk);
+  EXPECT_EQ(w_.process(snap_, a[0], 0, 0).kind, VerdictKind::kHeld);
+  EXPECT_EQ(w_.process(snap_, a[1], 0, 10).kind, VerdictKind::kHeld);
+  EXPECT_EQ(w_.ctx().fragments->expire(kTimeout / 2), 0u) << "not yet";
+  EXPECT_EQ(w_.ctx().fragments->expire(kTimeout + 1), 2u);
+
+  const std::vector<Bytes> b = fragmentFrame(bigUdpToVip(4000, 2), kChunk);
+  EXPECT_EQ(w_.process(snap_, b[0], 0, 2 * kTimeout).kind, VerdictKind::kHeld);
+  EXPECT_EQ(w_.process(snap_, b[1], 0, 4 * kTimeout).kind, VerdictKind::kHeld) << "starts the datagram afresh";
+  EXPECT_EQ(failed(), 1u) << "the stale first fragment";
+  EXPECT_EQ(w_.process(snap_, b[2], 0, 4 * kTimeout).kind, VerdictKind::kHeld) << "its first fragment is gone";
+  EXPECT_EQ(w_.ctx().fragments->expire(6 * kTimeout), 2u);
+  EXPECT_EQ(w_.txCount(0), 0);
+}
+
+// Overlapping fragments (the classic evasion trick: the overlap rewrites bytes the first fragment
+// carried) and a datagram in more fragments than the table holds are both given up on.
+TEST_F(Ipv4FragmentsTest, OverlappingOrTooManyFragmentsAreGivenUpOn) {
+  std::vector<Bytes> overlapping = fragmentFrame(bigUdpToVip(4000, 3), kChunk);
+  put16(overlapping[1], sizeof(rte_ether_hdr) + 6, 0x2000 | ((kChunk - 8) / 8));
+  resealHeader(overlapping[1]);
+  for (const Bytes& f : overlapping) EXPECT_EQ(w_.process(snap_, f).kind, VerdictKind::kHeld);
+  EXPECT_EQ(failed(), overlapping.size()) << "given up on as soon as the overlap shows";
+
+  // Six middle fragments fit beside the first and the last; the seventh ends the datagram, and the
+  // rest start one that can never complete, which the timeout frees (the worker counts what expire
+  // returns as reassembly_failed).
+  const std::vector<Bytes> many = fragmentFrame(bigUdpToVip(400, 4), 32);
+  ASSERT_EQ(many.size(), 13u);
+  for (const Bytes& f : many) EXPECT_EQ(w_.process(snap_, f).kind, VerdictKind::kHeld);
+  EXPECT_EQ(failed(), overlapping.size() + RTE_LIBRTE_IP_FRAG_MAX_FRAG);
+  EXPECT_EQ(w_.ctx().fragments->expire(10 * kTimeout), many.size() - RTE_LIBRTE_IP_FRAG_MAX_FRAG);
+  EXPECT_EQ(w_.txCount(0), 0);
+  EXPECT_EQ(w_.counters().datagrams_reassembled.read(), 0u);
+}
+
+// With the table full of incomplete datagrams, a fragment of yet another is freed at once (counted),
+// and the held ones still complete.
+TEST_F(Ipv4FragmentsTest, FullTableRefusesNewDatagrams) {
+  ASSERT_NO_FATAL_FAILURE(useTable(4));
+  std::vector<std::vector<Bytes>> held;
+  for (uint16_t id = 1; id <= 4; ++id) {
+    held.push_back(fragmentFrame(bigUdpToVip(2000, id), kChunk));
+    EXPECT_EQ(w_.process(snap_, held.back()[0]).kind, VerdictKind::kHeld);
+  }
+  const std::vector<Bytes> extra = fragmentFrame(bigUdpToVip(2000, 99), kChunk);
+  w_.process(snap_, extra[0]);
+  EXPECT_EQ(failed(), 1u);
+  for (const std::vector<Bytes>& d : held) EXPECT_EQ(w_.process(snap_, d[1]).kind, VerdictKind::kForwarded);
+  EXPECT_EQ(w_.counters().datagrams_reassembled.read(), 4u);
+}
+
+// Fragments to an address that is neither a VIP nor Tether's own are not held; a first fragment too
+// short to carry the whole TCP header (RFC 1858's tiny-fragment attack) makes a datagram whose header
+// cannot be read from its first segment: malformed, never forwarded.
+TEST_F(Ipv4FragmentsTest, StrangersAndTinyFirstFragmentsAreDropped) {
+  const Bytes stranger = fromClient(kOtherIp).udp(kClientPort, kUdpPort).payload(pattern(3000)).build();
+  EXPECT_EQ(w_.process(snap_, fragmentFrame(stranger, kChunk)[0]).drop, DropReason::kNotForUs);
+  EXPECT_EQ(w_.counters().fragments_in.read(), 0u);
+
+  openTcp(kDsrPort);
+  const Bytes segment = fromClient().tcp(kClientPort, kDsrPort, kAck).payload(pattern(64)).build();
+  const std::vector<Bytes> tiny = fragmentFrame(segment, 80, /*first_chunk=*/8);
+  ASSERT_EQ(tiny.size(), 2u);
+  for (size_t i = 0; i + 1 < tiny.size(); ++i) EXPECT_EQ(w_.process(snap_, tiny[i]).kind, VerdictKind::kHeld);
+  const Verdict v = w_.process(snap_, tiny.back());
+  EXPECT_EQ(v.kind, VerdictKind::kDropped);
+  EXPECT_EQ(v.drop, DropReason::kMalformed);
+  EXPECT_EQ(w_.txCount(0), 0);
+}
+
+}  // namespace
+}  // namespace lb::dataplane::test
