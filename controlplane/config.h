@@ -40,6 +40,14 @@ inline constexpr uint32_t kMaxMbufs = 1048575;
 inline constexpr uint32_t kMinFlowEntriesPerLcore = 1024;
 inline constexpr uint32_t kMaxFlowEntriesPerLcore = 1u << 24;
 inline constexpr uint32_t kMinLocalPorts = 1024;  // local_port_max - local_port_min + 1
+// IPv4 reassembly (dataplane/ipv4_fragments.h): incomplete datagrams held per lcore (0 = fragments are
+// dropped as unsupported) and how long their fragments wait for the rest. Each datagram can hold up to
+// 8 mbufs of the pool, so the default keeps at most 8192 per lcore.
+inline constexpr uint32_t kDefaultFragmentDatagramsPerLcore = 1024;
+inline constexpr uint32_t kMaxFragmentDatagramsPerLcore = 65536;
+inline constexpr uint32_t kDefaultFragmentTimeoutMs = 2000;
+inline constexpr uint32_t kMinFragmentTimeoutMs = 10;
+inline constexpr uint32_t kMaxFragmentTimeoutMs = 60000;
 // Full-NAT source addresses per port: each holds every local port once, so a port's concurrent
 // full-NAT flows are bounded by addresses x local ports. Each address costs 4 bytes per local port per
 // lcore (the FIFO of free endpoints), so 64 addresses over 50k ports are 12.8 MB.
@@ -211,6 +219,8 @@ struct DataplaneConfig {  // [boot]
   uint32_t flow_entries_per_lcore = kDefaultFlowEntriesPerLcore;  // power of two, 1024..1<<24
   uint16_t local_port_min = kDefaultLocalPortMin;          // full-NAT source ports, split per lcore
   uint16_t local_port_max = kDefaultLocalPortMax;
+  uint32_t fragment_datagrams_per_lcore = kDefaultFragmentDatagramsPerLcore;  // 0..65536; 0 = no reassembly
+  uint32_t fragment_timeout_ms = kDefaultFragmentTimeoutMs;                   // 10..60000
 };
 
 // The sticky-session table shared by every lcore (dataplane/session_table.h). [boot]: it is sized

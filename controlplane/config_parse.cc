@@ -296,7 +296,9 @@ constexpr std::string_view kVipText = "an IPv4 or IPv6 address";
 DataplaneConfig readDataplane(Reader& r, const Field& field) {
   DataplaneConfig dataplane;
   const MapView view =
-      r.map(field, {"burst_size", "mbufs", "flow_entries_per_lcore", "local_port_min", "local_port_max"},
+      r.map(field,
+            {"burst_size", "mbufs", "flow_entries_per_lcore", "local_port_min", "local_port_max",
+             "fragment_datagrams_per_lcore", "fragment_timeout_ms"},
             /*null_is_empty=*/true);
   r.optionalInteger(view, "burst_size", kMinBurstSize, kMaxBurstSize, dataplane.burst_size);
   r.optionalInteger(view, "mbufs", kMinMbufs, kMaxMbufs, dataplane.mbufs);
@@ -304,6 +306,10 @@ DataplaneConfig readDataplane(Reader& r, const Field& field) {
                     dataplane.flow_entries_per_lcore);
   r.optionalInteger(view, "local_port_min", 1, kMaxPort, dataplane.local_port_min);
   r.optionalInteger(view, "local_port_max", 1, kMaxPort, dataplane.local_port_max);
+  r.optionalInteger(view, "fragment_datagrams_per_lcore", 0, kMaxFragmentDatagramsPerLcore,
+                    dataplane.fragment_datagrams_per_lcore);
+  r.optionalInteger(view, "fragment_timeout_ms", kMinFragmentTimeoutMs, kMaxFragmentTimeoutMs,
+                    dataplane.fragment_timeout_ms);
   return dataplane;
 }
 

@@ -139,6 +139,10 @@ absl::Status checkDataplane(const DataplaneConfig& dataplane) {
            kMaxFlowEntriesPerLcore},
           {"dataplane.local_port_min", dataplane.local_port_min, 1, kMaxPort},
           {"dataplane.local_port_max", dataplane.local_port_max, 1, kMaxPort},
+          {"dataplane.fragment_datagrams_per_lcore", dataplane.fragment_datagrams_per_lcore, 0,
+           kMaxFragmentDatagramsPerLcore},
+          {"dataplane.fragment_timeout_ms", dataplane.fragment_timeout_ms, kMinFragmentTimeoutMs,
+           kMaxFragmentTimeoutMs},
       });
       !s.ok()) {
     return s;

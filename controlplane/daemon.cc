@@ -74,7 +74,8 @@ absl::Status checkBootKeysUnchanged(const Config& running, const Config& next) {
   const auto& b = next.dataplane;
   if (a.burst_size != b.burst_size || a.mbufs != b.mbufs ||
       a.flow_entries_per_lcore != b.flow_entries_per_lcore || a.local_port_min != b.local_port_min ||
-      a.local_port_max != b.local_port_max) {
+      a.local_port_max != b.local_port_max || a.fragment_datagrams_per_lcore != b.fragment_datagrams_per_lcore ||
+      a.fragment_timeout_ms != b.fragment_timeout_ms) {
     return absl::FailedPreconditionError("dataplane: boot-only keys changed; restart tetherd to apply");
   }
   if (running.sessions.capacity != next.sessions.capacity ||
@@ -202,6 +203,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
     d->rings_.push_back(ctx->handoff_in);
     d->contexts_.push_back(std::move(ctx));
   }
+  if (auto st = d->setUpFragments(cfg.dataplane, workers); !st.ok()) return st;
   // The session table exists whatever the services are, so a reload may add an http block. Its size
   // is boot-only; the default (1M sessions) takes about 40 MB.
   dataplane::SessionTableConfig table_config;
@@ -297,6 +299,33 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
   return d;
 }
 
+// Per-lcore reassembly tables, and the pool of data-less mbufs Ipv4Fragments::split attaches to a
+// datagram's payload; they live only until the fragment is linearized, so a few per fragment in flight.
+absl::Status Daemon::setUpFragments(const DataplaneConfig& dataplane, uint16_t workers) {
+  if (dataplane.fragment_datagrams_per_lcore == 0) return absl::OkStatus();
+  constexpr uint32_t kIndirectPerWorker = 1024;
+  indirect_pool_ = rte_pktmbuf_pool_create("tether_indirect", kIndirectPerWorker * workers - 1, kMbufCache, 0, 0,
+                                           static_cast<int>(rte_socket_id()));
+  if (indirect_pool_ == nullptr) {
+    return absl::ResourceExhaustedError(absl::StrFormat("cannot allocate indirect mbufs (%s)", rte_strerror(rte_errno)));
+  }
+  dataplane::Ipv4FragmentsConfig fragments;
+  fragments.max_datagrams = dataplane.fragment_datagrams_per_lcore;
+  fragments.timeout_tsc = rte_get_tsc_hz() / 1000 * dataplane.fragment_timeout_ms;
+  fragments.socket = static_cast<int>(rte_socket_id());
+  fragments.indirect_pool = indirect_pool_;
+  for (auto& ctx : contexts_) {
+    auto table = dataplane::Ipv4Fragments::create(fragments);
+    if (!table.ok()) {
+      return absl::Status(table.status().code(),
+                          absl::StrFormat("dataplane.fragment_datagrams_per_lcore: %s (lower it or raise -m)",
+                                          table.status().message()));
+    }
+    ctx->fragments = *std::move(table);
+  }
+  return absl::OkStatus();
+}
+
 Daemon::~Daemon() {
   if (rest_api_ != nullptr) rest_api_->stop();
   unregisterTelemetry();
@@ -315,6 +344,8 @@ Daemon::~Daemon() {
   }
   for (auto* c : counters_) rte_free(c);
   rte_free(qsbr_);
+  for (auto& ctx : contexts_) ctx->fragments.reset();  // gives held fragments back to the pool
+  rte_mempool_free(indirect_pool_);
   rte_mempool_free(pool_);
 }
 

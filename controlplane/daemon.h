@@ -69,6 +69,7 @@ class Daemon final : public ControlOps {
 
  private:
   Daemon() = default;
+  absl::Status setUpFragments(const DataplaneConfig& dataplane, uint16_t workers);
   // The *Locked methods expect mutex_ held.
   absl::Status rebuildAndPublishLocked();
   absl::Status applyConfigLocked(Config next);
@@ -101,6 +102,7 @@ class Daemon final : public ControlOps {
   uint64_t last_slow_start_step_ms_ = 0;
   std::unique_ptr<RestApi> rest_api_;
   rte_mempool* pool_ = nullptr;
+  rte_mempool* indirect_pool_ = nullptr;  // data-less mbufs for splitting packets over the MTU
   rte_rcu_qsbr* qsbr_ = nullptr;
   std::vector<rte_ether_addr> port_macs_;  // config ports only, by DPDK port id
   std::vector<uint16_t> port_mtus_;        // the same ports' IP MTUs

@@ -186,6 +186,15 @@ std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Conf
     e.sample("tether_handoff_packets_total", {{"lcore", r.lcore}, {"direction", "in"}}, r.c->handoff_in.read());
   }
 
+  lcoreFamily(e, lcores, "tether_fragments_received_total", "counter",
+              "IPv4 fragments to a VIP or local address taken for reassembly.",
+              [](const LcoreCounters& c) { return c.fragments_in.read(); });
+  lcoreFamily(e, lcores, "tether_datagrams_reassembled_total", "counter",
+              "IPv4 datagrams put together from fragments and then forwarded like any packet.",
+              [](const LcoreCounters& c) { return c.datagrams_reassembled.read(); });
+  lcoreFamily(e, lcores, "tether_fragments_sent_total", "counter",
+              "Fragments made of packets over their egress port's MTU (reassembled datagrams, IPIP).",
+              [](const LcoreCounters& c) { return c.fragments_out.read(); });
   lcoreFamily(e, lcores, "tether_established_path_packets_total", "counter",
               "Packets of armed flows forwarded from their flow entry without classification.",
               [](const LcoreCounters& c) { return c.established_path.read(); });

@@ -61,6 +61,9 @@ nlohmann::json lcoreJson(const dataplane::LcoreCounters& c) {
           {"icmp_to_backend", c.icmp_to_backend.read()},
           {"handoff_out", c.handoff_out.read()},
           {"handoff_in", c.handoff_in.read()},
+          {"fragments_in", c.fragments_in.read()},
+          {"datagrams_reassembled", c.datagrams_reassembled.read()},
+          {"fragments_out", c.fragments_out.read()},
           {"drops", drops}};
 }
 

@@ -43,6 +43,8 @@ dataplane:
   flow_entries_per_lcore: 131072
   local_port_min: 20000
   local_port_max: 29999
+  fragment_datagrams_per_lcore: 4096
+  fragment_timeout_ms: 500
 ports:
   - name: lan
     address: 10.99.0.2/24
@@ -126,6 +128,8 @@ TEST(ParseConfigTest, FullConfigRoundTripsIntoStruct) {
   EXPECT_EQ(c.dataplane.flow_entries_per_lcore, 131072u);
   EXPECT_EQ(c.dataplane.local_port_min, 20000);
   EXPECT_EQ(c.dataplane.local_port_max, 29999);
+  EXPECT_EQ(c.dataplane.fragment_datagrams_per_lcore, 4096u);
+  EXPECT_EQ(c.dataplane.fragment_timeout_ms, 500u);
 
   ASSERT_EQ(c.ports.size(), 2u);
   EXPECT_EQ(c.ports[0].name, "lan");
@@ -225,6 +229,8 @@ services:
   EXPECT_EQ(c.dataplane.flow_entries_per_lcore, kDefaultFlowEntriesPerLcore);
   EXPECT_EQ(c.dataplane.local_port_min, kDefaultLocalPortMin);
   EXPECT_EQ(c.dataplane.local_port_max, kDefaultLocalPortMax);
+  EXPECT_EQ(c.dataplane.fragment_datagrams_per_lcore, kDefaultFragmentDatagramsPerLcore);
+  EXPECT_EQ(c.dataplane.fragment_timeout_ms, kDefaultFragmentTimeoutMs);
   EXPECT_EQ(c.timeouts.tcp_syn_s, kDefaultTcpSynTimeoutS);
   EXPECT_EQ(c.timeouts.tcp_established_s, kDefaultTcpEstablishedTimeoutS);
   EXPECT_EQ(c.timeouts.tcp_closing_s, kDefaultTcpClosingTimeoutS);
@@ -396,7 +402,7 @@ TEST(ParseConfigTest, ErrorsCarryLineNumbers) {
   absl::Status status = parseConfig(yaml).status();
   EXPECT_TRUE(failsWith(status,
                         "services[0].backends[0].weight: 2000000 is out of range 0..1000000 "
-                        "(line 40)"));
+                        "(line 42)"));
 
   status = parseConfig("ports:\n  - name: lan\n    address: [\n").status();
   EXPECT_TRUE(failsWith(status, "YAML syntax error at line 4, column 1"));
@@ -612,6 +618,11 @@ const std::vector<BadYamlCase>& badYamlCases() {
       // At least 1024 local ports.
       {"LocalPortRangeTooSmall", dataplaneWith("local_port_min: 10000, local_port_max: 11022"),
        "range 10000..11022 has 1023 ports; at least 1024 are required"},
+      // Reassembly: 0 turns it off, above 65536 datagrams per lcore is refused; 10 ms..60 s.
+      {"FragmentDatagramsTooMany", dataplaneWith("fragment_datagrams_per_lcore: 65537"),
+       "dataplane.fragment_datagrams_per_lcore: 65537 is out of range 0..65536"},
+      {"FragmentTimeoutTooShort", dataplaneWith("fragment_timeout_ms: 5"),
+       "dataplane.fragment_timeout_ms: 5 is out of range 10..60000"},
       // Timeouts are at least 1 s...
       {"TimeoutZero", timeoutsWith("udp_s: 0"), "timeouts.udp_s: 0 is out of range 1..86400"},
       // ... and at most a day.

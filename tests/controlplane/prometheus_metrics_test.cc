@@ -83,6 +83,9 @@ struct Fixture {
       c.handoff_in.add(w + 8);
       c.flows_created.add(base + 9);
       c.established_path.add(base + 13);
+      c.fragments_in.add(w + 18);
+      c.datagrams_reassembled.add(w + 19);
+      c.fragments_out.add(w + 20);
       c.flows_expired.add(base + 10);
       c.flows_active.store(base / 10);
       for (size_t r = 0; r < kDropReasonCount; ++r) c.drops[r].add(r * (w + 1));
@@ -135,6 +138,9 @@ struct Fixture {
       add("tether_icmp_to_backend_total", {{"lcore", l}}, c.icmp_to_backend.read());
       add("tether_handoff_packets_total", {{"lcore", l}, {"direction", "out"}}, c.handoff_out.read());
       add("tether_handoff_packets_total", {{"lcore", l}, {"direction", "in"}}, c.handoff_in.read());
+      add("tether_fragments_received_total", {{"lcore", l}}, c.fragments_in.read());
+      add("tether_datagrams_reassembled_total", {{"lcore", l}}, c.datagrams_reassembled.read());
+      add("tether_fragments_sent_total", {{"lcore", l}}, c.fragments_out.read());
       add("tether_established_path_packets_total", {{"lcore", l}}, c.established_path.read());
       add("tether_flows_created_total", {{"lcore", l}}, c.flows_created.read());
       add("tether_flows_expired_total", {{"lcore", l}}, c.flows_expired.read());
@@ -269,9 +275,9 @@ TEST(PrometheusMetricsTest, FamiliesAreWellFormed) {
     EXPECT_EQ(n, 1) << name;
     EXPECT_EQ(type[name], 1) << name;
   }
-  // 14 per lcore, 7 per backend, 4 for the control plane, 19 + 3 for HTTP proxying per lcore, 1 for
-  // the worker's processing time, and 12 for the session table.
-  EXPECT_EQ(help.size(), 28u + kProxyCounterFields.size() + 3 + 1 + 12);
+  // 17 per lcore (3 of them IPv4 fragments), 7 per backend, 4 for the control plane, 19 + 3 for HTTP
+  // proxying per lcore, 1 for the worker's processing time, and 12 for the session table.
+  EXPECT_EQ(help.size(), 31u + kProxyCounterFields.size() + 3 + 1 + 12);
 }
 
 // No workers, no services: still valid exposition (HELP/TYPE only, control samples present).
