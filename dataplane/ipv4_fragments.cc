@@ -7,7 +7,10 @@
 #include <rte_errno.h>
 #include <rte_ether.h>
 
+#include <rte_mbuf_dyn.h>
+
 #include <array>
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
@@ -24,10 +27,22 @@ constexpr uint32_t kBucketEntries = 4;
 // new one) and a stale datagram evicted to make room: free the row before it could overflow.
 constexpr uint32_t kDeathRowReserve = 2 * (RTE_LIBRTE_IP_FRAG_MAX_FRAG + 1);
 
+// Set once by create(), before any worker runs; 0 until then, so nothing counts as reassembled.
+uint64_t g_reassembled_flag = 0;
+
 }  // namespace
+
+bool isReassembled(const rte_mbuf* m) { return (m->ol_flags & g_reassembled_flag) != 0; }
 
 absl::StatusOr<std::unique_ptr<Ipv4Fragments>> Ipv4Fragments::create(const Ipv4FragmentsConfig& config) {
   if (config.max_datagrams == 0) return absl::InvalidArgumentError("fragment reassembly needs max_datagrams >= 1");
+  if (g_reassembled_flag == 0) {
+    rte_mbuf_dynflag flag{};
+    std::snprintf(flag.name, sizeof(flag.name), "tether_reassembled");
+    const int bit = rte_mbuf_dynflag_register(&flag);  // the same bit again for the same name
+    if (bit < 0) return absl::ResourceExhaustedError("no dynamic mbuf flag left to mark reassembled datagrams");
+    g_reassembled_flag = uint64_t{1} << bit;
+  }
   rte_ip_frag_tbl* table = rte_ip_frag_table_create(config.max_datagrams, kBucketEntries, config.max_datagrams,
                                                     config.timeout_tsc, config.socket);
   if (table == nullptr) {
@@ -57,6 +72,7 @@ Ipv4Fragments::Added Ipv4Fragments::add(rte_mbuf* m, rte_ipv4_hdr* ip, uint16_t 
   result.datagram = rte_ipv4_frag_reassemble_packet(table_, &death_row_, m, now_tsc, ip);
   result.freed += freeDeathRow();
   if (result.datagram != nullptr) {
+    result.datagram->ol_flags |= g_reassembled_flag;
     auto* whole = rte_pktmbuf_mtod_offset(result.datagram, rte_ipv4_hdr*, l2_len);
     whole->hdr_checksum = 0;  // the library leaves it zero
     whole->hdr_checksum = rte_ipv4_cksum(whole);

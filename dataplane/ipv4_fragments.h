@@ -35,6 +35,10 @@ struct Ipv4FragmentsConfig {
   rte_mempool* indirect_pool = nullptr;
 };
 
+// True for a datagram Ipv4Fragments put together, marked with a dynamic mbuf flag (registered by
+// create()): the one kind of mbuf chain the parser accepts, also once it is handed to another lcore.
+bool isReassembled(const rte_mbuf* m);
+
 class Ipv4Fragments {
  public:
   static absl::StatusOr<std::unique_ptr<Ipv4Fragments>> create(const Ipv4FragmentsConfig& config);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "dataplane/ipv4_fragments.h"
+
 namespace lb::dataplane {
 namespace {
 
@@ -73,10 +75,10 @@ void parseIpv6(uint8_t* data, uint32_t frame_len, ParsedFrame& f) {
 
 }  // namespace
 
-void parseFrameFull(rte_mbuf* m, ParsedFrame& f, bool reassembled) {
-  // Ports are not configured for chained (jumbo) frames: a received chain is refused, and only a
-  // datagram reassembled here (IPv4) is one.
-  if (m->nb_segs != 1 && !reassembled) return drop(f, DropReason::kUnsupported);
+void parseFrameFull(rte_mbuf* m, ParsedFrame& f) {
+  // Ports are not configured for chained (jumbo) frames: a received chain is refused, and the only
+  // chain taken is an IPv4 datagram reassembled here.
+  if (m->nb_segs != 1 && !isReassembled(m)) return drop(f, DropReason::kUnsupported);
   uint8_t* const data = rte_pktmbuf_mtod(m, uint8_t*);
   // Headers are read within the first segment (`frame_len` bytes); lengths are checked against the
   // whole packet.

@@ -45,8 +45,8 @@ struct ParsedFrame {
 };
 
 // The full parse: every case above. parseFrame() calls it for whatever the inline check below
-// does not take. `reassembled`: `m` is a datagram Ipv4Fragments put together, the one chain accepted.
-void parseFrameFull(rte_mbuf* m, ParsedFrame& out, bool reassembled = false);
+// does not take.
+void parseFrameFull(rte_mbuf* m, ParsedFrame& out);
 
 // Fills `out`; fields not relevant to the frame's kind are left as they were (callers read only what
 // `kind` says is valid), which keeps the per-packet cost to what the frame needs.

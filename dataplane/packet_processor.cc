@@ -494,7 +494,7 @@ Verdict processParsed(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_
   if (added.datagram == nullptr) return Verdict{VerdictKind::kHeld, DropReason::kCount, 0};
   s.ctx.counters->datagrams_reassembled.inc();
   ParsedFrame whole;
-  parseFrameFull(added.datagram, whole, /*reassembled=*/true);
+  parseFrameFull(added.datagram, whole);
   return processParsed(s, added.datagram, whole, needsFlowLookup(whole) ? s.ctx.flows.hashKey(whole.key) : 0);
 }
 

@@ -6,6 +6,7 @@
 #include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include <algorithm>
 #include <numeric>
@@ -148,6 +149,41 @@ TEST_F(Ipv4FragmentsTest, FragmentedReplyReachesTheClientFromTheVip) {
   expectReplyToClient(*joined, kUdpPort, kClientPort);
   EXPECT_TRUE(l4ChecksumValid(*joined, sizeof(rte_ether_hdr)));
   EXPECT_TRUE(std::equal(reply_payload.begin(), reply_payload.end(), joined->end() - reply_payload.size()));
+}
+
+// A reply reassembled on the lcore that does not own the flow's local port (af_packet's fanout hashes
+// fragments by address only) is handed to the owner as the chain it is, and the owner forwards it.
+TEST_F(Ipv4FragmentsTest, ReassembledReplyIsHandedToTheFlowsLcore) {
+  WorkerHarness other{1, twoWorkerPartition()};
+  other.connectTo(w_);
+  Ipv4FragmentsConfig config;
+  config.timeout_tsc = kTimeout;
+  config.indirect_pool = indirectPool();
+  auto table = Ipv4Fragments::create(config);
+  ASSERT_TRUE(table.ok()) << table.status();
+  other.ctx().fragments = *std::move(table);
+
+  EXPECT_EQ(w_.process(snap_, fromClient().udp(kClientPort, kUdpPort).payload(pattern(20)).build()).kind,
+            VerdictKind::kForwarded);
+  const DecodedFrame request = decode(w_.popTx(0).value_or(Bytes{}));
+  const Bytes reply = fromBackend(backendHost(request.ip_dst))
+                          .ipId(0x0ff1)
+                          .udp(kUdpBackendPort, request.src_port)
+                          .payload(pattern(3000))
+                          .build();
+  const std::vector<Bytes> fragments = fragmentFrame(reply, kChunk);
+  for (size_t i = 0; i + 1 < fragments.size(); ++i) EXPECT_EQ(other.process(snap_, fragments[i]).kind, VerdictKind::kHeld);
+  EXPECT_EQ(other.process(snap_, fragments.back()).kind, VerdictKind::kHandedOff);
+  void* handed = nullptr;
+  ASSERT_EQ(rte_ring_dequeue(w_.handoffIn(), &handed), 0);
+  auto* datagram = static_cast<rte_mbuf*>(handed);
+  EXPECT_GT(datagram->nb_segs, 1);
+  EXPECT_EQ(w_.processMbuf(snap_, datagram, datagram->port).kind, VerdictKind::kForwarded);
+  const std::optional<Bytes> joined = joinFragments(popAll(), kMtu);
+  ASSERT_TRUE(joined.has_value());
+  expectReplyToClient(*joined, kUdpPort, kClientPort);
+  EXPECT_TRUE(l4ChecksumValid(*joined, sizeof(rte_ether_hdr)));
+  EXPECT_EQ(w_.totalDrops() + other.totalDrops(), 0u);
 }
 
 // DSR (L2): the backend gets the client's datagram unchanged (it answers from the VIP itself), in

@@ -278,7 +278,8 @@ class Tetherd:
     checks (they leave through a tap in P-lb that carries Tether's address and MAC). The REST API
     listens on its default 127.0.0.1:9180 inside P-lb; reach it with TetherCtl or apiprobe.py there."""
 
-    def __init__(self, exe, topo, workdir, stats_interval_ms=250, memory_mb=512, extra_args=(), workers=1):
+    def __init__(self, exe, topo, workdir, stats_interval_ms=250, memory_mb=512, extra_args=(), workers=1,
+                 pmd="af_packet"):
         self.exe, self.topo, self.workdir = str(exe), topo, Path(workdir)
         self.config_path = self.workdir / "tether.yaml"
         self.stats_path = self.workdir / "stats.json"
@@ -290,6 +291,17 @@ class Tetherd:
         self.file_prefix = "tether-it-" + topo.prefix
         self.extra_args = [str(a) for a in extra_args]
         self.workers = workers
+        self.pmd = pmd
+
+    def vdev(self):
+        dev = self.topo.lb_dev
+        if self.pmd == "pcap":
+            # libpcap on the veth: frames exactly as they are on the wire. af_packet's fanout makes the
+            # kernel defragment IPv4 first (DPDK sets PACKET_FANOUT_FLAG_DEFRAG), and a datagram larger
+            # than the ring's frame then reaches tetherd cut short. Incoming frames only, so tetherd
+            # never reads its own; the veth's MAC, so the kernel side sees one address for it.
+            return "net_pcap0,rx_iface_in=%s,tx_iface=%s,phy_mac=1" % (dev, dev)
+        return "net_af_packet0,iface=%s,qpairs=%d" % (dev, self.workers)
 
     def write_config(self, cfg):
         tmp = self.config_path.with_suffix(".tmp")
@@ -302,7 +314,7 @@ class Tetherd:
         lcores = ",".join(["0@0"] + ["%d@1" % w for w in range(1, self.workers + 1)])
         eal = ["--no-huge", "-m", str(self.memory_mb), "--no-shconf", "--no-pci", "--lcores", lcores,
                "--file-prefix", self.file_prefix,
-               "--vdev", "net_af_packet0,iface=%s,qpairs=%d" % (self.topo.lb_dev, self.workers)]
+               "--vdev", self.vdev()]
         app = ["--config", str(self.config_path), "--stats-file", str(self.stats_path),
                "--stats-interval-ms", str(self.stats_interval_ms), *self.extra_args]
         return ["ip", "netns", "exec", self.topo.ns("lb"), self.exe, *eal, "--", *app]
@@ -557,7 +569,7 @@ class Context:
         check(self.args.tetherd, "this test needs --tetherd PATH")
         # The demos and sticky_cpu build their own args without --workers: one worker, as before it existed.
         self.tetherd = Tetherd(self.args.tetherd, self.topo, self.workdir, extra_args=extra_args,
-                               workers=getattr(self.args, "workers", 1))
+                               workers=getattr(self.args, "workers", 1), pmd=getattr(self.args, "pmd", "af_packet"))
         self.tetherd.start(cfg)
         return self.tetherd
 
@@ -619,6 +631,8 @@ def run_test(short, description, body, needs_tetherd=True, default_mode="fullnat
                     help="worker lcores (sharing one CPU), each with its own af_packet queue pair")
     ap.add_argument("--tetherctl", default=str(DEFAULT_TETHERCTL),
                     help="path to tetherctl, for tests that use it (default %(default)s)")
+    ap.add_argument("--pmd", default="af_packet", choices=["af_packet", "pcap"],
+                    help="DPDK driver on tetherd's veth (pcap: one worker, fragments as on the wire)")
     if add_args:
         add_args(ap)
     args = ap.parse_args()
