@@ -42,8 +42,8 @@ inline constexpr uint32_t kMaxFlowEntriesPerLcore = 1u << 24;
 inline constexpr uint32_t kMinLocalPorts = 1024;  // local_port_max - local_port_min + 1
 // IPv4 reassembly (dataplane/ipv4_fragments.h): incomplete datagrams held per lcore (0 = fragments are
 // dropped as unsupported) and how long their fragments wait for the rest. Each datagram can hold up to
-// 8 mbufs of the pool, so the default keeps at most 8192 per lcore.
-inline constexpr uint32_t kDefaultFragmentDatagramsPerLcore = 1024;
+// 8 mbufs of the pool, so the default lets a flood of fragments hold at most 2048 per lcore.
+inline constexpr uint32_t kDefaultFragmentDatagramsPerLcore = 256;
 inline constexpr uint32_t kMaxFragmentDatagramsPerLcore = 65536;
 inline constexpr uint32_t kDefaultFragmentTimeoutMs = 2000;
 inline constexpr uint32_t kMinFragmentTimeoutMs = 10;

@@ -302,7 +302,23 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
 // Per-lcore reassembly tables, and the pool of data-less mbufs Ipv4Fragments::split attaches to a
 // datagram's payload; they live only until the fragment is linearized, so a few per fragment in flight.
 absl::Status Daemon::setUpFragments(const DataplaneConfig& dataplane, uint16_t workers) {
-  if (dataplane.fragment_datagrams_per_lcore == 0) return absl::OkStatus();
+  uint32_t datagrams = dataplane.fragment_datagrams_per_lcore;
+  if (datagrams == 0) return absl::OkStatus();
+  // Incomplete datagrams hold their fragments' mbufs: a flood of first fragments must not be able to
+  // take the pool that receives traffic. The default shrinks to fit; a value written in the file is
+  // kept or refused.
+  const uint32_t fitting = dataplane.mbufs / 2 / (RTE_LIBRTE_IP_FRAG_MAX_FRAG * uint32_t{workers});
+  if (datagrams > fitting) {
+    if (datagrams != kDefaultFragmentDatagramsPerLcore || fitting == 0) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "dataplane.fragment_datagrams_per_lcore: %u datagrams x %d fragments x %u workers could hold more "
+          "than half of dataplane.mbufs (%u); at most %u fit: lower it or raise mbufs",
+          datagrams, RTE_LIBRTE_IP_FRAG_MAX_FRAG, workers, dataplane.mbufs, fitting));
+    }
+    std::fprintf(stderr, "tetherd: fragment reassembly holds %u datagrams per worker (half of dataplane.mbufs)\n",
+                 fitting);
+    datagrams = fitting;
+  }
   constexpr uint32_t kIndirectPerWorker = 1024;
   indirect_pool_ = rte_pktmbuf_pool_create("tether_indirect", kIndirectPerWorker * workers - 1, kMbufCache, 0, 0,
                                            static_cast<int>(rte_socket_id()));
@@ -310,7 +326,7 @@ absl::Status Daemon::setUpFragments(const DataplaneConfig& dataplane, uint16_t w
     return absl::ResourceExhaustedError(absl::StrFormat("cannot allocate indirect mbufs (%s)", rte_strerror(rte_errno)));
   }
   dataplane::Ipv4FragmentsConfig fragments;
-  fragments.max_datagrams = dataplane.fragment_datagrams_per_lcore;
+  fragments.max_datagrams = datagrams;
   fragments.timeout_tsc = rte_get_tsc_hz() / 1000 * dataplane.fragment_timeout_ms;
   fragments.socket = static_cast<int>(rte_socket_id());
   fragments.indirect_pool = indirect_pool_;

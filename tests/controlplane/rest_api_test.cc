@@ -519,7 +519,7 @@ TEST(RestApiConfig, GetReturnsTheWholeConfig) {
   EXPECT_EQ(r.body["ports"][0],
             json({{"name", "lan"}, {"address", "10.99.0.2/24"}, {"gateway", "10.99.0.1"}, {"vlan", 0}}));
   EXPECT_EQ(r.body["dataplane"]["flow_entries_per_lcore"], 65536);
-  EXPECT_EQ(r.body["dataplane"]["fragment_datagrams_per_lcore"], 1024);
+  EXPECT_EQ(r.body["dataplane"]["fragment_datagrams_per_lcore"], 256);
   EXPECT_EQ(r.body["dataplane"]["fragment_timeout_ms"], 2000);
   EXPECT_EQ(r.body["timeouts"]["tcp_established_s"], 300);
   EXPECT_EQ(r.body["services"].size(), 2u);

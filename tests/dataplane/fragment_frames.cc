@@ -1,13 +1,12 @@
 #include "tests/dataplane/fragment_frames.h"
 
-#include <gtest/gtest.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "tests/dataplane/packet_test_util.h"
+#include "absl/strings/str_cat.h"
 
 namespace lb::dataplane::test {
 namespace {
@@ -28,8 +27,6 @@ void sealHeader(Bytes& frame) {
 void resealHeader(Bytes& frame) { sealHeader(frame); }
 
 std::vector<Bytes> fragmentFrame(const Bytes& frame, size_t chunk, size_t first_chunk) {
-  EXPECT_EQ(chunk % 8, 0u);
-  EXPECT_EQ(first_chunk % 8, 0u);
   const size_t total = get16(frame, kL3 + 2);
   const size_t payload = total - kIpHeader;
   std::vector<Bytes> fragments;
@@ -48,10 +45,9 @@ std::vector<Bytes> fragmentFrame(const Bytes& frame, size_t chunk, size_t first_
   return fragments;
 }
 
-std::optional<Bytes> joinFragments(const std::vector<Bytes>& fragments, size_t mtu) {
+absl::StatusOr<Bytes> joinFragments(const std::vector<Bytes>& fragments, size_t mtu) {
   if (fragments.empty()) {
-    ADD_FAILURE() << "no fragments";
-    return std::nullopt;
+    return absl::FailedPreconditionError("no fragments");
   }
   struct Piece {
     size_t offset;
@@ -62,16 +58,14 @@ std::optional<Bytes> joinFragments(const std::vector<Bytes>& fragments, size_t m
   for (const Bytes& f : fragments) {
     const DecodedFrame d = decode(f);
     if (!d.has_ipv4 || d.ihl_bytes != kIpHeader || d.l3_offset != kL3) {
-      ADD_FAILURE() << "a fragment is not untagged IPv4 without options";
-      return std::nullopt;
+      return absl::FailedPreconditionError("a fragment is not untagged IPv4 without options");
     }
     if (!ipv4HeaderChecksumValid(f, kL3)) {
-      ADD_FAILURE() << "a fragment's header checksum is wrong";
-      return std::nullopt;
+      return absl::FailedPreconditionError("a fragment's header checksum is wrong");
     }
     if (d.total_length > mtu || f.size() != kL3 + d.total_length) {
-      ADD_FAILURE() << "a fragment of " << d.total_length << " IP bytes (MTU " << mtu << ", frame " << f.size() << ")";
-      return std::nullopt;
+      return absl::FailedPreconditionError(
+          absl::StrCat("a fragment of ", d.total_length, " IP bytes (MTU ", mtu, ", frame ", f.size(), ")"));
     }
     // MACs, ethertype, then version..TOS, identification, TTL, protocol, addresses.
     const bool same = std::equal(f.begin(), f.begin() + kL3 + 2, first.begin()) &&
@@ -79,8 +73,7 @@ std::optional<Bytes> joinFragments(const std::vector<Bytes>& fragments, size_t m
                       std::equal(f.begin() + kL3 + 8, f.begin() + kL3 + 10, first.begin() + kL3 + 8) &&
                       std::equal(f.begin() + kL3 + 12, f.begin() + kL3 + 20, first.begin() + kL3 + 12);
     if (!same) {
-      ADD_FAILURE() << "fragments disagree on their L2 or IP header";
-      return std::nullopt;
+      return absl::FailedPreconditionError("fragments disagree on their L2 or IP header");
     }
     pieces.push_back({static_cast<size_t>(d.fragment_offset & kOffsetMask) * 8u, &f});
   }
@@ -94,12 +87,11 @@ std::optional<Bytes> joinFragments(const std::vector<Bytes>& fragments, size_t m
     const Bytes& f = *pieces[i].frame;
     const bool more = (get16(f, kL3 + 6) & kMoreFragments) != 0;
     if (pieces[i].offset != filled || more != (i + 1 < pieces.size())) {
-      ADD_FAILURE() << "fragment at offset " << pieces[i].offset << " leaves a hole or overlaps, or MF is wrong";
-      return std::nullopt;
+      return absl::FailedPreconditionError(
+          absl::StrCat("fragment at offset ", pieces[i].offset, " leaves a hole or overlaps, or MF is wrong"));
     }
     if (i + 1 < pieces.size() && (f.size() - kL3 - kIpHeader) % 8 != 0) {
-      ADD_FAILURE() << "a fragment other than the last carries a payload that is not a multiple of 8";
-      return std::nullopt;
+      return absl::FailedPreconditionError("a fragment other than the last carries a payload that is not a multiple of 8");
     }
     std::copy(f.begin() + kL3 + kIpHeader, f.end(), whole.begin() + kL3 + kIpHeader + filled);
     filled += f.size() - kL3 - kIpHeader;

@@ -4,8 +4,9 @@
 #pragma once
 
 #include <cstddef>
-#include <optional>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 #include "tests/dataplane/packet_builder.h"
 
@@ -20,9 +21,9 @@ std::vector<Bytes> fragmentFrame(const Bytes& frame, size_t chunk, size_t first_
 void resealHeader(Bytes& frame);
 
 // The datagram the fragments make, as one frame with MF and offset cleared and the header checksum
-// recomputed; nullopt (with a test failure saying why) when a fragment's header checksum is wrong,
+// recomputed; an error saying why when a fragment's header checksum is wrong,
 // the fragments disagree on the L2 header, addresses, protocol or identification, a fragment is over
 // `mtu` IP bytes, or the offsets leave a hole or an overlap.
-std::optional<Bytes> joinFragments(const std::vector<Bytes>& fragments, size_t mtu);
+absl::StatusOr<Bytes> joinFragments(const std::vector<Bytes>& fragments, size_t mtu);
 
 }  // namespace lb::dataplane::test

@@ -99,8 +99,8 @@ TEST_F(Ipv4FragmentsTest, UdpDatagramIsReassembledRewrittenAndFragmentedAgain) {
   EXPECT_EQ(v.kind, VerdictKind::kForwarded);
   const std::vector<Bytes> out = popAll();
   ASSERT_EQ(out.size(), 3u);
-  const std::optional<Bytes> joined = joinFragments(out, kMtu);
-  ASSERT_TRUE(joined.has_value());
+  const absl::StatusOr<Bytes> joined = joinFragments(out, kMtu);
+  ASSERT_TRUE(joined.ok()) << joined.status();
   expectFullNatToBackend(datagram, *joined, kUdpBackendPort, twoWorkerPartition(), 0);
   EXPECT_EQ(w_.counters().fragments_in.read(), 3u);
   EXPECT_EQ(w_.counters().datagrams_reassembled.read(), 1u);
@@ -115,8 +115,8 @@ TEST_F(Ipv4FragmentsTest, OutOfOrderFragmentsAndTheFlowAfterwards) {
   std::vector<Bytes> fragments = fragmentFrame(datagram, kChunk);
   std::reverse(fragments.begin(), fragments.end());
   EXPECT_EQ(send(fragments).kind, VerdictKind::kForwarded);
-  const std::optional<Bytes> joined = joinFragments(popAll(), kMtu);
-  ASSERT_TRUE(joined.has_value());
+  const absl::StatusOr<Bytes> joined = joinFragments(popAll(), kMtu);
+  ASSERT_TRUE(joined.ok()) << joined.status();
   expectFullNatToBackend(datagram, *joined, kUdpBackendPort, twoWorkerPartition(), 0);
 
   const Bytes small = fromClient().udp(kClientPort, kUdpPort).payload(pattern(100)).build();
@@ -144,8 +144,8 @@ TEST_F(Ipv4FragmentsTest, FragmentedReplyReachesTheClientFromTheVip) {
   EXPECT_EQ(send(fragmentFrame(reply, kChunk)).kind, VerdictKind::kForwarded);
   const std::vector<Bytes> out = popAll();
   EXPECT_EQ(out.size(), 4u);
-  const std::optional<Bytes> joined = joinFragments(out, kMtu);
-  ASSERT_TRUE(joined.has_value());
+  const absl::StatusOr<Bytes> joined = joinFragments(out, kMtu);
+  ASSERT_TRUE(joined.ok()) << joined.status();
   expectReplyToClient(*joined, kUdpPort, kClientPort);
   EXPECT_TRUE(l4ChecksumValid(*joined, sizeof(rte_ether_hdr)));
   EXPECT_TRUE(std::equal(reply_payload.begin(), reply_payload.end(), joined->end() - reply_payload.size()));
@@ -179,8 +179,8 @@ TEST_F(Ipv4FragmentsTest, ReassembledReplyIsHandedToTheFlowsLcore) {
   auto* datagram = static_cast<rte_mbuf*>(handed);
   EXPECT_GT(datagram->nb_segs, 1);
   EXPECT_EQ(w_.processMbuf(snap_, datagram, datagram->port).kind, VerdictKind::kForwarded);
-  const std::optional<Bytes> joined = joinFragments(popAll(), kMtu);
-  ASSERT_TRUE(joined.has_value());
+  const absl::StatusOr<Bytes> joined = joinFragments(popAll(), kMtu);
+  ASSERT_TRUE(joined.ok()) << joined.status();
   expectReplyToClient(*joined, kUdpPort, kClientPort);
   EXPECT_TRUE(l4ChecksumValid(*joined, sizeof(rte_ether_hdr)));
   EXPECT_EQ(w_.totalDrops() + other.totalDrops(), 0u);
@@ -193,8 +193,8 @@ TEST_F(Ipv4FragmentsTest, DsrForwardsTheDatagramUnchangedInFragments) {
   const Bytes segment =
       fromClient().tcp(kClientPort, kDsrPort, kAck | RTE_TCP_PSH_FLAG).payload(pattern(3000)).build();
   EXPECT_EQ(send(fragmentFrame(segment, kChunk)).kind, VerdictKind::kForwarded);
-  const std::optional<Bytes> joined = joinFragments(popAll(), kMtu);
-  ASSERT_TRUE(joined.has_value());
+  const absl::StatusOr<Bytes> joined = joinFragments(popAll(), kMtu);
+  ASSERT_TRUE(joined.ok()) << joined.status();
   const DecodedFrame d = decode(*joined);
   EXPECT_EQ(ipPacket(*joined), ipPacket(segment));
   EXPECT_TRUE(sameMac(d.eth_src, portMac()));
@@ -212,8 +212,8 @@ TEST_F(Ipv4FragmentsTest, IpipFragmentsTheOuterPacket) {
   const Bytes segment =
       fromClient().tcp(kClientPort, kIpipPort, kAck | RTE_TCP_PSH_FLAG).payload(pattern(3000)).build();
   EXPECT_EQ(send(fragmentFrame(segment, kChunk)).kind, VerdictKind::kForwarded);
-  std::optional<Bytes> joined = joinFragments(popAll(), kMtu);
-  ASSERT_TRUE(joined.has_value());
+  absl::StatusOr<Bytes> joined = joinFragments(popAll(), kMtu);
+  ASSERT_TRUE(joined.ok()) << joined.status();
   DecodedFrame outer = decode(*joined);
   EXPECT_EQ(outer.protocol, IPPROTO_IPIP);
   EXPECT_EQ(outer.ip_src, kPortIp);
@@ -225,7 +225,7 @@ TEST_F(Ipv4FragmentsTest, IpipFragmentsTheOuterPacket) {
   const std::vector<Bytes> out = popAll();
   EXPECT_EQ(out.size(), 2u);
   joined = joinFragments(out, kMtu);
-  ASSERT_TRUE(joined.has_value());
+  ASSERT_TRUE(joined.ok()) << joined.status();
   EXPECT_EQ(Bytes(joined->begin() + sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr), joined->end()), ipPacket(full));
   EXPECT_EQ(w_.drops(DropReason::kTooBig), 0u);
   EXPECT_EQ(w_.counters().fragments_out.read(), 3u + 2u);
@@ -236,8 +236,8 @@ TEST_F(Ipv4FragmentsTest, LargePingToTheVipIsAnswered) {
   const Bytes data = pattern(3000);
   const Bytes ping = fromClient().icmpEcho(true, 0x77, 3).payload(data).build();
   EXPECT_EQ(send(fragmentFrame(ping, kChunk)).kind, VerdictKind::kAnswered);
-  const std::optional<Bytes> joined = joinFragments(popAll(), kMtu);
-  ASSERT_TRUE(joined.has_value());
+  const absl::StatusOr<Bytes> joined = joinFragments(popAll(), kMtu);
+  ASSERT_TRUE(joined.ok()) << joined.status();
   expectIcmpFromVipToClient(*joined);
   EXPECT_EQ(decode(*joined).icmp_type, RTE_IP_ICMP_ECHO_REPLY);
   EXPECT_TRUE(std::equal(data.begin(), data.end(), joined->end() - data.size()));

@@ -44,10 +44,12 @@
 
 #include "dataplane/packet_processor.h"
 #include "dataplane/session_table.h"
+#include "dataplane/ipv4_fragments.h"
 #include "dataplane/syn_proxy.h"
 #include "dataplane/worker_context.h"
 #include "hashing/selector.h"
 #include "tests/dataplane/packet_builder.h"
+#include "tests/dataplane/fragment_frames.h"
 #include "tests/dataplane/proxy_test_frames.h"
 
 namespace {
@@ -100,6 +102,7 @@ void check(bool ok, const char* what) {
 }
 
 rte_mempool* g_pool = nullptr;
+rte_mempool* g_indirect_pool = nullptr;  // for splitting reassembled datagrams (Ipv4Fragments::split)
 dp::Snapshot* g_snap = nullptr;
 const dp::SessionSecret* g_secret = nullptr;
 dp::LcoreCounters* g_counters = nullptr;
@@ -238,10 +241,18 @@ class Harness {
     auto proxy = dp::SynProxy::create(config);
     check(proxy.ok(), "SynProxy::create");
     ctx_->proxy = *std::move(proxy);
+    dp::Ipv4FragmentsConfig fragments;
+    fragments.max_datagrams = 8;
+    fragments.timeout_tsc = kTicksPerSecond;
+    fragments.indirect_pool = g_indirect_pool;
+    auto reassembly = dp::Ipv4Fragments::create(fragments);
+    check(reassembly.ok(), "Ipv4Fragments::create");
+    ctx_->fragments = *std::move(reassembly);
   }
   ~Harness() {
     freeTx();
-    ctx_->proxy.reset();  // frees the segments it holds
+    ctx_->proxy.reset();      // frees the segments it holds
+    ctx_->fragments.reset();  // and the fragments of incomplete datagrams
   }
   Harness(const Harness&) = delete;
   Harness& operator=(const Harness&) = delete;
@@ -254,6 +265,7 @@ class Harness {
   // The worker loop's timer work (dataplane/worker.cc).
   void timers() {
     ctx_->proxy->poll(*ctx_, *g_snap, now_);
+    ctx_->fragments->expire(now_);
     dp::WorkerContext& ctx = *ctx_;
     ctx.flows.expireSlice(now_, g_snap->timeouts, 1024, [&ctx](const dp::FlowEntry& e) {
       if (e.proxy_phase == dp::ProxyPhase::kBinding && ctx.proxy) ctx.proxy->abandon(ctx, e);
@@ -562,6 +574,47 @@ std::vector<uint8_t> ipv6Nat64() {
   return w.input;
 }
 
+// A 3000-byte UDP datagram to the VIP in three fragments (the last first), and the backend's
+// 3000-byte answer in three fragments: each is reassembled and leaves in three fragments again.
+std::vector<uint8_t> udpFragments() {
+  namespace t = dp::test;
+  SeedWriter w;
+  const Bytes query = t::PacketBuilder()
+                          .ethernet(clientMac(), portMac(0))
+                          .ipv4(kClientIp, kVip)
+                          .ipId(0x0f01)
+                          .udp(5354, kUdpPort)
+                          .payload(Bytes(3000, 'q'))
+                          .build();
+  std::vector<Bytes> parts = t::fragmentFrame(query, 1480);
+  std::swap(parts.front(), parts.back());
+  for (const Bytes& part : parts) w.frame(&part == &parts.front() ? ctl::kNewBurst : 0, part);
+  const auto tx = [&] {
+    std::vector<std::vector<Bytes>> log;
+    runInput(w.input.data(), w.input.size(), &log);
+    return log.back();
+  }();
+  const absl::StatusOr<Bytes> forwarded = t::joinFragments(tx, 1500);
+  check(tx.size() == 3 && forwarded.ok(), "seed: the fragmented datagram was not forwarded in fragments");
+  const t::DecodedFrame out = t::decode(*forwarded);
+  const Bytes answer = t::PacketBuilder()
+                           .ethernet(backendMac(static_cast<uint8_t>(out.ip_dst & 0xff)), portMac(0))
+                           .ipv4(out.ip_dst, kPortIp)
+                           .ipId(0x0f02)
+                           .udp(kUdpBackendPort, out.src_port)
+                           .payload(Bytes(3000, 'a'))
+                           .build();
+  parts = t::fragmentFrame(answer, 1480);
+  for (const Bytes& part : parts) w.frame(&part == &parts.front() ? ctl::kNewBurst : 0, part);
+  const auto returned = [&] {
+    std::vector<std::vector<Bytes>> log;
+    runInput(w.input.data(), w.input.size(), &log);
+    return log.back();
+  }();
+  check(returned.size() == 3 && t::joinFragments(returned, 1500).ok(), "seed: the fragmented answer was not returned");
+  return w.input;
+}
+
 void writeSeeds(const std::string& dir) {
   const std::string response = "HTTP/1.1 200 OK\r\nSet-Cookie: SID=s2; Path=/\r\nContent-Length: 2\r\n\r\nhi";
   const std::pair<std::string, std::vector<uint8_t>> seeds[] = {
@@ -572,6 +625,7 @@ void writeSeeds(const std::string& dir) {
       {"plain_tcp", plainTcpConversation()},
       {"udp_arp_icmp_vlan", udpAndOthers()},
       {"ipv6_nat64", ipv6Nat64()},
+      {"udp_fragments", udpFragments()},
       {"http_ipv6_learnt_cookie",
        httpConversation({"GET /cart HTTP/1.1\r\nHost: shop\r\nCookie: SID=s1\r\n\r\n"}, response, kBackendHosts[1],
                         /*v6=*/true)},
@@ -601,6 +655,8 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   // No per-lcore cache, so rte_mempool_in_use_count is exact.
   g_pool = rte_pktmbuf_pool_create("fuzz_pool", kPoolMbufs, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   check(g_pool != nullptr, "rte_pktmbuf_pool_create");
+  g_indirect_pool = rte_pktmbuf_pool_create("fuzz_indirect", 1023, 0, 0, 0, SOCKET_ID_ANY);
+  check(g_indirect_pool != nullptr, "rte_pktmbuf_pool_create(indirect)");
   void* mem = rte_zmalloc("fuzz_counters", sizeof(dp::LcoreCounters), alignof(dp::LcoreCounters));
   check(mem != nullptr, "rte_zmalloc(LcoreCounters)");
   g_counters = new (mem) dp::LcoreCounters();
