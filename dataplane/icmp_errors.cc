@@ -10,6 +10,7 @@
 #include "dataplane/checksum.h"
 #include "dataplane/established_path.h"
 #include "dataplane/icmpv6_errors.h"
+#include "dataplane/ipv4_fragments.h"
 
 namespace lb::dataplane {
 namespace {
@@ -144,6 +145,7 @@ Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable
   header->icmp_ident = 0;                               // unused
   header->icmp_seq_nb = rte_cpu_to_be_16(usable_mtu);  // next-hop MTU (RFC 1191)
   sealIcmp(ip, vip, client, icmp, kIcmpHeaderLen + quote_len);
+  keepFirstSegment(m);
   rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - f.l2_len - ip_len));
   const LocalPort& port = s.snap.ports[s.rx_port];
   if (!writeL2(m, f.l2_len, port.vlan, sender, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);

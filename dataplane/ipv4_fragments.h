@@ -39,6 +39,16 @@ struct Ipv4FragmentsConfig {
 // create()): the one kind of mbuf chain the parser accepts, also once it is handed to another lcore.
 bool isReassembled(const rte_mbuf* m);
 
+// Frees every segment after the first, which holds all of a reassembled datagram's headers: for an
+// answer built in place from them (a RST, ICMP fragmentation needed) that carries none of the payload.
+inline void keepFirstSegment(rte_mbuf* m) {
+  if (m->next == nullptr) return;
+  rte_pktmbuf_free(m->next);
+  m->next = nullptr;
+  m->nb_segs = 1;
+  m->pkt_len = m->data_len;
+}
+
 class Ipv4Fragments {
  public:
   static absl::StatusOr<std::unique_ptr<Ipv4Fragments>> create(const Ipv4FragmentsConfig& config);

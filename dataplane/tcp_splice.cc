@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "dataplane/checksum.h"
+#include "dataplane/ipv4_fragments.h"
 
 namespace lb::dataplane {
 namespace {
@@ -229,6 +230,7 @@ void turnIntoReset(rte_mbuf* m, ParsedFrame& f) {
     f.ip->time_to_live = 64;
   }
   finishHeaders(f);
+  keepFirstSegment(m);
   rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - (f.l2_len + f.l3_len + sizeof(rte_tcp_hdr))));
 }
 

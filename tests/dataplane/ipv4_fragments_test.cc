@@ -231,6 +231,38 @@ TEST_F(Ipv4FragmentsTest, IpipFragmentsTheOuterPacket) {
   EXPECT_EQ(w_.counters().fragments_out.read(), 3u + 2u);
 }
 
+// Answers built in place from a reassembled datagram's headers carry none of its payload, and leave
+// as one segment: ICMP fragmentation needed for an IPIP datagram whose fragments claim DF (forged:
+// a fragment cannot have it), and the RST for a segment of a flow whose backend was reset.
+TEST_F(Ipv4FragmentsTest, AnswersToReassembledDatagramsAreOneSegment) {
+  openTcp(kIpipPort);
+  const Bytes segment =
+      fromClient().tcp(kClientPort, kIpipPort, kAck | RTE_TCP_PSH_FLAG).payload(pattern(3000)).build();
+  std::vector<Bytes> fragments = fragmentFrame(segment, kChunk);
+  put16(fragments[0], sizeof(rte_ether_hdr) + 6, RTE_IPV4_HDR_DF_FLAG | RTE_IPV4_HDR_MF_FLAG);
+  resealHeader(fragments[0]);
+  EXPECT_EQ(send(fragments).kind, VerdictKind::kAnswered);
+  ASSERT_EQ(w_.txCount(0), 1);
+  const Bytes answer = w_.popTx(0).value_or(Bytes{});  // popTx checks it is one segment
+  expectIcmpFromVipToClient(answer);
+  EXPECT_EQ(answer.size(), sizeof(rte_ether_hdr) + 20 + 8 + 20 + 8);
+
+  openTcp(kDsrPort);
+  SnapshotSource source;
+  std::unique_ptr<Snapshot> resetting = source.build();
+  ASSERT_NE(resetting, nullptr);
+  resetting->reset_flows_of_slot.fill(1);
+  const Bytes data = fromClient().tcp(kClientPort, kDsrPort, kAck | RTE_TCP_PSH_FLAG).payload(pattern(3000)).build();
+  fragments = fragmentFrame(data, kChunk);
+  for (size_t i = 0; i + 1 < fragments.size(); ++i) w_.process(*resetting, fragments[i]);
+  EXPECT_EQ(w_.process(*resetting, fragments.back()).kind, VerdictKind::kAnswered);
+  const Bytes rst = w_.popTx(0).value_or(Bytes{});
+  expectReplyToClient(rst, kDsrPort, kClientPort);
+  EXPECT_EQ(decode(rst).tcp_flags, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG);
+  EXPECT_EQ(rst.size(), sizeof(rte_ether_hdr) + 20 + 20u);
+  EXPECT_TRUE(l4ChecksumValid(rst, sizeof(rte_ether_hdr)));
+}
+
 // A 3000-byte ping to the VIP: answered with an echo reply of the same data, in fragments.
 TEST_F(Ipv4FragmentsTest, LargePingToTheVipIsAnswered) {
   const Bytes data = pattern(3000);
