@@ -6,7 +6,6 @@
 
 #include <rte_errno.h>
 #include <rte_ether.h>
-
 #include <rte_mbuf_dyn.h>
 
 #include <array>
