@@ -10,6 +10,7 @@
 
 #include "dataplane/checksum.h"
 #include "dataplane/flow_table.h"
+#include "dataplane/ipv6_path.h"
 #include "hashing/key_hash.h"
 
 namespace lb::dataplane {
@@ -153,20 +154,9 @@ Verdict relayIcmpToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, const 
   const uint32_t icmp6_len = kIcmpHeaderLen + sizeof(rte_ipv6_hdr) + quoted_l4_len;
   rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - sizeof(rte_ether_hdr) - sizeof(rte_ipv6_hdr) - icmp6_len));
 
-  auto* const quoted = reinterpret_cast<rte_ipv6_hdr*>(quoted_ip6);
-  quoted->vtc_flow = rte_cpu_to_be_32((6u << 28) | (uint32_t{quoted_tos} << 20));
-  quoted->payload_len = rte_cpu_to_be_16(quoted_payload_len);
-  quoted->proto = protocol;
-  quoted->hop_limits = quoted_ttl;
-  std::memcpy(quoted->src_addr, e.client_addr6.data(), e.client_addr6.size());
-  std::memcpy(quoted->dst_addr, e.vip6.data(), e.vip6.size());
-
-  ip6->vtc_flow = RTE_BE32(6u << 28);
-  ip6->payload_len = rte_cpu_to_be_16(static_cast<uint16_t>(icmp6_len));
-  ip6->proto = IPPROTO_ICMPV6;
-  ip6->hop_limits = kIcmpHopLimit;
-  std::memcpy(ip6->src_addr, e.vip6.data(), e.vip6.size());
-  std::memcpy(ip6->dst_addr, e.client_addr6.data(), e.client_addr6.size());
+  writeIpv6Header(reinterpret_cast<rte_ipv6_hdr*>(quoted_ip6), quoted_tos, quoted_payload_len, protocol, quoted_ttl,
+                  e.client_addr6, e.vip6);
+  writeIpv6Header(ip6, 0, static_cast<uint16_t>(icmp6_len), IPPROTO_ICMPV6, kIcmpHopLimit, e.vip6, e.client_addr6);
 
   icmp6[0] = type6;
   icmp6[1] = code6;

@@ -333,12 +333,7 @@ Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry
   if (!moveFrameStart(m, start)) return dropPacket(s, m, DropReason::kNoHeadroom);
   reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
   auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(start + sizeof(rte_ether_hdr));
-  ip6->vtc_flow = rte_cpu_to_be_32((6u << 28) | (uint32_t{tos} << 20));
-  ip6->payload_len = rte_cpu_to_be_16(l4_len);
-  ip6->proto = protocol;
-  ip6->hop_limits = hop_limit;
-  std::memcpy(ip6->src_addr, e.vip6.data(), e.vip6.size());
-  std::memcpy(ip6->dst_addr, e.client_addr6.data(), e.client_addr6.size());
+  writeIpv6Header(ip6, tos, l4_len, protocol, hop_limit, e.vip6, e.client_addr6);
   if (compute_udp_checksum) reinterpret_cast<rte_udp_hdr*>(l4)->dgram_cksum = rte_ipv6_udptcp_cksum(ip6, l4);
   f.kind = FrameKind::kIpv6;
   f.ip = nullptr;

@@ -14,7 +14,10 @@
 // neighbour itself.
 #pragma once
 
+#include <rte_ip.h>
 #include <rte_mbuf.h>
+
+#include <cstring>
 
 #include "dataplane/flow_table.h"
 #include "dataplane/packet_parser.h"
@@ -30,6 +33,17 @@ Verdict processIpv6(BurstState& s, rte_mbuf* m, ParsedFrame& f);
 // the VIP to the client. `f` describes the IPv4 frame as received (after any splice translation, whose
 // TCP checksum delta is `extra_l4_delta`); it describes the IPv6 frame afterwards.
 Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e, uint64_t extra_l4_delta = 0);
+
+// Writes a whole IPv6 header (flow label 0), for a packet Tether builds or translates into IPv6.
+inline void writeIpv6Header(rte_ipv6_hdr* ip6, uint8_t traffic_class, uint16_t payload_len, uint8_t proto,
+                            uint8_t hop_limit, const Ipv6Bytes& src, const Ipv6Bytes& dst) {
+  ip6->vtc_flow = rte_cpu_to_be_32((6u << 28) | (uint32_t{traffic_class} << 20));
+  ip6->payload_len = rte_cpu_to_be_16(payload_len);
+  ip6->proto = proto;
+  ip6->hop_limits = hop_limit;
+  std::memcpy(ip6->src_addr, src.data(), src.size());
+  std::memcpy(ip6->dst_addr, dst.data(), dst.size());
+}
 
 // Precomputes an IPv6 client flow's NAT64 rewrite once its local endpoint and backend are set: the
 // IPv4 address and port words, and both directions' folded L4 checksum deltas.
