@@ -95,7 +95,7 @@ struct BackendRow {
   std::string_view service;
   std::string backend;  // "a.b.c.d:port"
   const BackendConfig* config;
-  uint64_t new_flows = 0, packets = 0, bytes = 0;
+  uint64_t new_flows = 0, packets = 0, bytes = 0, reply_packets = 0, reply_bytes = 0;
   HealthState state = HealthState::kUnknown;
   uint64_t transitions = 0;
 };
@@ -296,8 +296,11 @@ std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Conf
         for (const WorkerCounters& w : workers) {
           const dataplane::BackendCounters& bc = w.counters->backends[slot->second];
           row.new_flows += bc.new_flows.read();
-          row.packets += bc.packets.read();
-          row.bytes += bc.bytes.read();
+          row.packets += bc.to_backend.packets.read();
+          row.bytes += bc.to_backend.bytes.read();
+          const dataplane::TrafficCounters& replies = w.counters->backend_replies[slot->second];
+          row.reply_packets += replies.packets.read();
+          row.reply_bytes += replies.bytes.read();
         }
       }
       auto h = health_by_key.find(std::tuple{std::string_view(s.name), b.address, b.port});
@@ -320,6 +323,12 @@ std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Conf
                 [](const BackendRow& r) { return r.packets; });
   backendFamily("tether_backend_bytes_total", "counter", "Bytes forwarded to the backend (frame length).",
                 [](const BackendRow& r) { return r.bytes; });
+  backendFamily("tether_backend_reply_packets_total", "counter",
+                "Full-NAT replies from the backend, forwarded to clients.",
+                [](const BackendRow& r) { return r.reply_packets; });
+  backendFamily("tether_backend_reply_bytes_total", "counter",
+                "Bytes of full-NAT replies from the backend (frame length as received).",
+                [](const BackendRow& r) { return r.reply_bytes; });
   backendFamily("tether_backend_weight", "gauge", "Configured weight (0 takes no new flows).",
                 [](const BackendRow& r) { return r.config->weight; });
 

@@ -134,13 +134,16 @@ nlohmann::json statsJson(const std::vector<WorkerCounters>& workers, const Confi
     nlohmann::json backends = nlohmann::json::array();
     for (const BackendConfig& b : s.backends) {
       auto it = slots.slots().find(BackendKey{s.name, b.address, b.port});
-      uint64_t new_flows = 0, packets = 0, bytes = 0;
+      uint64_t new_flows = 0, packets = 0, bytes = 0, reply_packets = 0, reply_bytes = 0;
       if (it != slots.slots().end()) {
         for (const WorkerCounters& w : workers) {
           const dataplane::BackendCounters& bc = w.counters->backends[it->second];
           new_flows += bc.new_flows.read();
-          packets += bc.packets.read();
-          bytes += bc.bytes.read();
+          packets += bc.to_backend.packets.read();
+          bytes += bc.to_backend.bytes.read();
+          const dataplane::TrafficCounters& replies = w.counters->backend_replies[it->second];
+          reply_packets += replies.packets.read();
+          reply_bytes += replies.bytes.read();
         }
       }
       backends.push_back({{"address", formatIpv4(b.address)},
@@ -148,7 +151,9 @@ nlohmann::json statsJson(const std::vector<WorkerCounters>& workers, const Confi
                           {"weight", b.weight},
                           {"new_flows", new_flows},
                           {"packets", packets},
-                          {"bytes", bytes}});
+                          {"bytes", bytes},
+                          {"reply_packets", reply_packets},
+                          {"reply_bytes", reply_bytes}});
     }
     services.push_back({{"name", s.name}, {"backends", backends}});
   }

@@ -4,8 +4,8 @@
 //
 //   screenEstablished  per packet, first pass: reads the few header words the path needs, checks
 //                      that the frame is one the path may take, hashes the key, prefetches the index;
-//   forwardIfArmed     per packet, second pass: finds the flow and, when it is armed, rewrites the
-//                      frame, writes L2, counts and queues it.
+//   forwardIfArmed     per packet, second pass: finds the flow direction's line and, when it is
+//                      armed, rewrites the frame, writes L2, counts and queues it.
 //
 // A frame the path may take is exactly one the inline parse (parseFrame) accepts without a drop:
 // untagged IPv4 without options, not a fragment, total length within the frame, a TCP header whose
@@ -16,6 +16,11 @@
 // already answers everything else the slow path would check for it: the snapshot (and with it a
 // backend's reset policy) is the one it was armed under, the flow was established (or UDP) when armed,
 // and its egress port is untagged.
+//
+// The path does not know a packet's direction: it looks the packet's 5-tuple up, and the index slot
+// names a line (FlowDirection), either a flow's client line or its full-NAT reply line, whose
+// precomputed rewrite is the same kind of work. So a backend's reply is armed and forwarded exactly as
+// a client's packet is, restoring VIP -> client.
 #pragma once
 
 #include <rte_byteorder.h>
@@ -45,9 +50,9 @@ inline constexpr uint32_t kL4Offset = kEthLen + sizeof(rte_ipv4_hdr);
 inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_addr);
 
 // First pass for one frame; returns the key's second word (ports and protocol), with kNotEstablished
-// set when the frame is not one the established path may take. `tag_out`: the key's client tag,
-// whose index slot is prefetched (stage 3 reads it once the whole burst is screened).
-[[gnu::always_inline]] inline uint64_t screenEstablished(rte_mbuf* m, const FlowTable::ClientLookup& flows,
+// set when the frame is not one the established path may take. `tag_out`: the key's tag, whose
+// index slot is prefetched (stage 3 reads it once the whole burst is screened).
+[[gnu::always_inline]] inline uint64_t screenEstablished(rte_mbuf* m, const FlowTable::LineLookup& flows,
                                                          uint8_t*& data_out, uint32_t& tag_out) {
   uint8_t* const data = rte_pktmbuf_mtod(m, uint8_t*);
   data_out = data;
@@ -67,7 +72,7 @@ inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_
   std::memcpy(&ports, data + kL4Offset, sizeof(ports));  // TCP and UDP both open with the two ports
   const uint32_t protocol = frag_proto >> 24;
   const uint64_t ports_protocol = uint64_t{ports} | (uint64_t{protocol} << 32);
-  tag_out = FlowTable::clientTag(flows.hashWords(addrs, ports_protocol));
+  tag_out = FlowTable::tagOf(flows.hashWords(addrs, ports_protocol));
   flows.prefetchIndex(tag_out);
 
   const uint32_t total_len = rte_be_to_cpu_16(total_len_be);
@@ -104,7 +109,7 @@ inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_
 // (little-endian words): version/IHL, TOS, total length, packet id 0, flags; TTL, protocol, checksum;
 // source and destination.
 [[gnu::always_inline]] inline void writeIpipOuter(uint8_t* outer, uint16_t inner_len_be, uint16_t inner_df,
-                                                  const FlowEntry& e) {
+                                                  const FlowDirection& e) {
   const uint16_t total_len_be =
       rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(inner_len_be) + sizeof(rte_ipv4_hdr)));
   const uint16_t check =
@@ -116,10 +121,10 @@ inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_
   std::memcpy(outer + offsetof(rte_ipv4_hdr, src_addr), &e.rewrite_addrs, sizeof(e.rewrite_addrs));
 }
 
-// Full-NAT's rewrite toward the backend on an untagged, option-less frame: new address and port words
-// stored as they are, each checksum updated with its folded delta. The L4 checksum's offset differs
+// Full-NAT's rewrite on an untagged, option-less frame, toward the backend or (a reply) toward the
+// client: new address and port words stored as they are, each checksum updated with its folded delta. The L4 checksum's offset differs
 // between TCP and UDP, and UDP keeps a zero (absent) checksum.
-[[gnu::always_inline]] inline void rewriteFullNatArmed(uint8_t* data, const FlowEntry& e, bool udp) {
+[[gnu::always_inline]] inline void rewriteFullNatArmed(uint8_t* data, const FlowDirection& e, bool udp) {
   uint8_t* const ip = data + kIpOffset;
   std::memcpy(ip + offsetof(rte_ipv4_hdr, src_addr), &e.rewrite_addrs, sizeof(e.rewrite_addrs));
   uint16_t check;
@@ -144,14 +149,14 @@ inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_
 // in registers (stores into frames may alias anything reached through a pointer).
 struct EstablishedBurst {
   WorkerContext& ctx;
-  FlowTable::ClientLookup lookup;
-  BackendCounters* backends;
+  FlowTable::LineLookup lookup;
+  LcoreCounters& counters;
   uint64_t now_tsc;
   uint32_t epoch;
 };
 
-// Second pass for one frame screenEstablished took: find its flow and, when the flow is armed under
-// this snapshot, forward it. Returns the egress port it was queued for, or kNotTaken, having changed
+// Second pass for one frame screenEstablished took: find its flow direction and, when that is armed
+// under this snapshot, forward it. Returns the egress port it was queued for, or kNotTaken, having changed
 // nothing, when the frame is the slow path's: no armed flow, or an outcome other than forwarding (no
 // headroom for IPIP, a full transmit batch), which the slow path reaches and counts the same way. So
 // this path calls nothing, and the loop around it keeps its values in registers across frames. An IPIP
@@ -161,9 +166,9 @@ inline constexpr int32_t kNotTaken = -1;
                                                      uint64_t ports_protocol, uint32_t tag) {
   uint64_t addrs;
   std::memcpy(&addrs, data + kAddrsOffset, sizeof(addrs));
-  FlowEntry* const found = b.lookup.find(addrs, ports_protocol, tag);
+  FlowDirection* const found = b.lookup.find(addrs, ports_protocol, tag);
   if (found == nullptr || found->armed_epoch != b.epoch) [[unlikely]] return kNotTaken;
-  FlowEntry& e = *found;
+  FlowDirection& e = *found;
   TxBatch& batch = b.ctx.tx[e.egress_port];
   if (batch.count == batch.packets.size()) [[unlikely]] return kNotTaken;
   const uint32_t pkt_len = rte_pktmbuf_pkt_len(m);
@@ -186,11 +191,11 @@ inline constexpr int32_t kNotTaken = -1;
   } else if (e.armed_rewrite == ArmedRewrite::kFullNatUdp) {
     rewriteFullNatArmed(data, e, true);
   }  // kDsrL2: the MACs alone
-  std::memcpy(data, e.l2_to_backend, sizeof(e.l2_to_backend));
+  std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
   e.last_seen_tsc = b.now_tsc;
-  BackendCounters& bc = b.backends[e.backend_counter_slot];
-  bc.packets.inc();
-  bc.bytes.add(pkt_len);
+  TrafficCounters& traffic = trafficCountersAt(b.counters, e.traffic_offset);
+  traffic.packets.inc();
+  traffic.bytes.add(pkt_len);
   batch.packets[batch.count++] = m;
   batch.bytes += tx_len;
   return e.egress_port;

@@ -12,23 +12,22 @@ FlowTable::FlowTable(uint32_t capacity, uint64_t hash_seed)
       index_(size_t{std::bit_ceil(capacity)} * 4, kEmpty),
       seed_(hash_seed) {
   index_mask_ = static_cast<uint32_t>(index_.size() - 1);
-  // Home slots come from the tag's 30 hash bits (clientTag).
+  // Home slots come from the tag's 31 hash bits (tagOf).
   if (index_mask_ > kTagHashBits) throw std::length_error("flow table: more than 2^28 entries");
   free_list_.reserve(entries_.size());
   // Pop order hands out low indices first, which keeps a lightly loaded table cache-dense.
   for (uint32_t i = static_cast<uint32_t>(entries_.size()); i > 0; --i) free_list_.push_back(i - 1);
 }
 
-void FlowTable::indexInsert(uint32_t tag, uint32_t entry) {
+void FlowTable::indexInsert(uint64_t slot) {
   // Load is bounded by capacity (2 index slots per entry, 4 slots per entry), so a free slot exists.
-  uint32_t pos = tag & index_mask_;
+  uint32_t pos = static_cast<uint32_t>(slot >> 32) & index_mask_;
   while (index_[pos] != kEmpty) pos = (pos + 1) & index_mask_;
-  index_[pos] = makeSlot(tag, entry);
+  index_[pos] = slot;
 }
 
-void FlowTable::indexErase(uint32_t tag, uint32_t entry) {
-  const uint64_t wanted = makeSlot(tag, entry);
-  uint32_t hole = tag & index_mask_;
+void FlowTable::indexErase(uint64_t wanted) {
+  uint32_t hole = static_cast<uint32_t>(wanted >> 32) & index_mask_;
   while (index_[hole] != wanted) {
     if (index_[hole] == kEmpty) return;
     hole = (hole + 1) & index_mask_;
@@ -52,22 +51,22 @@ FlowEntry* FlowTable::allocate(uint32_t client_tag) {
   FlowEntry& e = entries_[idx];
   e = FlowEntry{};
   e.in_use = true;
-  indexInsert(client_tag, idx);
+  indexInsert(makeSlot(client_tag, idx, kToBackend));
   ++used_;
   return &e;
 }
 
 FlowEntry* FlowTable::insert(const hashing::FlowKeyV4& client_key, uint64_t client_hash) {
-  FlowEntry* e = allocate(clientTag(client_hash));
-  if (e != nullptr) storeKey(e->client_key, client_key);
+  FlowEntry* e = allocate(tagOf(client_hash));
+  if (e != nullptr) storeKey(e->to_backend.key, client_key);
   return e;
 }
 
 bool FlowTable::addReplyKey(FlowEntry* entry, const hashing::FlowKeyV4& reply_key) {
   const uint32_t idx = static_cast<uint32_t>(entry - entries_.data());
-  storeKey(entry->reply_key, reply_key);
+  storeKey(entry->to_client.key, reply_key);
   entry->has_reply_key = true;
-  indexInsert(replyTag(hashKey(reply_key)), idx);
+  indexInsert(makeSlot(tagOf(hashKey(reply_key)), idx, kToClient));
   return true;
 }
 
@@ -80,15 +79,16 @@ uint64_t FlowTable::hashKeyV6(const hashing::FlowKeyV6& key) const {
 }
 
 FlowEntry* FlowTable::findByClientV6(const hashing::FlowKeyV6& key, uint64_t hash) {
-  const uint32_t tag = clientTag(hash);
+  const uint32_t tag = tagOf(hash);
   const uint64_t ports_protocol = portsProtocolV6(key) | kV6KeyMarker;
   for (uint32_t pos = tag & index_mask_;; pos = (pos + 1) & index_mask_) {
     const uint64_t slot = index_[pos];
     if (slot == kEmpty) return nullptr;
-    if (static_cast<uint32_t>(slot >> 32) != tag) continue;
-    FlowEntry* e = &entries_[(slot & 0xffff'ffff) - 1];
+    const uint32_t line = static_cast<uint32_t>(slot) - 1;
+    if (static_cast<uint32_t>(slot >> 32) != tag || (line & 3) != kToBackend) continue;
+    FlowEntry* e = &entries_[line / 4];
     uint64_t words[2];
-    std::memcpy(words, &e->client_key, sizeof(words));
+    std::memcpy(words, &e->to_backend.key, sizeof(words));
     if (words[1] == ports_protocol && sameAddress6(e->client_addr6, key.src_addr) && sameAddress6(e->vip6, key.dst_addr)) {
       return e;
     }
@@ -96,10 +96,10 @@ FlowEntry* FlowTable::findByClientV6(const hashing::FlowKeyV6& key, uint64_t has
 }
 
 FlowEntry* FlowTable::insertV6(const hashing::FlowKeyV6& client_key, uint64_t client_hash) {
-  FlowEntry* e = allocate(clientTag(client_hash));
+  FlowEntry* e = allocate(tagOf(client_hash));
   if (e == nullptr) return nullptr;
   const uint64_t words[2] = {0, portsProtocolV6(client_key) | kV6KeyMarker};
-  std::memcpy(&e->client_key, words, sizeof(words));
+  std::memcpy(&e->to_backend.key, words, sizeof(words));
   e->client_v6 = true;
   e->client_addr6 = client_key.src_addr;
   e->vip6 = client_key.dst_addr;
@@ -109,9 +109,9 @@ FlowEntry* FlowTable::insertV6(const hashing::FlowKeyV6& client_key, uint64_t cl
 void FlowTable::erase(FlowEntry* entry) {
   assert(entry->in_use);
   const uint32_t idx = static_cast<uint32_t>(entry - entries_.data());
-  const uint64_t client_hash = entry->client_v6 ? hashKeyV6(clientKeyV6(*entry)) : hashKey(entry->client_key);
-  indexErase(clientTag(client_hash), idx);
-  if (entry->has_reply_key) indexErase(replyTag(hashKey(entry->reply_key)), idx);
+  const uint64_t client_hash = entry->client_v6 ? hashKeyV6(clientKeyV6(*entry)) : hashKey(entry->to_backend.key);
+  indexErase(makeSlot(tagOf(client_hash), idx, kToBackend));
+  if (entry->has_reply_key) indexErase(makeSlot(tagOf(hashKey(entry->to_client.key)), idx, kToClient));
   entry->in_use = false;
   free_list_.push_back(idx);
   --used_;

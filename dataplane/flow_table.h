@@ -3,14 +3,15 @@
 //
 // Connection tracking is what keeps established flows on their backend when the backend set changes
 // (Maglev paper, section 3.3): the selection table is consulted only for a flow's first packet.
-// Full-NAT flows are indexed twice, by the client's 5-tuple and by the backend's reply 5-tuple, both
-// pointing at one entry. The index is linear-probing with backward-shift deletion (no tombstones, so
+// Full-NAT flows are indexed twice, by the client's 5-tuple and by the backend's reply 5-tuple; each
+// index slot names its direction's cache line of the one entry (FlowDirection). The index is linear-probing with backward-shift deletion (no tombstones, so
 // probe lengths do not grow with churn) and is sized to 4x the entry capacity (load <= 0.5).
 #pragma once
 
 #include <rte_ether.h>
 #include <rte_prefetch.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -39,18 +40,20 @@ enum class ProxyPhase : uint8_t {
   kSpliced,  // backend answered; every packet goes through `splice`
 };
 
-// How processBurst's established path rewrites a packet of an armed flow (see armed_epoch). One byte
-// per flow instead of the forwarding mode plus the protocol: the per-packet path takes one branch.
+// How processBurst's established path rewrites a packet of an armed flow direction (see
+// FlowDirection::armed_epoch). One byte per direction instead of the forwarding mode plus the
+// protocol: the per-packet path takes one branch. A full-NAT reply is the same rewrite as the
+// client's packet, with the reply direction's precomputed values.
 enum class ArmedRewrite : uint8_t { kFullNatTcp, kFullNatUdp, kDsrL2, kIpip };
 
-// One connection. Hot fields first: the first cache line (entries are 64-byte aligned) holds all that
-// an established client packet reads or writes, so the 1M-flow case costs one miss per packet here;
-// reply-direction and set-up fields follow.
-struct alignas(64) FlowEntry {
-  hashing::FlowKeyV4 client_key;  // client -> VIP, as received
-  uint64_t last_seen_tsc = 0;
-  // Precomputed by the packet processor when it arms the flow for a snapshot (`armed_epoch`), so an
-  // established packet's rewrite is plain stores plus one checksum update per header:
+// One direction of a flow as the established path sees it, in one cache line: the key a packet of
+// that direction carries, and everything an armed packet needs, precomputed by the slow path when it
+// arms the direction for a snapshot (armed_epoch), so the packet's rewrite is plain stores plus one
+// checksum update per header. Both directions share the layout, so the established path handles a
+// full-NAT reply with the same instructions as a client packet: the index slot names the line.
+struct alignas(64) FlowDirection {
+  hashing::FlowKeyV4 key;  // as received in this direction: client -> VIP, or backend -> local address
+  uint64_t last_seen_tsc = 0;  // the flow's idle time is measured from the later of its two lines
   uint64_t rewrite_addrs = 0;  // full-NAT new (source, destination); IPIP outer (source, destination):
                                // the 8 bytes exactly as they sit in the IPv4 header
   union {
@@ -61,31 +64,37 @@ struct alignas(64) FlowEntry {
   uint16_t ip_check_delta = 0; // full-NAT: RFC 1624 delta of the IPv4 checksum, folded to 16 bits;
                                // IPIP: one's-complement sum of the outer header's fixed fields
   uint16_t l4_check_delta = 0; // full-NAT: the same for the TCP/UDP checksum (pseudo-header + ports)
-  uint8_t l2_to_backend[12] = {};     // destination and source MAC toward the backend, as on the wire
-  uint16_t backend_counter_slot = 0;  // index into LcoreCounters::backends (< kMaxBackendCounters)
-  uint16_t egress_port = 0;
-  // FlowTable::snapshotEpoch() at which the slow path last classified a packet of this flow, found it
-  // fit for the established path (plain forwarding, TCP established or UDP, untagged egress) and
-  // precomputed the fields above; 0 = not armed (entries other paths own stay 0). While it matches the
-  // current epoch, processBurst forwards the flow's packets without classifying them.
+  uint8_t l2_next_hop[12] = {};  // destination and source MAC, as on the wire
+  uint32_t traffic_offset = 0;   // where this direction's packets are counted (trafficCountersAt)
+  uint16_t egress_port = 0;      // toward the backend, or (to_client) the port the client came in on
+  ArmedRewrite armed_rewrite = ArmedRewrite::kFullNatTcp;
+  // FlowTable::snapshotEpoch() at which the slow path last forwarded a packet of this direction,
+  // found the flow fit for the established path (plain forwarding, TCP established or UDP, untagged
+  // egress) and precomputed the fields above; 0 = not armed (entries other paths own stay 0). While
+  // it matches the current epoch, processBurst forwards the direction's packets without classifying.
   uint32_t armed_epoch = 0;
+};
+static_assert(sizeof(FlowDirection) == 64, "one cache line per direction");
+
+// One connection: two hot lines, one per direction (a DSR or IPIP flow uses only the first), then
+// the set-up and bookkeeping fields only the slow path reads.
+struct alignas(64) FlowEntry {
+  FlowDirection to_backend;  // client -> VIP packets, found by the client's key
+  FlowDirection to_client;   // full-NAT replies, found by the reply key (has_reply_key)
   ForwardingMode forwarding = ForwardingMode::kFullNat;
   FlowState state = FlowState::kUdp;
-  ArmedRewrite armed_rewrite = ArmedRewrite::kFullNatTcp;
   bool in_use = false;
-  // Cold: reply direction and bookkeeping, widest first so the entry stays three cache lines.
-  hashing::FlowKeyV4 reply_key;   // backend -> local address (full-NAT only)
+  bool has_reply_key = false;
+  uint16_t backend_counter_slot = 0;  // index into LcoreCounters::backends (< kMaxBackendCounters)
   uint32_t backend_address_be = 0;
   uint32_t local_address_be = 0;  // full-NAT source address (one of the egress port's local addresses)
   uint32_t proxy_slot = 0;        // HTTP kBinding: index in this lcore's pending pool
   uint16_t backend_port_be = 0;
   uint16_t local_port_be = 0;     // full-NAT source port, 0 otherwise
-  uint16_t ingress_port = 0;
-  uint16_t proxy_service = 0;     // HTTP: snapshot service index; checked against client_key before use
+  uint16_t proxy_service = 0;     // HTTP: snapshot service index; checked against to_backend.key before use
   rte_ether_addr backend_mac{};
   rte_ether_addr client_mac{};    // where replies go: the client's (or its router's) MAC (full-NAT);
                                   // the slow path records it, armed packets do not
-  bool has_reply_key = false;
   uint8_t local_address_index = 0;  // the endpoint's place in its pool (WorkerContext::releaseLocalEndpoint)
   uint8_t local_pool_port = 0;      // the egress port whose pool holds it
   // HTTP delayed binding (never armed for the fast path: armed_epoch stays 0).
@@ -93,27 +102,35 @@ struct alignas(64) FlowEntry {
   SpliceState splice;          // kSpliced: the translation of every packet
   uint64_t backend_id = 0;     // proxied flows: the backend's stable id, for Set-Cookie learning
   // An IPv6 client's flow (NAT64 full-NAT, dataplane/ipv6_path.h): its client key is (client_addr6,
-  // vip6) plus client_key's ports and protocol, and client_key's addresses stay 0. Never armed. The
+  // vip6) plus to_backend.key's ports and protocol, and that key's addresses stay 0. Never armed. The
   // reply direction's L4 checksum delta (IPv4 pseudo-header and reply ports -> IPv6
   // pseudo-header and client ports) is the same for every packet, so it is folded once here.
   Ipv6Bytes client_addr6{};
   Ipv6Bytes vip6{};
   bool client_v6 = false;
   uint16_t v6_reply_check_delta = 0;
+
+  uint64_t lastSeenTsc() const { return std::max(to_backend.last_seen_tsc, to_client.last_seen_tsc); }
+  // Both directions leave the established path (a state change, a client that moved).
+  void disarm() {
+    to_backend.armed_epoch = 0;
+    to_client.armed_epoch = 0;
+  }
 };
 // An IPv6 client flow's key (FlowEntry::client_v6), rebuilt from the entry.
 inline hashing::FlowKeyV6 clientKeyV6(const FlowEntry& e) {
   hashing::FlowKeyV6 key;
   key.src_addr = e.client_addr6;
   key.dst_addr = e.vip6;
-  key.src_port_be = e.client_key.src_port_be;
-  key.dst_port_be = e.client_key.dst_port_be;
-  key.protocol = e.client_key.protocol;
+  key.src_port_be = e.to_backend.key.src_port_be;
+  key.dst_port_be = e.to_backend.key.dst_port_be;
+  key.protocol = e.to_backend.key.protocol;
   return key;
 }
 
-static_assert(offsetof(FlowEntry, in_use) < 64, "the established path's fields fit one cache line");
-static_assert(sizeof(FlowEntry) == 192, "three cache lines per flow: 1M flows per lcore are 192 MB");
+static_assert(offsetof(FlowEntry, to_backend) == 0 && offsetof(FlowEntry, to_client) == sizeof(FlowDirection),
+              "an index slot names a line: entry * 4 + direction (FlowTable::makeSlot)");
+static_assert(sizeof(FlowEntry) == 4 * sizeof(FlowDirection), "four cache lines per flow: 1M flows per lcore are 256 MB");
 static_assert(kMaxBackendCounters <= UINT16_MAX + 1, "backend_counter_slot is 16 bits");
 
 // FlowTable's index hash over a key's two words (see FlowTable::hashKey).
@@ -148,16 +165,17 @@ class FlowTable {
     return hashFlowWords(seed_, addrs, ports_protocol);
   }
 
-  // An index slot's tag: 30 bits of the hash, the direction (client 0, reply 1) and a set top bit,
-  // so one compare checks hash and direction, and no tag equals an empty slot (0). A key's home slot
-  // is tag & mask (the mask is below 2^30), i.e. its hash's low bits.
-  static uint32_t clientTag(uint64_t hash) { return (static_cast<uint32_t>(hash) & kTagHashBits) | kTagSet; }
-  static uint32_t replyTag(uint64_t hash) { return clientTag(hash) | kTagReply; }
+  // An index slot's tag: 31 bits of the hash and a set top bit, so no tag equals an empty slot (0).
+  // A key's home slot is tag & mask (the mask is below 2^31), i.e. its hash's low bits. The tag does
+  // not say the direction: the established path looks a packet up without knowing it, and the slot's
+  // line (to_backend or to_client) tells. A client key never equals a reply key: a reply's
+  // destination is a local address, which validation keeps apart from every VIP.
+  static uint32_t tagOf(uint64_t hash) { return (static_cast<uint32_t>(hash) & kTagHashBits) | kTagSet; }
 
-  // The established path's view of the client index: the table's pointers as values. A loop that
-  // stores into packets (which may alias anything) keeps these in registers instead of reloading them
-  // from the table after every store.
-  class ClientLookup {
+  // The established path's view of the index: the table's pointers as values. A loop that stores
+  // into packets (which may alias anything) keeps these in registers instead of reloading them from
+  // the table after every store.
+  class LineLookup {
    public:
     uint64_t hashWords(uint64_t addrs, uint64_t ports_protocol) const {
       return hashFlowWords(seed_, addrs, ports_protocol);
@@ -166,30 +184,44 @@ class FlowTable {
     // deleted its calls (the 2026-11-21 binary had no index prefetch at all); volatile asm stays.
     void prefetchIndex(uint32_t tag) const { rte_prefetch0(&index_[tag & mask_]); }
     // Burst stages (house style section 2): the index slot of every packet of a burst is prefetched
-    // (prefetchIndex), then the entry each home slot points at (prefetchEntry), so the misses of a
-    // whole burst overlap instead of adding up. Only the home slot: at the index's load (<= 0.5) most
-    // keys sit there. The tag check stays although a prefetch cannot fault: without it (the address
+    // (prefetchIndex), then the line each home slot names (prefetchLine), so the misses of a whole
+    // burst overlap instead of adding up. Only the home slot: at the index's load (<= 0.5) most keys
+    // sit there. The tag check stays although a prefetch cannot fault: without it (the address
     // computed from whatever the slot holds) the 4K-flow benchmark ran 15% slower, in each of four
     // alternating runs.
-    void prefetchEntry(uint32_t tag) const {
+    void prefetchLine(uint32_t tag) const {
       const uint64_t slot = index_[tag & mask_];
-      if (static_cast<uint32_t>(slot >> 32) == tag) rte_prefetch0(entries_ + (slot & 0xffff'ffff) - 1);
+      if (static_cast<uint32_t>(slot >> 32) == tag) rte_prefetch0(lineOf(slot));
     }
-    // The client key as its two words (ports_protocol with zero padding) and its clientTag.
-    FlowEntry* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) const {
-      return probe<false>(index_, mask_, entries_, addrs, ports_protocol, tag);
+    // The line whose key is (addrs, ports_protocol): ports_protocol with zero padding, `tag` its
+    // tagOf. Either direction's.
+    FlowDirection* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) const {
+      for (uint32_t pos = tag & mask_;; pos = (pos + 1) & mask_) {
+        const uint64_t slot = index_[pos];
+        if (static_cast<uint32_t>(slot >> 32) == tag) {
+          FlowDirection* const line = lineOf(slot);
+          uint64_t words[2];
+          std::memcpy(words, &line->key, sizeof(words));
+          if (((words[0] ^ addrs) | (words[1] ^ ports_protocol)) == 0) return line;
+        } else if (slot == kEmpty) {
+          return nullptr;
+        }
+      }
     }
 
    private:
     friend class FlowTable;
-    ClientLookup(const uint64_t* index, FlowEntry* entries, uint32_t mask, uint64_t seed)
-        : index_(index), entries_(entries), mask_(mask), seed_(seed) {}
+    LineLookup(const uint64_t* index, FlowEntry* entries, uint32_t mask, uint64_t seed)
+        : index_(index), lines_(reinterpret_cast<uint8_t*>(entries)), mask_(mask), seed_(seed) {}
+    FlowDirection* lineOf(uint64_t slot) const {
+      return reinterpret_cast<FlowDirection*>(lines_ + ((slot & 0xffff'ffff) - 1) * sizeof(FlowDirection));
+    }
     const uint64_t* index_;
-    FlowEntry* entries_;
+    uint8_t* lines_;
     uint32_t mask_;
     uint64_t seed_;
   };
-  ClientLookup clientLookup() { return ClientLookup(index_.data(), entries_.data(), index_mask_, seed_); }
+  LineLookup lineLookup() { return LineLookup(index_.data(), entries_.data(), index_mask_, seed_); }
 
   // A number that changes whenever the snapshot does (another object, or another generation of
   // it), starting at 1. Entries armed at the current epoch were classified under this snapshot.
@@ -202,13 +234,13 @@ class FlowTable {
     return epoch_;
   }
 
-  FlowEntry* findByClient(const hashing::FlowKeyV4& key, uint64_t hash) { return find(key, clientTag(hash)); }
-  FlowEntry* findByReply(const hashing::FlowKeyV4& key, uint64_t hash) { return find(key, replyTag(hash)); }
+  FlowEntry* findByClient(const hashing::FlowKeyV4& key, uint64_t hash) { return find(key, tagOf(hash), kToBackend); }
+  FlowEntry* findByReply(const hashing::FlowKeyV4& key, uint64_t hash) { return find(key, tagOf(hash), kToClient); }
 
   // Returns nullptr when the table is full. The caller fills the entry's other fields.
   FlowEntry* insert(const hashing::FlowKeyV4& client_key, uint64_t client_hash);
 
-  // IPv6 clients (NAT64): the same index and entries. An IPv6 entry's client_key carries a marker in
+  // IPv6 clients (NAT64): the same index and entries. An IPv6 entry's to_backend.key carries a marker in
   // its padding, which no IPv4 key has (storeKey), so an IPv4 lookup never matches one.
   uint64_t hashKeyV6(const hashing::FlowKeyV6& key) const;
   FlowEntry* findByClientV6(const hashing::FlowKeyV6& key, uint64_t hash);
@@ -228,25 +260,26 @@ class FlowTable {
 
  private:
   static constexpr uint64_t kEmpty = 0;
-  static constexpr uint32_t kTagHashBits = 0x3fff'ffff;
-  static constexpr uint32_t kTagReply = 0x4000'0000;
+  static constexpr uint32_t kTagHashBits = 0x7fff'ffff;
   static constexpr uint32_t kTagSet = 0x8000'0000;
   static constexpr uint64_t kPortsAndProtocol = 0xff'ffff'ffffULL;
-  static constexpr uint64_t kV6KeyMarker = uint64_t{1} << 40;  // client_key word 1, padding byte 0
+  static constexpr uint64_t kV6KeyMarker = uint64_t{1} << 40;  // client key word 1, padding byte 0
+  // A slot's line: entry * 4 + direction (the entry's lines in order, FlowEntry's static_asserts).
+  static constexpr uint32_t kToBackend = 0;
+  static constexpr uint32_t kToClient = 1;
   static uint64_t portsProtocolV6(const hashing::FlowKeyV6& key) {
     return uint64_t{key.src_port_be} | (uint64_t{key.dst_port_be} << 16) | (uint64_t{key.protocol} << 32);
   }
-  // slot = (tag << 32) | (entry index + 1); 0 = empty
-  static uint64_t makeSlot(uint32_t tag, uint32_t entry) { return (uint64_t{tag} << 32) | (uint64_t{entry} + 1); }
-  FlowEntry* find(const hashing::FlowKeyV4& key, uint32_t tag);
-  FlowEntry* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag);
-  template <bool kReply>
-  static FlowEntry* probe(const uint64_t* index, uint32_t mask, FlowEntry* entries, uint64_t addrs,
-                          uint64_t ports_protocol, uint32_t tag);
+  // slot = (tag << 32) | (line + 1); 0 = empty
+  static uint64_t makeSlot(uint32_t tag, uint32_t entry, uint32_t direction) {
+    return (uint64_t{tag} << 32) | (uint64_t{entry} * 4 + direction + 1);
+  }
+  // The entry of `direction` whose key in that direction is `key`; nullptr when there is none.
+  FlowEntry* find(const hashing::FlowKeyV4& key, uint32_t tag, uint32_t direction);
   // A free entry, reset and indexed under `client_tag`; nullptr when the table is full.
   FlowEntry* allocate(uint32_t client_tag);
-  void indexInsert(uint32_t tag, uint32_t entry);
-  void indexErase(uint32_t tag, uint32_t entry);
+  void indexInsert(uint64_t slot);
+  void indexErase(uint64_t slot);
   // The key's words with its padding zeroed: the form stored in entries and compared by find().
   static void storeKey(hashing::FlowKeyV4& to, const hashing::FlowKeyV4& from) {
     uint64_t words[2];
@@ -280,35 +313,21 @@ inline bool keysEqual(const hashing::FlowKeyV4& a, const hashing::FlowKeyV4& b) 
   return ((a_words[0] ^ b_words[0]) | ((a_words[1] ^ b_words[1]) & kPortsAndProtocol)) == 0;
 }
 
-// Inline: it runs for every packet. The key as its two words (see keysEqual), so the established
-// path can probe with words read straight from the packet; stored keys have zero padding (storeKey),
-// so the words compare whole.
-template <bool kReply>
-inline FlowEntry* FlowTable::probe(const uint64_t* index, uint32_t mask, FlowEntry* entries, uint64_t addrs,
-                                   uint64_t ports_protocol, uint32_t tag) {
-  for (uint32_t pos = tag & mask;; pos = (pos + 1) & mask) {
-    const uint64_t slot = index[pos];
-    if (static_cast<uint32_t>(slot >> 32) == tag) {
-      FlowEntry* e = entries + (slot & 0xffff'ffff) - 1;
-      uint64_t words[2];
-      std::memcpy(words, kReply ? &e->reply_key : &e->client_key, sizeof(words));
-      if (((words[0] ^ addrs) | (words[1] ^ ports_protocol)) == 0) return e;
-    } else if (slot == kEmpty) {
-      return nullptr;
-    }
-  }
-}
-
-inline FlowEntry* FlowTable::find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) {
-  FlowEntry* const entries = entries_.data();
-  return (tag & kTagReply) ? probe<true>(index_.data(), index_mask_, entries, addrs, ports_protocol, tag)
-                           : probe<false>(index_.data(), index_mask_, entries, addrs, ports_protocol, tag);
-}
-
-inline FlowEntry* FlowTable::find(const hashing::FlowKeyV4& key, uint32_t tag) {
+inline FlowEntry* FlowTable::find(const hashing::FlowKeyV4& key, uint32_t tag, uint32_t direction) {
   uint64_t words[2];
   std::memcpy(words, &key, sizeof(words));
-  return find(words[0], words[1] & kPortsAndProtocol, tag);
+  words[1] &= kPortsAndProtocol;
+  for (uint32_t pos = tag & index_mask_;; pos = (pos + 1) & index_mask_) {
+    const uint64_t slot = index_[pos];
+    if (slot == kEmpty) return nullptr;
+    const uint32_t line = static_cast<uint32_t>(slot) - 1;
+    if (static_cast<uint32_t>(slot >> 32) != tag || (line & 3) != direction) continue;
+    FlowEntry* const e = &entries_[line / 4];
+    const FlowDirection& d = direction == kToClient ? e->to_client : e->to_backend;
+    uint64_t stored[2];
+    std::memcpy(stored, &d.key, sizeof(stored));
+    if (((stored[0] ^ words[0]) | (stored[1] ^ words[1])) == 0) return e;
+  }
 }
 
 inline uint64_t FlowTable::timeoutFor(const FlowEntry& e, const FlowTimeouts& t) {
@@ -329,7 +348,7 @@ uint32_t FlowTable::expireSlice(uint64_t now_tsc, const FlowTimeouts& timeouts,
   for (uint32_t i = 0; i < max_entries && used_ > 0; ++i) {
     FlowEntry& e = entries_[expire_cursor_];
     expire_cursor_ = (expire_cursor_ + 1) & mask;
-    if (!e.in_use || now_tsc - e.last_seen_tsc < timeoutFor(e, timeouts)) continue;
+    if (!e.in_use || now_tsc - e.lastSeenTsc() < timeoutFor(e, timeouts)) continue;
     on_expire(e);
     erase(&e);
     ++expired;

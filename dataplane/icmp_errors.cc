@@ -174,15 +174,15 @@ std::optional<Verdict> relayIcmpError(BurstState& s, rte_mbuf* m, ParsedFrame& f
   }
 
   // Back to what the client sent: client:port -> VIP:port.
-  const uint32_t client_ports = uint32_t{e->client_key.src_port_be} | uint32_t{e->client_key.dst_port_be} << 16;
-  rewriteQuote(*q, e->client_key.src_addr_be, e->client_key.dst_addr_be, client_ports, quotedSeq(*q));
-  sealIcmp(f.ip, e->client_key.dst_addr_be, e->client_key.src_addr_be, q->icmp, q->icmp_len);
+  const uint32_t client_ports = uint32_t{e->to_backend.key.src_port_be} | uint32_t{e->to_backend.key.dst_port_be} << 16;
+  rewriteQuote(*q, e->to_backend.key.src_addr_be, e->to_backend.key.dst_addr_be, client_ports, quotedSeq(*q));
+  sealIcmp(f.ip, e->to_backend.key.dst_addr_be, e->to_backend.key.src_addr_be, q->icmp, q->icmp_len);
 
-  const LocalPort& out = s.snap.ports[e->ingress_port];
+  const LocalPort& out = s.snap.ports[e->to_client.egress_port];
   if (!writeL2(m, f.l2_len, out.vlan, e->client_mac, out.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   s.ctx.counters->icmp_relayed.inc();
-  queueTx(s, m, e->ingress_port);
-  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->ingress_port};
+  queueTx(s, m, e->to_client.egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->to_client.egress_port};
 }
 
 std::optional<Verdict> forwardIcmpToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
@@ -202,7 +202,7 @@ std::optional<Verdict> forwardIcmpToBackend(BurstState& s, rte_mbuf* m, ParsedFr
   }
   if (e->proxy_phase == ProxyPhase::kBinding) return dropPacket(s, m, DropReason::kNoFlow);
 
-  const LocalPort& egress = s.snap.ports[e->egress_port];
+  const LocalPort& egress = s.snap.ports[e->to_backend.egress_port];
   switch (e->forwarding) {
     case ForwardingMode::kDsrL2:
       break;  // the backend holds the VIP: the message already reads as addressed to it
@@ -225,8 +225,8 @@ std::optional<Verdict> forwardIcmpToBackend(BurstState& s, rte_mbuf* m, ParsedFr
   }
   if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   s.ctx.counters->icmp_to_backend.inc();
-  queueTx(s, m, e->egress_port);
-  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};
+  queueTx(s, m, e->to_backend.egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->to_backend.egress_port};
 }
 
 }  // namespace lb::dataplane

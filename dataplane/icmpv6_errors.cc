@@ -141,8 +141,8 @@ Verdict relayIcmpToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, const 
 
   // The quoted segment back to what the client sent: its ports, and its L4 checksum without the
   // forward translation's delta, when the quote holds it.
-  const uint32_t client_ports = uint32_t{e.client_key.src_port_be} | (uint32_t{e.client_key.dst_port_be} << 16);
-  restoreQuotedL4(quoted_l4, quoted_l4_len, protocol, client_ports, e.l4_check_delta);
+  const uint32_t client_ports = uint32_t{e.to_backend.key.src_port_be} | (uint32_t{e.to_backend.key.dst_port_be} << 16);
+  restoreQuotedL4(quoted_l4, quoted_l4_len, protocol, client_ports, e.to_backend.l4_check_delta);
 
   // [Ethernet][IPv6][ICMPv6][quoted IPv6][quoted L4]: the quoted L4 bytes stay where they are and
   // the headers before them are written into the headroom the frame grows into.
@@ -170,11 +170,11 @@ Verdict relayIcmpToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, const 
   f.ip = nullptr;
   f.ip6 = ip6;
 
-  const LocalPort& out = s.snap.ports[e.ingress_port];
+  const LocalPort& out = s.snap.ports[e.to_client.egress_port];
   if (!writeL2(m, f.l2_len, out.vlan, e.client_mac, out.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   s.ctx.counters->icmp_relayed.inc();
-  queueTx(s, m, e.ingress_port);
-  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e.ingress_port};
+  queueTx(s, m, e.to_client.egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e.to_client.egress_port};
 }
 
 std::optional<Verdict> forwardIcmpv6ToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
@@ -266,11 +266,11 @@ std::optional<Verdict> forwardIcmpv6ToBackend(BurstState& s, rte_mbuf* m, Parsed
   f.ip = ip;
   f.ip6 = nullptr;
 
-  const LocalPort& egress = s.snap.ports[e->egress_port];
+  const LocalPort& egress = s.snap.ports[e->to_backend.egress_port];
   if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   s.ctx.counters->icmp_to_backend.inc();
-  queueTx(s, m, e->egress_port);
-  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};
+  queueTx(s, m, e->to_backend.egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->to_backend.egress_port};
 }
 
 }  // namespace lb::dataplane

@@ -139,16 +139,16 @@ Verdict answerEcho(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
 
 void armNat64(FlowEntry& e) {
   const hashing::FlowKeyV6 key = clientKeyV6(e);
-  e.rewrite_addrs = uint64_t{e.local_address_be} | (uint64_t{e.backend_address_be} << 32);
-  e.rewrite_ports = uint32_t{e.local_port_be} | (uint32_t{e.backend_port_be} << 16);
+  e.to_backend.rewrite_addrs = uint64_t{e.local_address_be} | (uint64_t{e.backend_address_be} << 32);
+  e.to_backend.rewrite_ports = uint32_t{e.local_port_be} | (uint32_t{e.backend_port_be} << 16);
   const uint32_t client_ports = uint32_t{key.src_port_be} | (uint32_t{key.dst_port_be} << 16);
   const uint32_t reply_ports = uint32_t{e.backend_port_be} | (uint32_t{e.local_port_be} << 16);
   const uint32_t answer_ports = uint32_t{key.dst_port_be} | (uint32_t{key.src_port_be} << 16);
   // The pseudo-headers' length and protocol words sum alike in both families (RFC 8200 section 8.1,
   // RFC 793): only addresses and ports change the L4 checksum.
-  e.l4_check_delta = checksumDeltaFold(removeAddress6(key.src_addr) + removeAddress6(key.dst_addr) +
+  e.to_backend.l4_check_delta = checksumDeltaFold(removeAddress6(key.src_addr) + removeAddress6(key.dst_addr) +
                                        e.local_address_be + e.backend_address_be +
-                                       checksumDelta32(client_ports, e.rewrite_ports));
+                                       checksumDelta32(client_ports, e.to_backend.rewrite_ports));
   e.v6_reply_check_delta = checksumDeltaFold(
       uint64_t{~e.backend_address_be} + uint64_t{~e.local_address_be} + addAddress6(key.dst_addr) +
       addAddress6(key.src_addr) + checksumDelta32(reply_ports, answer_ports));
@@ -161,14 +161,14 @@ void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint64_t e
   const uint8_t protocol = ip6->proto;
   const uint16_t l4_len = f.l4_len;
   auto* l4 = static_cast<uint8_t*>(f.l4);
-  std::memcpy(l4, &e.rewrite_ports, sizeof(e.rewrite_ports));
+  std::memcpy(l4, &e.to_backend.rewrite_ports, sizeof(e.to_backend.rewrite_ports));
   if (protocol == IPPROTO_TCP) {
     auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
-    tcp->cksum = extra_l4_delta == 0 ? checksumApplyFolded(tcp->cksum, e.l4_check_delta)
-                                     : checksumApply(tcp->cksum, e.l4_check_delta + extra_l4_delta);
+    tcp->cksum = extra_l4_delta == 0 ? checksumApplyFolded(tcp->cksum, e.to_backend.l4_check_delta)
+                                     : checksumApply(tcp->cksum, e.to_backend.l4_check_delta + extra_l4_delta);
   } else {
     auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
-    const uint16_t updated = checksumApplyFolded(udp->dgram_cksum, e.l4_check_delta);
+    const uint16_t updated = checksumApplyFolded(udp->dgram_cksum, e.to_backend.l4_check_delta);
     udp->dgram_cksum = updated == 0 ? 0xffff : updated;
   }
   uint8_t* const start = l4 - sizeof(rte_ipv4_hdr) - sizeof(rte_ether_hdr);
@@ -182,7 +182,7 @@ void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint64_t e
   ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
   ip->time_to_live = ttl;
   ip->next_proto_id = protocol;
-  std::memcpy(&ip->src_addr, &e.rewrite_addrs, sizeof(e.rewrite_addrs));
+  std::memcpy(&ip->src_addr, &e.to_backend.rewrite_addrs, sizeof(e.to_backend.rewrite_addrs));
   ip->hdr_checksum = 0;
   ip->hdr_checksum = rte_ipv4_cksum(ip);
   f.l2_len = sizeof(rte_ether_hdr);
@@ -214,7 +214,7 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, c
     return nullptr;
   }
   setBackend(*e, backend);
-  e->ingress_port = s.rx_port;
+  e->to_client.egress_port = s.rx_port;
   e->forwarding = ForwardingMode::kFullNat;  // the only mode that can reach an IPv4 backend
   e->state = initialFlowState(f);
   addReplyIndex(s.ctx.flows, e, e->local_address_be, key.protocol);
@@ -248,17 +248,15 @@ Verdict forwardToIpv4Backend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const S
     e = createFlow(s, svc, f, key, flow_hash, why);
     if (e == nullptr) return dropPacket(s, m, why);
   }
-  e->last_seen_tsc = s.now_tsc;
+  e->to_backend.last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, true);
   e->client_mac = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
   translateToIpv4(m, f, *e);
-  BackendCounters& bc = s.ctx.counters->backends[e->backend_counter_slot];
-  bc.packets.inc();
-  bc.bytes.add(rte_pktmbuf_pkt_len(m));
-  const LocalPort& egress = s.snap.ports[e->egress_port];
+  countTraffic(s.ctx.counters->backends[e->backend_counter_slot].to_backend, m);
+  const LocalPort& egress = s.snap.ports[e->to_backend.egress_port];
   if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
-  queueTx(s, m, e->egress_port);
-  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};
+  queueTx(s, m, e->to_backend.egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->to_backend.egress_port};
 }
 
 // A client segment to an HTTP service, as forwardHttp for IPv4: spliced flows are translated (splice,
@@ -304,7 +302,7 @@ Verdict processIpv6(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
 Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e, uint64_t extra_l4_delta) {
   const rte_ipv4_hdr* ip = f.ip;
   const uint16_t l4_len = static_cast<uint16_t>(rte_be_to_cpu_16(ip->total_length) - f.l3_len);
-  const LocalPort& out = s.snap.ports[e.ingress_port];
+  const LocalPort& out = s.snap.ports[e.to_client.egress_port];
   // A TCP backend's segments fit: the client announced an MSS for its IPv6 path. A UDP reply that does
   // not fit cannot be fragmented on the client's behalf.
   if (sizeof(rte_ipv6_hdr) + l4_len > out.mtu) return dropPacket(s, m, DropReason::kTooBig);
@@ -312,7 +310,7 @@ Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry
   const uint8_t hop_limit = ip->time_to_live;
   const uint8_t protocol = ip->next_proto_id;
   auto* l4 = static_cast<uint8_t*>(f.l4);
-  const uint32_t answer_ports = uint32_t{e.client_key.dst_port_be} | (uint32_t{e.client_key.src_port_be} << 16);
+  const uint32_t answer_ports = uint32_t{e.to_backend.key.dst_port_be} | (uint32_t{e.to_backend.key.src_port_be} << 16);
   std::memcpy(l4, &answer_ports, sizeof(answer_ports));
   // IPv4 allows a UDP datagram without a checksum; IPv6 does not (RFC 8200 section 8.1): compute it.
   bool compute_udp_checksum = false;
@@ -342,8 +340,8 @@ Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry
   f.l3_len = sizeof(rte_ipv6_hdr);
   f.l4_len = l4_len;
   if (!writeL2(m, f.l2_len, out.vlan, e.client_mac, out.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
-  queueTx(s, m, e.ingress_port);
-  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e.ingress_port};
+  queueTx(s, m, e.to_client.egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e.to_client.egress_port};
 }
 
 }  // namespace lb::dataplane

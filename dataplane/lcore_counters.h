@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "dataplane/drop_reason.h"
@@ -37,10 +38,15 @@ class Counter {
   alignas(8) uint64_t value_ = 0;
 };
 
-struct BackendCounters {
-  Counter new_flows;
+// Packets and bytes (frame length) of one direction of a backend's flows.
+struct TrafficCounters {
   Counter packets;
   Counter bytes;
+};
+
+struct BackendCounters {
+  Counter new_flows;
+  TrafficCounters to_backend;
 };
 
 // HTTP services' delayed binding and splice (issue 5), per lcore. Drops are also counted by reason.
@@ -98,6 +104,20 @@ struct alignas(64) LcoreCounters {
   Counter drops[kDropReasonCount];
   ProxyCounters proxy;
   BackendCounters backends[kMaxBackendCounters];
+  TrafficCounters backend_replies[kMaxBackendCounters];  // full-NAT replies, forwarded to clients
 };
+
+// A flow direction counts its packets at a byte offset into LcoreCounters (FlowDirection::
+// traffic_offset): the established path adds to either direction's row without a branch.
+inline uint32_t toBackendTrafficOffset(uint16_t slot) {
+  return static_cast<uint32_t>(offsetof(LcoreCounters, backends) + slot * sizeof(BackendCounters) +
+                               offsetof(BackendCounters, to_backend));
+}
+inline uint32_t fromBackendTrafficOffset(uint16_t slot) {
+  return static_cast<uint32_t>(offsetof(LcoreCounters, backend_replies) + slot * sizeof(TrafficCounters));
+}
+inline TrafficCounters& trafficCountersAt(LcoreCounters& counters, uint32_t offset) {
+  return *reinterpret_cast<TrafficCounters*>(reinterpret_cast<uint8_t*>(&counters) + offset);
+}
 
 }  // namespace lb::dataplane

@@ -52,6 +52,12 @@ inline void queueTx(WorkerContext& ctx, rte_mbuf* m, uint16_t port) {
 }
 inline void queueTx(BurstState& s, rte_mbuf* m, uint16_t port) { queueTx(s.ctx, m, port); }
 
+// One packet of a flow direction, by its frame length as received.
+inline void countTraffic(TrafficCounters& traffic, const rte_mbuf* m) {
+  traffic.packets.inc();
+  traffic.bytes.add(rte_pktmbuf_pkt_len(m));
+}
+
 // queueTx for a frame (L2 header of `l2_len` bytes, then IPv4) that may be over the port's MTU: a
 // datagram reassembled here, or a packet IPIP's outer header made too large (DF clear). Such a frame
 // leaves in fragments (Ipv4Fragments::split); without reassembly configured it is dropped as too_big.
@@ -139,7 +145,7 @@ inline void setBackend(FlowEntry& e, const BackendTarget& b) {
   e.backend_address_be = b.address_be;
   e.backend_port_be = b.port_be;
   e.backend_mac = b.next_hop_mac;
-  e.egress_port = b.egress_port;
+  e.to_backend.egress_port = b.egress_port;
   e.backend_counter_slot = static_cast<uint16_t>(b.counter_slot);
 }
 

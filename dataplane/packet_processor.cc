@@ -211,7 +211,7 @@ bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e) {
     std::memmove(data, data + sizeof(rte_ipv4_hdr), l2_len);
   }
   auto* outer = reinterpret_cast<rte_ipv4_hdr*>(data + l2_len);
-  writeIpipOuter(reinterpret_cast<uint8_t*>(outer), inner_len_be, inner_df, e);
+  writeIpipOuter(reinterpret_cast<uint8_t*>(outer), inner_len_be, inner_df, e.to_backend);
   f.ip = outer;
   return true;
 }
@@ -262,7 +262,7 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, u
     return nullptr;
   }
   setBackend(*e, backend);
-  e->ingress_port = s.rx_port;
+  e->to_client.egress_port = s.rx_port;
   e->forwarding = svc.forwarding;
   e->state = initialFlowState(f);
   if (e->local_port_be != 0) addReplyIndex(s.ctx.flows, e, e->local_address_be, f.key.protocol);
@@ -290,90 +290,120 @@ Verdict resetClient(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
 
 namespace {
 
-// Full-NAT's rewrite toward the backend from the values armFlow precomputed, for any frame the
-// parser accepted (IPv4 options, a VLAN tag): the new address and port words are stored as they are,
-// and each checksum takes one folded delta.
-void rewriteToBackend(const ParsedFrame& f, const FlowEntry& e) {
+// Full-NAT's rewrite of one direction from the values armFlow or armReply precomputed, for any frame
+// the parser accepted (IPv4 options, a VLAN tag): the new address and port words are stored as they
+// are, and each checksum takes one folded delta. The established path does the same for the frames it
+// takes (rewriteFullNatArmed), so both leave with the same bytes.
+void rewriteArmed(const ParsedFrame& f, const FlowDirection& d) {
   rte_ipv4_hdr* ip = f.ip;
-  std::memcpy(&ip->src_addr, &e.rewrite_addrs, sizeof(e.rewrite_addrs));  // src_addr, dst_addr
-  ip->hdr_checksum = checksumApplyFolded(ip->hdr_checksum, e.ip_check_delta);
-  std::memcpy(f.l4, &e.rewrite_ports, sizeof(e.rewrite_ports));  // TCP and UDP: source, destination port
+  std::memcpy(&ip->src_addr, &d.rewrite_addrs, sizeof(d.rewrite_addrs));  // src_addr, dst_addr
+  ip->hdr_checksum = checksumApplyFolded(ip->hdr_checksum, d.ip_check_delta);
+  std::memcpy(f.l4, &d.rewrite_ports, sizeof(d.rewrite_ports));  // TCP and UDP: source, destination port
   if (f.key.protocol == IPPROTO_TCP) {
     auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
-    tcp->cksum = checksumApplyFolded(tcp->cksum, e.l4_check_delta);
+    tcp->cksum = checksumApplyFolded(tcp->cksum, d.l4_check_delta);
   } else {
     auto* udp = static_cast<rte_udp_hdr*>(f.l4);
     if (udp->dgram_cksum != 0) {  // zero = no checksum (RFC 768); a computed zero is sent as 0xffff
-      const uint16_t updated = checksumApplyFolded(udp->dgram_cksum, e.l4_check_delta);
+      const uint16_t updated = checksumApplyFolded(udp->dgram_cksum, d.l4_check_delta);
       udp->dgram_cksum = updated == 0 ? 0xffff : updated;
     }
   }
 }
 
-// Precomputes what every packet of the flow needs (FlowEntry's rewrite fields) under the current
+// A full-NAT rewrite from the key a direction's packets carry to (addrs, ports), as FlowDirection
+// holds it: the new words and the folded checksum deltas.
+void precomputeFullNat(FlowDirection& d, const hashing::FlowKeyV4& from, uint32_t new_src, uint32_t new_dst,
+                       uint32_t new_ports) {
+  const uint64_t addr_delta = checksumDelta32(from.src_addr_be, new_src) + checksumDelta32(from.dst_addr_be, new_dst);
+  const uint32_t old_ports = uint32_t{from.src_port_be} | (uint32_t{from.dst_port_be} << 16);
+  d.rewrite_addrs = uint64_t{new_src} | (uint64_t{new_dst} << 32);
+  d.rewrite_ports = new_ports;
+  d.ip_check_delta = checksumDeltaFold(addr_delta);
+  d.l4_check_delta = checksumDeltaFold(addr_delta + checksumDelta32(old_ports, new_ports));
+  d.armed_rewrite = from.protocol == IPPROTO_UDP ? ArmedRewrite::kFullNatUdp : ArmedRewrite::kFullNatTcp;
+}
+
+// Precomputes what every client packet of the flow needs (its to_backend line) under the current
 // snapshot. The slow path calls it for every packet it forwards on a plain flow and then decides
 // whether the established path may take the flow's next packets (forwardOnFlow).
 void armFlow(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
-  const LocalPort& egress = s.snap.ports[e.egress_port];
+  FlowDirection& d = e.to_backend;
+  const LocalPort& egress = s.snap.ports[d.egress_port];
   // Full-NAT's source is the flow's local address; IPIP's outer source is the port's own.
   const uint32_t source = e.forwarding == ForwardingMode::kFullNat ? e.local_address_be : egress.address_be;
-  e.rewrite_addrs = uint64_t{source} | (uint64_t{e.backend_address_be} << 32);
-  std::memcpy(e.l2_to_backend, &e.backend_mac, RTE_ETHER_ADDR_LEN);
-  std::memcpy(e.l2_to_backend + RTE_ETHER_ADDR_LEN, &egress.mac, RTE_ETHER_ADDR_LEN);
+  d.rewrite_addrs = uint64_t{source} | (uint64_t{e.backend_address_be} << 32);
+  std::memcpy(d.l2_next_hop, &e.backend_mac, RTE_ETHER_ADDR_LEN);
+  std::memcpy(d.l2_next_hop + RTE_ETHER_ADDR_LEN, &egress.mac, RTE_ETHER_ADDR_LEN);
+  d.traffic_offset = toBackendTrafficOffset(e.backend_counter_slot);
   switch (e.forwarding) {
-    case ForwardingMode::kFullNat: {
-      const uint64_t addr_delta = checksumDelta32(f.key.src_addr_be, source) +
-                                  checksumDelta32(f.key.dst_addr_be, e.backend_address_be);
-      const uint32_t old_ports = uint32_t{f.key.src_port_be} | (uint32_t{f.key.dst_port_be} << 16);
-      e.rewrite_ports = uint32_t{e.local_port_be} | (uint32_t{e.backend_port_be} << 16);
-      e.ip_check_delta = checksumDeltaFold(addr_delta);
-      e.l4_check_delta = checksumDeltaFold(addr_delta + checksumDelta32(old_ports, e.rewrite_ports));
-      e.armed_rewrite = f.key.protocol == IPPROTO_UDP ? ArmedRewrite::kFullNatUdp : ArmedRewrite::kFullNatTcp;
+    case ForwardingMode::kFullNat:
+      precomputeFullNat(d, f.key, source, e.backend_address_be,
+                        uint32_t{e.local_port_be} | (uint32_t{e.backend_port_be} << 16));
       break;
-    }
     case ForwardingMode::kDsrL2:
-      e.armed_rewrite = ArmedRewrite::kDsrL2;
+      d.armed_rewrite = ArmedRewrite::kDsrL2;
       break;
     case ForwardingMode::kDsrIpip: {
       // The outer header's fixed 16-bit words as stored: version/IHL + TOS, TTL + protocol, addresses.
       const uint8_t fixed[4] = {RTE_IPV4_VHL_DEF, 0, kIpipTtl, IPPROTO_IPIP};
       uint32_t fixed_words;
       std::memcpy(&fixed_words, fixed, sizeof(fixed_words));
-      e.ip_check_delta = checksumDeltaFold(uint64_t{fixed_words & 0xffff} + (fixed_words >> 16) +
-                                           (e.rewrite_addrs & 0xffffffff) + (e.rewrite_addrs >> 32));
-      e.ipip_max_inner_len = egress.mtu - sizeof(rte_ipv4_hdr);
-      e.armed_rewrite = ArmedRewrite::kIpip;
+      d.ip_check_delta = checksumDeltaFold(uint64_t{fixed_words & 0xffff} + (fixed_words >> 16) +
+                                           (d.rewrite_addrs & 0xffffffff) + (d.rewrite_addrs >> 32));
+      d.ipip_max_inner_len = egress.mtu - sizeof(rte_ipv4_hdr);
+      d.armed_rewrite = ArmedRewrite::kIpip;
       break;
     }
   }
 }
 
+// The same for a plain full-NAT flow's replies (its to_client line): backend -> local address
+// becomes VIP -> client, toward the client's MAC out of the port the client came in on.
+void armReply(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
+  FlowDirection& d = e.to_client;
+  const hashing::FlowKeyV4& client = e.to_backend.key;
+  precomputeFullNat(d, f.key, client.dst_addr_be, client.src_addr_be,
+                    uint32_t{client.dst_port_be} | (uint32_t{client.src_port_be} << 16));
+  std::memcpy(d.l2_next_hop, &e.client_mac, RTE_ETHER_ADDR_LEN);
+  std::memcpy(d.l2_next_hop + RTE_ETHER_ADDR_LEN, &s.snap.ports[d.egress_port].mac, RTE_ETHER_ADDR_LEN);
+  d.traffic_offset = fromBackendTrafficOffset(e.backend_counter_slot);
+}
+
+// Whether the established path may take a plain flow's next packets in a direction leaving through
+// `egress`: TCP established (a SYN-seen flow must still see its handshake's ACK on the slow path, a
+// closing one its reuse) or UDP, and an untagged port (the path writes a 12-byte L2 header).
+bool armable(const FlowEntry& e, const LocalPort& egress) {
+  return (e.state == FlowState::kTcpEstablished || e.state == FlowState::kUdp) && egress.vlan == 0;
+}
+
 // Everything after the flow is known, on the slow path: state, counters, rewrite by mode, L2, queue.
 // Ends by arming the flow for the established path (see established_path.h) when its next packets
-// may skip all of this: TCP established (a SYN-seen flow must still see its handshake's ACK here, a
-// closing one its reuse) or UDP, and an untagged egress port.
+// may skip all of this (armable).
 Verdict forwardOnFlow(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e) {
   // Too large once encapsulated: with DF the client learns the usable MTU; without, the outer packet
   // leaves in fragments (queueFitted), as a router's would.
   if (e.forwarding == ForwardingMode::kDsrIpip &&
-      rte_be_to_cpu_16(f.ip->total_length) + sizeof(rte_ipv4_hdr) > s.snap.ports[e.egress_port].mtu &&
+      rte_be_to_cpu_16(f.ip->total_length) + sizeof(rte_ipv4_hdr) > s.snap.ports[e.to_backend.egress_port].mtu &&
       ((f.ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) != 0 || s.ctx.fragments == nullptr)) [[unlikely]] {
-    return refuseTooBig(s, m, f, static_cast<uint16_t>(s.snap.ports[e.egress_port].mtu - sizeof(rte_ipv4_hdr)));
+    return refuseTooBig(s, m, f, static_cast<uint16_t>(s.snap.ports[e.to_backend.egress_port].mtu - sizeof(rte_ipv4_hdr)));
   }
-  e.last_seen_tsc = s.now_tsc;
+  e.to_backend.last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(e, f.tcp_flags, true);
 
-  BackendCounters& bc = s.ctx.counters->backends[e.backend_counter_slot];
-  bc.packets.inc();
-  bc.bytes.add(rte_pktmbuf_pkt_len(m));
+  countTraffic(s.ctx.counters->backends[e.backend_counter_slot].to_backend, m);
 
-  const LocalPort& egress = s.snap.ports[e.egress_port];
+  const LocalPort& egress = s.snap.ports[e.to_backend.egress_port];
   switch (e.forwarding) {
-    case ForwardingMode::kFullNat:
-      // Only full-NAT replies come back through us, to this MAC; DSR backends answer directly.
-      e.client_mac = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
-      rewriteToBackend(f, e);
+    case ForwardingMode::kFullNat: {
+      // Only full-NAT replies come back through us, to this MAC; DSR backends answer directly. An
+      // armed reply line holds the MAC too: a client that moved re-arms it on the slow path.
+      const rte_ether_addr& sender = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+      if (!rte_is_same_ether_addr(&sender, &e.client_mac)) e.to_client.armed_epoch = 0;
+      e.client_mac = sender;
+      rewriteArmed(f, e.to_backend);
       break;
+    }
     case ForwardingMode::kDsrL2:
       break;
     case ForwardingMode::kDsrIpip:
@@ -383,9 +413,12 @@ Verdict forwardOnFlow(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e) 
   if (!writeL2(m, f.l2_len, egress.vlan, e.backend_mac, egress.mac)) {
     return dropPacket(s, m, DropReason::kNoHeadroom);
   }
-  const bool armable = (e.state == FlowState::kTcpEstablished || e.state == FlowState::kUdp) && egress.vlan == 0;
-  e.armed_epoch = armable ? s.ctx.flows.snapshotEpoch(s.snap) : 0;
-  return queueFitted(s, m, e.egress_port, f.l2_len, VerdictKind::kForwarded);
+  if (armable(e, egress)) {
+    e.to_backend.armed_epoch = s.ctx.flows.snapshotEpoch(s.snap);
+  } else {
+    e.disarm();  // a FIN or RST: the replies, too, take the slow path from now on
+  }
+  return queueFitted(s, m, e.to_backend.egress_port, f.l2_len, VerdictKind::kForwarded);
 }
 
 Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow_hash,
@@ -430,8 +463,9 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
     releaseFlow(s, e, /*reset=*/true);
     return dropPacket(s, m, DropReason::kNoFlow);
   }
-  e->last_seen_tsc = s.now_tsc;
+  e->to_client.last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, false);
+  countTraffic(s.ctx.counters->backend_replies[e->backend_counter_slot], m);
 
   uint64_t ip_delta = 0;
   uint64_t l4_delta = 0;
@@ -456,11 +490,20 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
     if (m->nb_segs != 1) return dropPacket(s, m, DropReason::kTooBig);
     return returnToIpv6Client(s, m, f, *e, l4_delta);
   }
-  rewriteEndpoints(f, e->client_key.dst_addr_be, e->client_key.dst_port_be, e->client_key.src_addr_be,
-                   e->client_key.src_port_be, ip_delta, l4_delta);
-  const LocalPort& out = s.snap.ports[e->ingress_port];
+  const LocalPort& out = s.snap.ports[e->to_client.egress_port];
+  const bool plain = e->proxy_phase == ProxyPhase::kNone;
+  if (plain) {
+    armReply(s, *e, f);
+    rewriteArmed(f, e->to_client);
+  } else {
+    rewriteEndpoints(f, e->to_backend.key.dst_addr_be, e->to_backend.key.dst_port_be, e->to_backend.key.src_addr_be,
+                     e->to_backend.key.src_port_be, ip_delta, l4_delta);
+  }
   if (!writeL2(m, f.l2_len, out.vlan, e->client_mac, out.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
-  return queueFitted(s, m, e->ingress_port, f.l2_len, VerdictKind::kForwarded);
+  // The flow's next replies may take the established path; a FIN or RST here disarms them (the
+  // client's packets stay armed: its own FIN or RST takes the slow path anyway).
+  e->to_client.armed_epoch = plain && armable(*e, out) ? s.ctx.flows.snapshotEpoch(s.snap) : 0;
+  return queueFitted(s, m, e->to_client.egress_port, f.l2_len, VerdictKind::kForwarded);
 }
 
 // A client segment to an HTTP service (delayed binding): spliced flows are translated and forwarded;
@@ -562,25 +605,23 @@ std::optional<Verdict> forwardIfSpliced(BurstState& s, rte_mbuf* m, ParsedFrame&
 }
 
 Verdict forwardSpliced(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry* e) {
-  e->last_seen_tsc = s.now_tsc;
+  e->to_backend.last_seen_tsc = s.now_tsc;
   e->client_mac = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
   updateTcpState(*e, f.tcp_flags, true);
   uint64_t l4_delta = 0;
   if (spliceClientToBackend(f, e->splice, l4_delta) != SpliceError::kNone) {
     return dropPacket(s, m, DropReason::kMalformed);
   }
-  BackendCounters& bc = s.ctx.counters->backends[e->backend_counter_slot];
-  bc.packets.inc();
-  bc.bytes.add(rte_pktmbuf_pkt_len(m));
-  const LocalPort& egress = s.snap.ports[e->egress_port];
+  countTraffic(s.ctx.counters->backends[e->backend_counter_slot].to_backend, m);
+  const LocalPort& egress = s.snap.ports[e->to_backend.egress_port];
   if (e->client_v6) {
     translateToIpv4(m, f, *e, l4_delta);
   } else {
     rewriteEndpoints(f, e->local_address_be, e->local_port_be, e->backend_address_be, e->backend_port_be, 0, l4_delta);
   }
   if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
-  queueTx(s, m, e->egress_port);
-  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->egress_port};
+  queueTx(s, m, e->to_backend.egress_port);
+  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->to_backend.egress_port};
 }
 
 namespace {
@@ -593,7 +634,7 @@ namespace {
 template <bool kVerdicts>
 uint64_t processBurstEstablished(BurstState& s, rte_mbuf** packets, uint16_t count, Verdict* verdicts) {
   WorkerContext& ctx = s.ctx;
-  const EstablishedBurst burst{ctx, ctx.flows.clientLookup(), ctx.counters->backends, s.now_tsc,
+  const EstablishedBurst burst{ctx, ctx.flows.lineLookup(), *ctx.counters, s.now_tsc,
                                ctx.flows.snapshotEpoch(s.snap)};
   auto forwarded = [&](uint16_t i, int32_t port) {
     if constexpr (kVerdicts) verdicts[i] = Verdict{VerdictKind::kForwarded, DropReason::kCount, static_cast<uint16_t>(port)};
@@ -605,13 +646,13 @@ uint64_t processBurstEstablished(BurstState& s, rte_mbuf** packets, uint16_t cou
     rx_bytes += rte_pktmbuf_pkt_len(packets[k]);
     screened.ports_protocol[k] = screenEstablished(packets[k], burst.lookup, screened.data[k], screened.tag[k]);
   }
-  // Stage 2: prefetch the entries those slots point at (the slots are in cache by now). Even when
+  // Stage 2: prefetch the lines those slots name (the slots are in cache by now). Even when
   // every flow's lines fit in L2 (4K flows) this pays: an L2 hit is still ~16 cycles, twice per
   // packet, and the benchmark measured 0.43 -> 0.53 of testpmd once both prefetches really ran. Every
   // frame's tag, screened or not: stage 1 set them all, and a stray prefetch is harmless.
-  for (uint16_t k = 0; k < count; ++k) burst.lookup.prefetchEntry(screened.tag[k]);
-  // Stage 3: a frame of a flow armed under this snapshot is forwarded from its entry; everything
-  // else is parsed and classified. Frames stay in order: a flow's packets leave as they came.
+  for (uint16_t k = 0; k < count; ++k) burst.lookup.prefetchLine(screened.tag[k]);
+  // Stage 3: a frame of a flow direction armed under this snapshot is forwarded from its line;
+  // everything else is parsed and classified. Frames stay in order: a flow's packets leave as they came.
   uint16_t i = 0;
   for (; i < count; ++i) {
     const uint64_t ports_protocol = screened.ports_protocol[i];

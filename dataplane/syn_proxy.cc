@@ -141,15 +141,15 @@ uint64_t SynProxy::connectTimeout(const HttpStickyPolicy& policy) const {
 const Service* SynProxy::serviceOf(const Snapshot& snap, const FlowEntry& e) const {
   auto matches = [&](const Service& svc) {
     const bool same_vip = e.client_v6 ? svc.v6 && sameAddress6(svc.vip6, e.vip6)
-                                      : !svc.v6 && svc.vip_be == e.client_key.dst_addr_be;
-    return same_vip && svc.port_be == e.client_key.dst_port_be && svc.protocol == Protocol::kTcp && svc.http.enabled;
+                                      : !svc.v6 && svc.vip_be == e.to_backend.key.dst_addr_be;
+    return same_vip && svc.port_be == e.to_backend.key.dst_port_be && svc.protocol == Protocol::kTcp && svc.http.enabled;
   };
   if (e.proxy_service < snap.services.size() && matches(snap.services[e.proxy_service])) {
     return &snap.services[e.proxy_service];
   }
   // A newer snapshot may have renumbered the services.
-  const uint32_t idx = e.client_v6 ? snap.service_index.findV6(e.vip6, e.client_key.dst_port_be, IPPROTO_TCP)
-                                   : snap.service_index.find(e.client_key.dst_addr_be, e.client_key.dst_port_be, IPPROTO_TCP);
+  const uint32_t idx = e.client_v6 ? snap.service_index.findV6(e.vip6, e.to_backend.key.dst_port_be, IPPROTO_TCP)
+                                   : snap.service_index.find(e.to_backend.key.dst_addr_be, e.to_backend.key.dst_port_be, IPPROTO_TCP);
   if (idx == ServiceIndex::kEmpty || !matches(snap.services[idx])) return nullptr;
   return &snap.services[idx];
 }
@@ -167,7 +167,7 @@ Verdict SynProxy::onClientSegment(BurstState& s, rte_mbuf* m, ParsedFrame& f, ui
     return acceptCookie(s, m, f, flow_hash, service, key6);
   }
   Pending& p = slots_[e->proxy_slot];
-  e->last_seen_tsc = s.now_tsc;
+  e->to_backend.last_seen_tsc = s.now_tsc;
   if (flags & RTE_TCP_RST_FLAG) {
     s.ctx.counters->proxy.client_closed_early.inc();
     release(s.ctx, p, /*erase_flow=*/true);
@@ -268,11 +268,11 @@ Verdict SynProxy::acceptCookie(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint6
   e->proxy_phase = ProxyPhase::kBinding;
   e->proxy_slot = slot;
   e->proxy_service = static_cast<uint16_t>(service);
-  e->ingress_port = s.rx_port;
+  e->to_client.egress_port = s.rx_port;
   e->client_mac = rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr;
   e->forwarding = ForwardingMode::kFullNat;
   e->state = FlowState::kTcpSynSeen;
-  e->last_seen_tsc = s.now_tsc;
+  e->to_backend.last_seen_tsc = s.now_tsc;
 
   Pending& p = slots_[slot];
   p = Pending{};
@@ -414,7 +414,7 @@ Verdict SynProxy::onClientData(BurstState& s, rte_mbuf* m, ParsedFrame& f, Pendi
 uint16_t SynProxy::pickOther(const Service& svc, const Pending& p) const {
   const std::span<const uint64_t> tried(p.tried_ids.data(), p.backends_tried);
   if (p.flow->client_v6) return nextUntriedBackend(svc, clientKeyV6(*p.flow), tried);
-  return nextUntriedBackend(svc, p.flow->client_key, tried);
+  return nextUntriedBackend(svc, p.flow->to_backend.key, tried);
 }
 
 Verdict SynProxy::headComplete(BurstState& s, Pending& p, const Service& svc, std::string_view head_bytes) {
@@ -422,7 +422,7 @@ Verdict SynProxy::headComplete(BurstState& s, Pending& p, const Service& svc, st
   const HttpRequestHead head = p.scanner.request(head_bytes);
   const StickyInputs sticky{s.ctx.sessions, s.ctx.session_secret, &s.ctx.session_counters, nowSeconds(s.now_tsc)};
   const BackendChoice choice = p.flow->client_v6 ? chooseBackend(svc, head, clientKeyV6(*p.flow), sticky, pc)
-                                                 : chooseBackend(svc, head, p.flow->client_key, sticky, pc);
+                                                 : chooseBackend(svc, head, p.flow->to_backend.key, sticky, pc);
   if (choice.refused) {
     pc.strict_refusals.inc();
     s.ctx.counters->drops[static_cast<size_t>(DropReason::kStickyRefused)].inc();
@@ -470,7 +470,7 @@ bool SynProxy::connect(WorkerContext& ctx, const Snapshot& snap, Pending& p, con
       const hashing::FlowKeyV6 key = clientKeyV6(saved);
       e = ctx.flows.insertV6(key, ctx.flows.hashKeyV6(key));
     } else {
-      e = ctx.flows.insert(saved.client_key, ctx.flows.hashKey(saved.client_key));
+      e = ctx.flows.insert(saved.to_backend.key, ctx.flows.hashKey(saved.to_backend.key));
     }
     *e = saved;
     e->has_reply_key = false;
@@ -511,7 +511,7 @@ uint32_t SynProxy::backendSynTsval(uint64_t now_tsc) {
 // TSval is ours (see connect()), not the client's.
 bool SynProxy::sendSyn(WorkerContext& ctx, const Snapshot& snap, Pending& p) {
   const FlowEntry& e = *p.flow;
-  const LocalPort& egress = snap.ports[e.egress_port];
+  const LocalPort& egress = snap.ports[e.to_backend.egress_port];
   SynSegment syn;
   syn.src_mac = egress.mac;
   syn.dst_mac = e.backend_mac;
@@ -537,7 +537,7 @@ bool SynProxy::sendSyn(WorkerContext& ctx, const Snapshot& snap, Pending& p) {
     ctx.counters->drops[static_cast<size_t>(DropReason::kTxFull)].inc();
     return false;
   }
-  queueTx(ctx, m, e.egress_port);
+  queueTx(ctx, m, e.to_backend.egress_port);
   return true;
 }
 
@@ -687,7 +687,7 @@ void SynProxy::poll(WorkerContext& ctx, const Snapshot& snap, uint64_t now_tsc) 
       continue;
     }
     // The proxy's own timers end a binding; keep the flow table's expiry from ending it first.
-    p.flow->last_seen_tsc = now_tsc;
+    p.flow->to_backend.last_seen_tsc = now_tsc;
     if (p.phase == Pending::Phase::kReadingHead) {
       if (now_tsc - p.head_deadline_tsc < (uint64_t{1} << 63)) {
         pc.head_timeouts.inc();
@@ -730,10 +730,10 @@ void SynProxy::resetClientAndRelease(WorkerContext& ctx, const Snapshot& snap, P
     ParsedFrame f;
     parseFrame(m, f);
     const FlowEntry& e = *p.flow;
-    const LocalPort& port = snap.ports[e.ingress_port];
+    const LocalPort& port = snap.ports[e.to_client.egress_port];
     turnIntoReset(m, f);
     if (writeL2(m, f.l2_len, port.vlan, e.client_mac, port.mac)) {
-      queueTx(ctx, m, e.ingress_port);
+      queueTx(ctx, m, e.to_client.egress_port);
     } else {
       ctx.counters->drops[static_cast<size_t>(DropReason::kNoHeadroom)].inc();
       rte_pktmbuf_free(m);

@@ -101,8 +101,10 @@ struct Fixture {
         const uint32_t slot = *slots.slotFor(BackendKey{s.name, b.address, b.port});
         for (int w = 0; w < 2; ++w) {
           counters[w]->backends[slot].new_flows.add(slot + 11 + w);
-          counters[w]->backends[slot].packets.add(slot + 100 + w);
-          counters[w]->backends[slot].bytes.add(slot * 1500 + w);
+          counters[w]->backends[slot].to_backend.packets.add(slot + 100 + w);
+          counters[w]->backends[slot].to_backend.bytes.add(slot * 1500 + w);
+          counters[w]->backend_replies[slot].packets.add(slot + 300 + w);
+          counters[w]->backend_replies[slot].bytes.add(slot * 9000 + w);
         }
       }
     }
@@ -177,6 +179,8 @@ struct Fixture {
         add("tether_backend_new_flows_total", labels, 2.0 * slot + 23);
         add("tether_backend_packets_total", labels, 2.0 * slot + 201);
         add("tether_backend_bytes_total", labels, 3000.0 * slot + 1);
+        add("tether_backend_reply_packets_total", labels, 2.0 * slot + 601);
+        add("tether_backend_reply_bytes_total", labels, 18000.0 * slot + 1);
         add("tether_backend_weight", labels, b.weight);
         const std::pair<BackendAdminState, const char*> admin[] = {
             {BackendAdminState::kEnabled, "enabled"}, {BackendAdminState::kDraining, "draining"},
@@ -275,9 +279,10 @@ TEST(PrometheusMetricsTest, FamiliesAreWellFormed) {
     EXPECT_EQ(n, 1) << name;
     EXPECT_EQ(type[name], 1) << name;
   }
-  // 17 per lcore (3 of them IPv4 fragments), 7 per backend, 4 for the control plane, 19 + 3 for HTTP
-  // proxying per lcore, 1 for the worker's processing time, and 12 for the session table.
-  EXPECT_EQ(help.size(), 31u + kProxyCounterFields.size() + 3 + 1 + 12);
+  // 17 per lcore (3 of them IPv4 fragments), 9 per backend (2 of them full-NAT replies), 4 for the
+  // control plane, 19 + 3 for HTTP proxying per lcore, 1 for the worker's processing time, and 12 for
+  // the session table.
+  EXPECT_EQ(help.size(), 33u + kProxyCounterFields.size() + 3 + 1 + 12);
 }
 
 // No workers, no services: still valid exposition (HELP/TYPE only, control samples present).

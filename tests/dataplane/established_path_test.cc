@@ -78,7 +78,7 @@ TEST_P(EstablishedPathModeTest, ArmedFlowSendsWhatTheSlowPathSends) {
     forward(snap, fromClient().tcp(kClientPort, c.vip_port, kSyn, 5000).build());
     const FlowEntry* syn_seen = flow(kClientPort, c.vip_port);
     ASSERT_NE(syn_seen, nullptr);
-    EXPECT_EQ(syn_seen->armed_epoch, 0u) << "a SYN-seen flow must not be armed";
+    EXPECT_EQ(syn_seen->to_backend.armed_epoch, 0u) << "a SYN-seen flow must not be armed";
   }
   const Bytes data = dataFrame();
   const uint64_t before = established();
@@ -86,7 +86,7 @@ TEST_P(EstablishedPathModeTest, ArmedFlowSendsWhatTheSlowPathSends) {
   EXPECT_EQ(established(), before) << "the flow's first data frame arms it on the slow path";
   const FlowEntry* e = flow(kClientPort, c.vip_port, c.protocol);
   ASSERT_NE(e, nullptr);
-  EXPECT_NE(e->armed_epoch, 0u);
+  EXPECT_NE(e->to_backend.armed_epoch, 0u);
 
   const Bytes fast = forward(snap, data);
   EXPECT_EQ(established(), before + 1);
@@ -108,6 +108,121 @@ INSTANTIATE_TEST_SUITE_P(Modes, EstablishedPathModeTest,
                                          ModeCase{"DsrL2", kDsrPort, IPPROTO_TCP},
                                          ModeCase{"Ipip", kIpipPort, IPPROTO_TCP}),
                          [](const testing::TestParamInfo<ModeCase>& info) { return std::string(info.param.name); });
+
+// Full-NAT replies: the flow's to_client line is armed by the first reply the slow path forwards on
+// an established (or UDP) flow, and the next reply takes the established path with the same bytes.
+class EstablishedReplyTest : public EstablishedPathTest, public testing::WithParamInterface<uint8_t> {
+ protected:
+  // Opens a flow to the full-NAT service of `protocol` (TCP through its handshake, UDP by one
+  // datagram) and returns the client's frame as the backend saw it.
+  DecodedFrame openFlow(const Snapshot& snap) {
+    if (GetParam() == IPPROTO_UDP) return decode(forward(snap, fromClient().udp(kClientPort, kUdpPort).build()));
+    const DecodedFrame to_backend = decode(forward(snap, fromClient().tcp(kClientPort, kWebPort, kSyn, 5000).build()));
+    forward(snap, fromBackend(backendHost(to_backend.ip_dst)).tcp(to_backend.dst_port, to_backend.src_port, kSynAck, 800, 5001).build());
+    forward(snap, fromClient().tcp(kClientPort, kWebPort, kAck, 5001, 801).build());
+    return to_backend;
+  }
+  // A reply on the flow `to_backend` saw, with flags `tcp_flags` (TCP) and a payload.
+  Bytes reply(const DecodedFrame& to_backend, uint8_t tcp_flags = kAck, Bytes payload = Bytes(200, 0x3c)) const {
+    PacketBuilder b = fromBackend(backendHost(to_backend.ip_dst));
+    if (GetParam() == IPPROTO_UDP) {
+      b.udp(to_backend.dst_port, to_backend.src_port);
+    } else {
+      b.tcp(to_backend.dst_port, to_backend.src_port, tcp_flags, 801, 5001);
+    }
+    return b.dontFragment().payload(std::move(payload)).build();
+  }
+  uint16_t vipPort() const { return GetParam() == IPPROTO_UDP ? kUdpPort : kWebPort; }
+};
+
+TEST_P(EstablishedReplyTest, ArmedReplySendsWhatTheSlowPathSends) {
+  const Snapshot& snap = standardSnapshot();
+  const DecodedFrame to_backend = openFlow(snap);
+  const Bytes frame = reply(to_backend);
+  const uint64_t before = established();
+  const Bytes slow = forward(snap, frame);
+  EXPECT_EQ(established(), before) << "the first reply arms the reply line on the slow path";
+  const FlowEntry* e = flow(kClientPort, vipPort(), GetParam());
+  ASSERT_NE(e, nullptr);
+  EXPECT_NE(e->to_client.armed_epoch, 0u);
+
+  const Bytes fast = forward(snap, frame);
+  EXPECT_EQ(established(), before + 1);
+  EXPECT_EQ(fast, slow);
+  expectReplyToClient(fast, vipPort(), kClientPort);
+  EXPECT_TRUE(l4ChecksumValid(fast, decode(fast).l3_offset));
+  // And the client's direction is still its own line: the next client packet goes to the backend.
+  const Bytes client_frame = GetParam() == IPPROTO_UDP ? fromClient().udp(kClientPort, kUdpPort).build()
+                                                       : fromClient().tcp(kClientPort, kWebPort, kAck, 5001, 1001).build();
+  forward(snap, client_frame);  // arms the client line (the handshake's ACK armed TCP already)
+  const DecodedFrame again = decode(forward(snap, client_frame));
+  EXPECT_EQ(again.ip_dst, to_backend.ip_dst);
+  EXPECT_EQ(again.src_port, to_backend.src_port);
+  EXPECT_EQ(established(), before + 3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Protocols, EstablishedReplyTest, testing::Values(uint8_t{IPPROTO_TCP}, uint8_t{IPPROTO_UDP}),
+                         [](const testing::TestParamInfo<uint8_t>& info) {
+                           return std::string(info.param == IPPROTO_UDP ? "Udp" : "Tcp");
+                         });
+
+// A backend's FIN takes the slow path and disarms the reply line; a client's FIN disarms both lines.
+TEST_F(EstablishedPathTest, FinsDisarmTheReplyLine) {
+  const Snapshot& snap = standardSnapshot();
+  const DecodedFrame to_backend = decode(forward(snap, fromClient().tcp(kClientPort, kWebPort, kSyn, 5000).build()));
+  PacketBuilder backend = fromBackend(backendHost(to_backend.ip_dst));
+  forward(snap, PacketBuilder(backend).tcp(to_backend.dst_port, to_backend.src_port, kSynAck, 800, 5001).build());
+  forward(snap, fromClient().tcp(kClientPort, kWebPort, kAck, 5001, 801).build());
+  const Bytes data = PacketBuilder(backend).tcp(to_backend.dst_port, to_backend.src_port, kAck, 801, 5001).payload({7}).build();
+  forward(snap, data);
+  forward(snap, data);
+  EXPECT_EQ(established(), 1u);
+  forward(snap, PacketBuilder(backend).tcp(to_backend.dst_port, to_backend.src_port, RTE_TCP_FIN_FLAG | kAck, 802, 5001).build());
+  const FlowEntry* e = flow(kClientPort, kWebPort);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->state, FlowState::kTcpClosing);
+  EXPECT_EQ(e->to_client.armed_epoch, 0u);
+  forward(snap, data);
+  EXPECT_EQ(established(), 1u) << "replies of a closing flow stay on the slow path";
+
+  // A fresh flow whose client closes first: both lines disarmed.
+  const DecodedFrame second = decode(forward(snap, fromClient().tcp(kClientPort + 1, kWebPort, kSyn, 5000).build()));
+  PacketBuilder backend2 = fromBackend(backendHost(second.ip_dst));
+  forward(snap, PacketBuilder(backend2).tcp(second.dst_port, second.src_port, kSynAck, 800, 5001).build());
+  forward(snap, fromClient().tcp(kClientPort + 1, kWebPort, kAck, 5001, 801).build());
+  forward(snap, PacketBuilder(backend2).tcp(second.dst_port, second.src_port, kAck, 801, 5001).payload({7}).build());
+  const FlowEntry* e2 = flow(kClientPort + 1, kWebPort);
+  ASSERT_NE(e2, nullptr);
+  EXPECT_NE(e2->to_client.armed_epoch, 0u);
+  forward(snap, fromClient().tcp(kClientPort + 1, kWebPort, RTE_TCP_FIN_FLAG | kAck, 5001, 802).build());
+  EXPECT_EQ(e2->to_backend.armed_epoch, 0u);
+  EXPECT_EQ(e2->to_client.armed_epoch, 0u);
+}
+
+// A client whose MAC changed (another router) is answered at its new MAC: the reply line, which holds
+// the old one, is disarmed by the client's slow-path packet and re-armed by the next reply.
+TEST_F(EstablishedPathTest, ClientMacChangeRearmsTheReplyLine) {
+  const Snapshot& snap = standardSnapshot();
+  const DecodedFrame to_backend = decode(forward(snap, fromClient().udp(kClientPort, kUdpPort).build()));
+  const Bytes data = fromBackend(backendHost(to_backend.ip_dst)).udp(to_backend.dst_port, to_backend.src_port).payload({1, 2}).build();
+  forward(snap, data);
+  forward(snap, data);
+  EXPECT_EQ(established(), 1u);
+  const rte_ether_addr moved = testMac(0xc2c2);
+  // Through the slow path: the client line's first packet would be established, so an IPv4 option
+  // keeps this one off it (the client's packets that reach the slow path are the ones that can tell).
+  forward(snap, fromClient().ethernet(moved, portMac()).ipv4(kClientIp, kVip).ipOptions({1, 1, 1, 0}).udp(kClientPort, kUdpPort).build());
+  const FlowEntry* e = flow(kClientPort, kUdpPort, IPPROTO_UDP);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->to_client.armed_epoch, 0u);
+  const Bytes out = forward(snap, data);
+  EXPECT_EQ(established(), 1u);
+  rte_ether_addr dst;
+  std::memcpy(&dst, out.data(), sizeof(dst));
+  EXPECT_TRUE(rte_is_same_ether_addr(&dst, &moved));
+  EXPECT_EQ(forward(snap, data), out);
+  EXPECT_EQ(established(), 2u);
+}
 
 // A UDP datagram without a checksum (zero) keeps it through the established path's full-NAT.
 TEST_F(EstablishedPathTest, UdpZeroChecksumStaysZero) {
@@ -133,7 +248,7 @@ TEST_F(EstablishedPathTest, StateChangesTakeTheSlowPath) {
   const FlowEntry* e = flow(kClientPort, kWebPort);
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->state, FlowState::kTcpClosing);
-  EXPECT_EQ(e->armed_epoch, 0u);
+  EXPECT_EQ(e->to_backend.armed_epoch, 0u);
   forward(snap, fromClient().tcp(kClientPort, kWebPort, kAck, 5003).build());
   EXPECT_EQ(established(), 1u);
 }

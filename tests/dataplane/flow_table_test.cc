@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -35,7 +36,7 @@ TEST(FlowTableTest, InsertAndFindBothDirections) {
   FlowEntry* e = insertKey(t, clientKey(1));
   ASSERT_NE(e, nullptr);
   EXPECT_TRUE(e->in_use);
-  EXPECT_TRUE(keysEqual(e->client_key, clientKey(1)));
+  EXPECT_TRUE(keysEqual(e->to_backend.key, clientKey(1)));
   ASSERT_TRUE(t.addReplyKey(e, replyKey(1)));
   EXPECT_EQ(findClient(t, clientKey(1)), e);
   EXPECT_EQ(findReply(t, replyKey(1)), e);
@@ -44,9 +45,22 @@ TEST(FlowTableTest, InsertAndFindBothDirections) {
   EXPECT_EQ(findClient(t, clientKey(2)), nullptr);
   EXPECT_EQ(t.size(), 1u);
 
+  // The established path's lookup does not know the direction: each key finds its own line.
+  const FlowTable::LineLookup lines = t.lineLookup();
+  auto findLine = [&](const FlowKeyV4& k) {
+    uint64_t words[2];
+    std::memcpy(words, &k, sizeof(words));
+    return lines.find(words[0], words[1] & 0xff'ffff'ffffULL, FlowTable::tagOf(t.hashKey(k)));
+  };
+  EXPECT_EQ(findLine(clientKey(1)), &e->to_backend);
+  EXPECT_EQ(findLine(replyKey(1)), &e->to_client);
+  EXPECT_EQ(findLine(clientKey(2)), nullptr);
+
   t.erase(e);
   EXPECT_EQ(findClient(t, clientKey(1)), nullptr);
   EXPECT_EQ(findReply(t, replyKey(1)), nullptr);
+  EXPECT_EQ(findLine(clientKey(1)), nullptr);
+  EXPECT_EQ(findLine(replyKey(1)), nullptr);
   EXPECT_EQ(t.size(), 0u);
 }
 
@@ -109,7 +123,7 @@ TEST(FlowTableTest, RandomChurnMatchesModel) {
       if (m.has_reply) {
         ASSERT_EQ(findReply(t, replyKey(n)), m.entry) << "reply key " << n << " lost";
       }
-      ASSERT_TRUE(keysEqual(m.entry->client_key, clientKey(n)));
+      ASSERT_TRUE(keysEqual(m.entry->to_backend.key, clientKey(n)));
     }
   };
 
@@ -148,8 +162,9 @@ TEST(FlowTableTest, RandomChurnMatchesModel) {
   for (uint32_t n = 0; n < kKeySpace; ++n) ASSERT_EQ(findClient(t, clientKey(n)), nullptr);
 }
 
-// expireSlice erases exactly the entries idle for at least their state's timeout, calls the
-// callback once for each before erasing it, and keeps the rest findable.
+// expireSlice erases exactly the entries idle for at least their state's timeout, measured from the
+// later of the two directions' last packets, calls the callback once for each before erasing it, and
+// keeps the rest findable.
 TEST(FlowTableTest, ExpireRemovesOnlyIdleEntriesByStateTimeout) {
   FlowTable t(16);
   const FlowTimeouts timeouts{.tcp_syn_tsc = 10, .tcp_established_tsc = 100, .tcp_closing_tsc = 5, .udp_tsc = 30};
@@ -157,6 +172,7 @@ TEST(FlowTableTest, ExpireRemovesOnlyIdleEntriesByStateTimeout) {
     FlowState state;
     uint64_t last_seen;
     bool expires_at_50;
+    uint64_t reply_seen = 0;  // the backend's last reply (to_client line)
   };
   const std::vector<Spec> specs = {
       {FlowState::kTcpSynSeen, 0, true},         // idle 50 >= 10
@@ -167,13 +183,17 @@ TEST(FlowTableTest, ExpireRemovesOnlyIdleEntriesByStateTimeout) {
       {FlowState::kTcpClosing, 46, false},       // idle 4 < 5
       {FlowState::kUdp, 30, false},              // idle 20 < 30
       {FlowState::kUdp, 10, true},               // idle 40 >= 30
+      {FlowState::kUdp, 0, false, 25},           // the backend spoke at 25: idle 25 < 30
+      {FlowState::kTcpClosing, 30, false, 46},   // idle 4 < 5, from the reply
+      {FlowState::kUdp, 15, true, 5},            // idle 35 >= 30 from the later (client) line
   };
   for (uint32_t i = 0; i < specs.size(); ++i) {
     FlowEntry* e = insertKey(t, clientKey(i));
     ASSERT_NE(e, nullptr);
     t.addReplyKey(e, replyKey(i));
     e->state = specs[i].state;
-    e->last_seen_tsc = specs[i].last_seen;
+    e->to_backend.last_seen_tsc = specs[i].last_seen;
+    e->to_client.last_seen_tsc = specs[i].reply_seen;
     e->local_port_be = static_cast<uint16_t>(i);
   }
   std::set<uint32_t> expired;

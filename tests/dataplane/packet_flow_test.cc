@@ -283,21 +283,33 @@ TEST_F(PacketFlowTest, SynAfterCloseOnSameTupleIsBalancedAgain) {
   EXPECT_EQ(worker.ctx().flows.size(), 1u);
 }
 
+// Both directions are counted per backend: client packets toward it, and its full-NAT replies (the
+// second of which takes the established path) on their way back to the client.
 TEST_F(PacketFlowTest, BackendCountersCountFlowPacketsAndBytes) {
   const Snapshot& snap = standardSnapshot();
   const Bytes syn = fromClient().tcp(kClientPort, kWebPort, kSyn).build();
   const Bytes data = fromClient().tcp(kClientPort, kWebPort, kAck).payload(Bytes(100, 7)).build();
   const DecodedFrame out = decode(forward(*w0_, snap, syn));
+  const Bytes syn_ack = fromBackend(backendHost(out.ip_dst)).tcp(kWebBackendPort, out.src_port, kSynAck).build();
+  forward(*w0_, snap, syn_ack);
   forward(*w0_, snap, data);
+  const Bytes reply = fromBackend(backendHost(out.ip_dst)).tcp(kWebBackendPort, out.src_port, kAck).payload(Bytes(900, 3)).build();
+  forward(*w0_, snap, reply);
+  forward(*w0_, snap, reply);
   const Service& web = serviceOn(snap, kWebPort);
   const int pos = backendPosition(web, out.ip_dst);
   ASSERT_GE(pos, 0);
-  const BackendCounters& bc = w0_->counters().backends[web.backends[static_cast<size_t>(pos)].counter_slot];
+  const uint16_t slot = web.backends[static_cast<size_t>(pos)].counter_slot;
+  const BackendCounters& bc = w0_->counters().backends[slot];
   EXPECT_EQ(bc.new_flows.read(), 1u);
-  EXPECT_EQ(bc.packets.read(), 2u);
-  EXPECT_EQ(bc.bytes.read(), syn.size() + data.size());
-  EXPECT_EQ(w0_->counters().rx_packets.read(), 2u);
-  EXPECT_EQ(w0_->counters().rx_bytes.read(), syn.size() + data.size());
+  EXPECT_EQ(bc.to_backend.packets.read(), 2u);
+  EXPECT_EQ(bc.to_backend.bytes.read(), syn.size() + data.size());
+  const TrafficCounters& replies = w0_->counters().backend_replies[slot];
+  EXPECT_EQ(replies.packets.read(), 3u);
+  EXPECT_EQ(replies.bytes.read(), syn_ack.size() + 2 * reply.size());
+  EXPECT_EQ(w0_->counters().established_path.read(), 1u);
+  EXPECT_EQ(w0_->counters().rx_packets.read(), 5u);
+  EXPECT_EQ(w0_->counters().rx_bytes.read(), syn.size() + syn_ack.size() + data.size() + 2 * reply.size());
 }
 
 // A reply whose local port belongs to worker 1 but arrives at worker 0 is handed to worker 1's ring,

@@ -63,7 +63,7 @@ void checkWebForward(const CaseEnv& env) {
   const LcoreCounters& c = env.worker.counters();
   EXPECT_EQ(c.flows_created.read(), 1u);
   EXPECT_EQ(c.backends[web.backends[static_cast<size_t>(pos)].counter_slot].new_flows.read(), 1u);
-  EXPECT_EQ(c.backends[web.backends[static_cast<size_t>(pos)].counter_slot].packets.read(), 1u);
+  EXPECT_EQ(c.backends[web.backends[static_cast<size_t>(pos)].counter_slot].to_backend.packets.read(), 1u);
   EXPECT_EQ(env.worker.ctx().flows.size(), 1u);
 }
 
