@@ -58,7 +58,9 @@ inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_
   data_out = data;
   const uint32_t frame_len = rte_pktmbuf_data_len(m);
   if (frame_len < kL4Offset + sizeof(rte_udp_hdr)) [[unlikely]] {
-    tag_out = 0;  // stage 2 prefetches from every frame's tag
+    // Stage 2 prefetches from every frame's tag. A valid tag (unlike 0, which an empty slot matches)
+    // only ever names a real line.
+    tag_out = FlowTable::tagOf(0);
     return kNotEstablished;
   }
   // Bytes 12..15: ethertype, version/IHL, TOS. Bytes 20..23: flags + fragment offset, TTL, protocol.
