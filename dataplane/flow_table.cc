@@ -85,8 +85,8 @@ FlowEntry* FlowTable::findByClientV6(const hashing::FlowKeyV6& key, uint64_t has
     const uint64_t slot = index_[pos];
     if (slot == kEmpty) return nullptr;
     const uint32_t line = static_cast<uint32_t>(slot) - 1;
-    if (static_cast<uint32_t>(slot >> 32) != tag || (line & 3) != kToBackend) continue;
-    FlowEntry* e = &entries_[line / 4];
+    if (static_cast<uint32_t>(slot >> 32) != tag || line % kLinesPerEntry != kToBackend) continue;
+    FlowEntry* e = &entries_[line / kLinesPerEntry];
     uint64_t words[2];
     std::memcpy(words, &e->to_backend.key, sizeof(words));
     if (words[1] == ports_protocol && sameAddress6(e->client_addr6, key.src_addr) && sameAddress6(e->vip6, key.dst_addr)) {
