@@ -15,9 +15,21 @@ and, for all modes, that the destination MAC belongs to the backend the packet g
 input flow appears once, and how evenly the flows spread over the backends (Maglev should be within
 a few percent with thousands of flows).
 
+With --replies (dataplane_bench --replies) FILE is instead what tetherd sent back towards the clients
+when it replayed --input, a file of --flows client frames followed by one backend reply per flow
+(bench/e2e/reply_pcap.py). Each output frame is tied to its input reply by its TCP sequence and
+acknowledgement numbers (which full-NAT leaves alone) and so to the client frame of its flow, and must
+be that client's VIP:port -> client address:port exactly, with the client's MAC as destination and
+the port's MAC (the clients' destination) as source, valid IPv4 and TCP checksums, and the reply's
+IP ID, flags and payload unchanged; every flow answered once. With --forwarded and --mapping it also
+checks that the client frames of that replay left towards the backends exactly as in the capture the
+replies were built from (same local address:port and backend per flow): the deterministic mapping the
+replies rely on.
+
 usage: output_check.py FILE --mode fullnat|dsr|ipip --flows N --vip A --dport N --local A
        --backends A,B,... --macs M,N,... [--backend-port N] [--local-ports MIN-MAX]
        [--local-sources FIRST-LAST]
+       output_check.py FILE --replies --input MIXED --flows N [--forwarded FILE --mapping CAPTURE]
 Prints one summary line; exit status 0 if every check passed, 1 otherwise.
 """
 import argparse
@@ -70,20 +82,112 @@ def check_l4(ip, errors, n, what):
     return proto, struct.unpack("!HH", l4[:4])
 
 
+def tcp_tuple(fr):
+    """(src, dst, sport, dport, seq, ack) of an untagged IPv4/TCP frame, else None."""
+    if len(fr) < 54 or fr[12:14] != b"\x08\x00" or fr[14] >> 4 != 4 or fr[23] != 6:
+        return None
+    l4 = fr[14 + (fr[14] & 0xF) * 4 :]
+    return (fr[26:30], fr[30:34]) + struct.unpack("!HHII", l4[:12])
+
+
+def check_replies(a):
+    """--replies: what tetherd sent to the clients for the backend replies of --input."""
+    frames_in = list(frames(a.input))
+    if len(frames_in) != 2 * a.flows:
+        raise SystemExit(f"output_check: {a.input}: {len(frames_in)} frames, expected {a.flows} clients + {a.flows} replies")
+    clients, replies = frames_in[: a.flows], frames_in[a.flows :]
+    reply_of = {}  # (seq, ack) -> flow index
+    for j, fr in enumerate(replies):
+        t = tcp_tuple(fr)
+        if t is None or (t[4], t[5]) in reply_of:
+            raise SystemExit(f"output_check: {a.input}: reply {j} is not TCP or repeats another's seq/ack")
+        reply_of[(t[4], t[5])] = j
+    errors, seen, count = [], set(), 0
+    for n, fr in enumerate(frames(a.pcap)):
+        count += 1
+        if len(errors) > 20:
+            break
+        if fr[12:14] != b"\x08\x00":
+            errors.append(f"pkt {n}: ethertype {fr[12:14].hex()}")
+            continue
+        ip = fr[14:]
+        h = parse_ipv4(ip)
+        if h is None or not csum_ok(ip[: h[0]]):
+            errors.append(f"pkt {n}: bad IPv4 header or header checksum")
+            continue
+        r = check_l4(ip, errors, n, "")
+        t = tcp_tuple(fr)
+        if r is None or t is None:
+            errors.append(f"pkt {n}: not TCP")
+            continue
+        j = reply_of.get((t[4], t[5]))
+        if j is None or j in seen:
+            errors.append(f"pkt {n}: seq/ack {t[4]}/{t[5]} is no reply of the input{' (or a second time)' if j is not None else ''}")
+            continue
+        seen.add(j)
+        client, reply = clients[j], replies[j]
+        c = tcp_tuple(client)
+        want = (c[1], c[0], c[3], c[2])  # VIP -> client, service port -> client port
+        if t[:4] != want:
+            errors.append(f"pkt {n} (flow {j}): {ipaddress.IPv4Address(t[0])}:{t[2]} -> {ipaddress.IPv4Address(t[1])}:{t[3]}, "
+                          f"expected {ipaddress.IPv4Address(want[0])}:{want[2]} -> {ipaddress.IPv4Address(want[1])}:{want[3]}")
+        if fr[0:6] != client[6:12] or fr[6:12] != client[0:6]:
+            errors.append(f"pkt {n} (flow {j}): MACs {fr[6:12].hex(':')} -> {fr[0:6].hex(':')}, expected "
+                          f"{client[0:6].hex(':')} -> {client[6:12].hex(':')} (port -> client)")
+        # Only the addresses, ports, checksums and MACs may change: same length, IP ID, flags, payload.
+        hi = parse_ipv4(reply[14:])
+        same = (len(fr) == len(reply) and fr[16:20] == reply[16:20] and fr[23] == reply[23]
+                and fr[14 + h[0] + 12 : 14 + h[0] + 16] == reply[14 + hi[0] + 12 : 14 + hi[0] + 16]
+                and fr[14 + h[0] + 20 :] == reply[14 + hi[0] + 20 :])
+        if not same:
+            errors.append(f"pkt {n} (flow {j}): length, IP ID, TCP flags/window or payload changed")
+    if count != a.flows:
+        errors.append(f"{count} replies sent to clients, expected {a.flows} (one per flow)")
+    elif len(seen) != a.flows:
+        errors.append(f"{len(seen)} distinct flows answered, expected {a.flows}")
+    mapping = ""
+    if a.forwarded and a.mapping:
+        def endpoints(path):  # the client's seq/ack (full-NAT leaves them) -> local:port, backend:port
+            return {(t[4], t[5]): t[:4] for t in map(tcp_tuple, frames(path)) if t is not None}
+        was, now = endpoints(a.mapping), endpoints(a.forwarded)
+        same = sum(1 for k, v in now.items() if was.get(k) == v)
+        if same != a.flows or len(was) != a.flows:
+            errors.append(f"only {same} of {a.flows} flows took the local endpoint and backend of {a.mapping}: "
+                          "the mapping the replies were built from did not repeat")
+        mapping = f", mapping repeated for {same} of {a.flows} flows"
+    for e in errors[:20]:
+        print(f"output_check: replies: {e}", file=sys.stderr)
+    status = "OK" if not errors else f"FAILED ({len(errors)} problems, first: {errors[0]})"
+    print(f"output check fullnat replies: {count} packets to clients, {len(seen)} flows answered as "
+          f"VIP:port -> client{mapping}: {status}")
+    return 0 if not errors else 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("pcap")
-    ap.add_argument("--mode", choices=("fullnat", "dsr", "ipip"), required=True)
+    ap.add_argument("--mode", choices=("fullnat", "dsr", "ipip"))
     ap.add_argument("--flows", type=int, required=True)
-    ap.add_argument("--vip", required=True)
-    ap.add_argument("--dport", type=int, required=True)
-    ap.add_argument("--local", required=True, help="the sink port's own address")
-    ap.add_argument("--backends", required=True)
-    ap.add_argument("--macs", required=True, help="MAC of each backend, same order")
+    ap.add_argument("--vip")
+    ap.add_argument("--dport", type=int)
+    ap.add_argument("--local", help="the sink port's own address")
+    ap.add_argument("--backends")
+    ap.add_argument("--macs", help="MAC of each backend, same order")
     ap.add_argument("--backend-port", type=int, default=8080, help="full-NAT backend port")
     ap.add_argument("--local-ports", default="10000-59999")
     ap.add_argument("--local-sources", help="the sink port's local_addresses, FIRST-LAST (default: --local)")
+    ap.add_argument("--replies", action="store_true", help="FILE holds the frames sent back to the clients")
+    ap.add_argument("--input", help="--replies: the replayed file (clients, then replies)")
+    ap.add_argument("--forwarded", help="--replies: the same replay's frames towards the backends")
+    ap.add_argument("--mapping", help="--replies: the capture the replies were built from")
     a = ap.parse_args()
+    if a.replies:
+        if not a.input:
+            ap.error("--replies needs --input")
+        return check_replies(a)
+    missing = [o for o in ("mode", "vip", "dport", "local", "backends", "macs") if getattr(a, o) is None]
+    if missing:
+        ap.error("the following arguments are required: " + ", ".join("--" + o for o in missing))
     vip = ipaddress.IPv4Address(a.vip).packed
     local = ipaddress.IPv4Address(a.local).packed
     backends = [ipaddress.IPv4Address(b).packed for b in a.backends.split(",")]

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Builds the full-NAT replies file for dataplane_bench --replies: the client frames, then one backend
+reply per flow.
+
+Input: the gen_pcap client file (client -> VIP:80, TCP ACK, one frame per flow) and what tetherd sent
+towards the backends when that file was replayed once in full-NAT (dataplane_bench's output check
+capture: local address:local port -> backend:8080, one frame per flow). tetherd chooses backends
+(Maglev) and local endpoints (FIFO pool, address-minor) deterministically for a given config and frame
+order, so a replay of the same client frames with the same config creates the same flows again, and
+the reply built here from the capture finds its flow.
+
+Each capture frame is tied to its client frame exactly, not by position: full-NAT rewrites addresses
+and ports only, so the capture keeps the client's TCP sequence and acknowledgement numbers, which are
+unique per flow in gen_pcap files (checked). Reply i answers client frame i:
+
+  Ethernet  dst = --dst-mac (tetherd's port the replies arrive on), src = the backend's MAC (--macs)
+  IPv4      backend -> local address, DF, TTL 64, ID i, valid header checksum
+  TCP       backend port -> local port, ACK only, seq = the client's ack, ack = the client's seq plus
+            its payload length (what the backend would send), window 65535, valid checksum,
+            the same payload length as the client frame, so the frame has the same size
+
+The output is a microsecond pcap (global header, then a 16-byte record header per frame): the client
+frames unchanged and first, then the replies in client order. The replies must follow the clients:
+in the first pass of an infinite_rx replay the client frames create the flows and the replies then
+find them; every later pass is half client, half reply established traffic.
+
+usage: reply_pcap.py CLIENTS.pcap CAPTURE.pcap --out MIXED.pcap --dst-mac M --backends A,B,...
+       --macs M,N,...
+Prints one summary line; exit status 0 written, 1 the inputs do not match.
+"""
+import argparse
+import ipaddress
+import struct
+import sys
+
+
+def read_pcap(path):
+    """Returns (global header bytes, [(record header, frame)])."""
+    records = []
+    with open(path, "rb") as f:
+        hdr = f.read(24)
+        if len(hdr) < 24 or struct.unpack("<I", hdr[:4])[0] not in (0xA1B2C3D4, 0xA1B23C4D):
+            raise SystemExit(f"reply_pcap: {path}: not a little-endian pcap file")
+        while True:
+            rec = f.read(16)
+            if len(rec) < 16:
+                return hdr, records
+            incl = struct.unpack("<IIII", rec)[2]
+            records.append((rec, f.read(incl)))
+
+
+def csum(data: bytes) -> int:
+    """RFC 1071 ones' complement sum, complemented: the value to store in a checksum field."""
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def tcp_fields(fr):
+    """(src, dst, sport, dport, seq, ack, payload length) of an untagged IPv4/TCP frame, else None."""
+    if len(fr) < 54 or fr[12:14] != b"\x08\x00" or fr[14] >> 4 != 4 or fr[23] != 6:
+        return None
+    ihl = (fr[14] & 0xF) * 4
+    tot = struct.unpack("!H", fr[16:18])[0]
+    l4 = fr[14 + ihl : 14 + tot]
+    sport, dport, seq, ack = struct.unpack("!HHII", l4[:12])
+    doff = (l4[12] >> 4) * 4
+    return fr[26:30], fr[30:34], sport, dport, seq, ack, len(l4) - doff
+
+
+def reply_frame(dst_mac, src_mac, src, dst, sport, dport, seq, ack, ip_id, payload_len, frame_len):
+    payload = bytes((0x61 + k % 26) for k in range(payload_len))  # "abcdef...", as gen_pcap fills
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, 0x10, 65535, 0, 0) + payload
+    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000, 64, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    fr = dst_mac + src_mac + b"\x08\x00" + ip + tcp
+    return fr + b"\0" * max(0, frame_len - len(fr))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("clients", help="gen_pcap client -> VIP file (TCP)")
+    ap.add_argument("capture", help="tetherd's full-NAT output for one replay of CLIENTS")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--dst-mac", required=True, help="MAC of tetherd's port the replies arrive on")
+    ap.add_argument("--backends", required=True)
+    ap.add_argument("--macs", required=True, help="MAC of each backend, same order")
+    a = ap.parse_args()
+    dst_mac = bytes.fromhex(a.dst_mac.replace(":", ""))
+    mac_of = {ipaddress.IPv4Address(b).packed: bytes.fromhex(m.replace(":", ""))
+              for b, m in zip(a.backends.split(","), a.macs.split(","))}
+
+    hdr, clients = read_pcap(a.clients)
+    if struct.unpack("<I", hdr[:4])[0] != 0xA1B2C3D4:
+        raise SystemExit(f"reply_pcap: {a.clients}: expected a microsecond pcap from gen_pcap")
+    _, capture = read_pcap(a.capture)
+    index_of = {}  # (seq, ack) -> client index
+    for i, (_, fr) in enumerate(clients):
+        t = tcp_fields(fr)
+        if t is None:
+            raise SystemExit(f"reply_pcap: {a.clients}: frame {i} is not IPv4/TCP (--replies needs --proto tcp)")
+        if (t[4], t[5]) in index_of:
+            raise SystemExit(f"reply_pcap: {a.clients}: frames {index_of[(t[4], t[5])]} and {i} share seq/ack; "
+                             "cannot tie captured frames to clients")
+        index_of[(t[4], t[5])] = i
+    toward = [None] * len(clients)  # client index -> captured (local, backend, lport, bport)
+    for n, (_, fr) in enumerate(capture):
+        t = tcp_fields(fr)
+        i = index_of.get((t[4], t[5])) if t else None
+        if i is None or toward[i] is not None:
+            raise SystemExit(f"reply_pcap: {a.capture}: frame {n} is not one client's flow (or a second one)")
+        if t[1] not in mac_of:
+            raise SystemExit(f"reply_pcap: {a.capture}: frame {n} goes to {ipaddress.IPv4Address(t[1])}, no backend")
+        toward[i] = (t[0], t[1], t[2], t[3])
+    missing = sum(x is None for x in toward)
+    if missing:
+        raise SystemExit(f"reply_pcap: {a.capture}: {missing} of {len(clients)} client flows were not forwarded")
+
+    with open(a.out, "wb") as out:
+        out.write(hdr)
+        for rec, fr in clients:
+            out.write(rec + fr)
+        for i, (_, fr) in enumerate(clients):
+            _, _, _, _, seq, ack, plen = tcp_fields(fr)
+            local, backend, lport, bport = toward[i]
+            reply = reply_frame(dst_mac, mac_of[backend], backend, local, bport, lport, ack,
+                                (seq + plen) & 0xFFFFFFFF, i & 0xFFFF, plen, len(fr))
+            n = len(clients) + i  # timestamps continue the client file's (gen_pcap: frame k at k us)
+            out.write(struct.pack("<IIII", n // 1_000_000, n % 1_000_000, len(reply), len(reply)) + reply)
+    print(f"reply_pcap: {a.out}: {len(clients)} client frames, then {len(clients)} replies "
+          f"({len(clients[0][1])}-byte frames, to {a.dst_mac})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
