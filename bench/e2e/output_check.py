@@ -38,28 +38,16 @@ import struct
 import sys
 from collections import Counter
 
+import pcap_file
+from pcap_file import ones_sum
+
 
 def csum_ok(data: bytes) -> bool:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s == 0xFFFF
+    return ones_sum(data) == 0xFFFF
 
 
 def frames(path):
-    with open(path, "rb") as f:
-        hdr = f.read(24)
-        # net_pcap writes nanosecond pcaps (0xa1b23c4d); gen_pcap writes microsecond ones (0xa1b2c3d4).
-        if len(hdr) < 24 or struct.unpack("<I", hdr[:4])[0] not in (0xA1B2C3D4, 0xA1B23C4D):
-            raise SystemExit(f"output_check: {path}: not a little-endian pcap file")
-        while True:
-            rec = f.read(16)
-            if len(rec) < 16:
-                return
-            incl = struct.unpack("<IIII", rec)[2]
-            yield f.read(incl)
+    return pcap_file.frames(path, "output_check")
 
 
 def parse_ipv4(b):
@@ -68,6 +56,23 @@ def parse_ipv4(b):
         return None
     ihl = (b[0] & 0xF) * 4
     return ihl, struct.unpack("!H", b[2:4])[0], b[9], b[12:16], b[16:20]
+
+
+def ipv4_frames(path, errors):
+    """Yields (n, frame, IPv4 packet, parse_ipv4 header) for each frame of `path` that carries an IPv4
+    header with a right checksum, recording the others in `errors`; stops after 20 errors."""
+    for n, fr in enumerate(frames(path)):
+        if len(errors) > 20:
+            return
+        if fr[12:14] != b"\x08\x00":
+            errors.append(f"pkt {n}: ethertype {fr[12:14].hex()}")
+            continue
+        ip = fr[14:]
+        h = parse_ipv4(ip)
+        if h is None or not csum_ok(ip[: h[0]]):
+            errors.append(f"pkt {n}: bad IPv4 header or header checksum")
+            continue
+        yield n, fr, ip, h
 
 
 def check_l4(ip, errors, n, what):
@@ -102,19 +107,9 @@ def check_replies(a):
         if t is None or (t[4], t[5]) in reply_of:
             raise SystemExit(f"output_check: {a.input}: reply {j} is not TCP or repeats another's seq/ack")
         reply_of[(t[4], t[5])] = j
-    errors, seen, count = [], set(), 0
-    for n, fr in enumerate(frames(a.pcap)):
-        count += 1
-        if len(errors) > 20:
-            break
-        if fr[12:14] != b"\x08\x00":
-            errors.append(f"pkt {n}: ethertype {fr[12:14].hex()}")
-            continue
-        ip = fr[14:]
-        h = parse_ipv4(ip)
-        if h is None or not csum_ok(ip[: h[0]]):
-            errors.append(f"pkt {n}: bad IPv4 header or header checksum")
-            continue
+    errors, seen = [], set()
+    count = sum(1 for _ in frames(a.pcap))
+    for n, fr, ip, h in ipv4_frames(a.pcap, errors):
         r = check_l4(ip, errors, n, "")
         t = tcp_tuple(fr)
         if r is None or t is None:
@@ -199,19 +194,9 @@ def main():
     sources = {ipaddress.IPv4Address(x).packed for x in range(first, last + 1)}
     used_sources = set()
 
-    errors, per_backend, flows, count = [], Counter(), set(), 0
-    for n, fr in enumerate(frames(a.pcap)):
-        count += 1
-        if len(errors) > 20:
-            break
-        if struct.unpack("!H", fr[12:14])[0] != 0x0800:
-            errors.append(f"pkt {n}: ethertype {fr[12:14].hex()}")
-            continue
-        ip = fr[14:]
-        h = parse_ipv4(ip)
-        if h is None or not csum_ok(ip[: h[0]]):
-            errors.append(f"pkt {n}: bad IPv4 header or header checksum")
-            continue
+    errors, per_backend, flows = [], Counter(), set()
+    count = sum(1 for _ in frames(a.pcap))
+    for n, fr, ip, h in ipv4_frames(a.pcap, errors):
         ihl, tot, proto, src, dst = h
         if a.mode == "ipip":
             if proto != 4:

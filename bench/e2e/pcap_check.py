@@ -13,14 +13,11 @@ import ipaddress
 import struct
 import sys
 
+from pcap_file import ones_sum
+
 
 def csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s  # 0xffff when the stored checksum is right
+    return ones_sum(data)  # 0xffff when the stored checksum is right
 
 
 def check(path, vip, vip6, dport, limit):

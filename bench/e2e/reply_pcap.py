@@ -33,30 +33,24 @@ import ipaddress
 import struct
 import sys
 
+import pcap_file
+from pcap_file import ones_sum
+
 
 def read_pcap(path):
     """Returns (global header bytes, [(record header, frame)])."""
-    records = []
-    with open(path, "rb") as f:
-        hdr = f.read(24)
-        if len(hdr) < 24 or struct.unpack("<I", hdr[:4])[0] not in (0xA1B2C3D4, 0xA1B23C4D):
-            raise SystemExit(f"reply_pcap: {path}: not a little-endian pcap file")
-        while True:
-            rec = f.read(16)
-            if len(rec) < 16:
-                return hdr, records
-            incl = struct.unpack("<IIII", rec)[2]
-            records.append((rec, f.read(incl)))
+    hdr, recs = b"", []
+    for hdr, rec, frame in pcap_file.records(path, "reply_pcap"):
+        recs.append((rec, frame))
+    if not hdr:  # no frames: the header is still needed
+        with open(path, "rb") as f:
+            hdr = f.read(24)
+    return hdr, recs
 
 
 def csum(data: bytes) -> int:
-    """RFC 1071 ones' complement sum, complemented: the value to store in a checksum field."""
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
+    """The value to store in a checksum field over `data` (its field zero)."""
+    return ~ones_sum(data) & 0xFFFF
 
 
 def tcp_fields(fr):
