@@ -4,8 +4,9 @@
 // Connection tracking is what keeps established flows on their backend when the backend set changes
 // (Maglev paper, section 3.3): the selection table is consulted only for a flow's first packet.
 // Full-NAT flows are indexed twice, by the client's 5-tuple and by the backend's reply 5-tuple; each
-// index slot names its direction's cache line of the one entry (FlowDirection). The index is linear-probing with backward-shift deletion (no tombstones, so
-// probe lengths do not grow with churn) and is sized to 4x the entry capacity (load <= 0.5).
+// index slot names its direction's cache line of the one entry (FlowDirection). The index is
+// linear-probing with backward-shift deletion (no tombstones, so probe lengths do not grow with
+// churn) and is sized to 4x the entry capacity (load <= 0.5).
 #pragma once
 
 #include <rte_ether.h>
