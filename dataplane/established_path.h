@@ -123,17 +123,18 @@ inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_
   std::memcpy(outer + offsetof(rte_ipv4_hdr, src_addr), &e.rewrite_addrs, sizeof(e.rewrite_addrs));
 }
 
-// Full-NAT's rewrite on an untagged, option-less frame, toward the backend or (a reply) toward the
-// client: new address and port words stored as they are, each checksum updated with its folded delta. The L4 checksum's offset differs
-// between TCP and UDP, and UDP keeps a zero (absent) checksum.
-[[gnu::always_inline]] inline void rewriteFullNatArmed(uint8_t* data, const FlowDirection& e, bool udp) {
-  uint8_t* const ip = data + kIpOffset;
+// Full-NAT's rewrite of one direction from its precomputed line, toward the backend or (a reply)
+// toward the client: new address and port words stored as they are, each checksum updated with its
+// folded delta. `ip` and `l4` point at the headers; the established path passes the fixed offsets
+// of an untagged, option-less frame, the slow path the parser's (options, a VLAN tag), so both leave
+// with the same bytes. The L4 checksum's offset differs between TCP and UDP, and UDP keeps a zero
+// (absent) checksum.
+[[gnu::always_inline]] inline void rewriteFullNat(uint8_t* ip, uint8_t* l4, const FlowDirection& e, bool udp) {
   std::memcpy(ip + offsetof(rte_ipv4_hdr, src_addr), &e.rewrite_addrs, sizeof(e.rewrite_addrs));
   uint16_t check;
   std::memcpy(&check, ip + offsetof(rte_ipv4_hdr, hdr_checksum), sizeof(check));
   check = checksumApplyFolded(check, e.ip_check_delta);
   std::memcpy(ip + offsetof(rte_ipv4_hdr, hdr_checksum), &check, sizeof(check));
-  uint8_t* const l4 = data + kL4Offset;
   std::memcpy(l4, &e.rewrite_ports, sizeof(e.rewrite_ports));
   uint8_t* const l4_check = l4 + (udp ? offsetof(rte_udp_hdr, dgram_cksum) : offsetof(rte_tcp_hdr, cksum));
   std::memcpy(&check, l4_check, sizeof(check));
@@ -176,7 +177,7 @@ inline constexpr int32_t kNotTaken = -1;
   const uint32_t pkt_len = rte_pktmbuf_pkt_len(m);
   uint32_t tx_len = pkt_len;
   if (e.armed_rewrite == ArmedRewrite::kFullNatTcp) [[likely]] {
-    rewriteFullNatArmed(data, e, false);
+    rewriteFullNat(data + kIpOffset, data + kL4Offset, e, false);
   } else if (e.armed_rewrite == ArmedRewrite::kIpip) {
     if (rte_pktmbuf_headroom(m) < sizeof(rte_ipv4_hdr)) [[unlikely]] return kNotTaken;
     uint16_t inner_len_be;
@@ -191,7 +192,7 @@ inline constexpr int32_t kNotTaken = -1;
     writeIpipOuter(data + kIpOffset, inner_len_be, inner_df, e);
     tx_len += sizeof(rte_ipv4_hdr);
   } else if (e.armed_rewrite == ArmedRewrite::kFullNatUdp) {
-    rewriteFullNatArmed(data, e, true);
+    rewriteFullNat(data + kIpOffset, data + kL4Offset, e, true);
   }  // kDsrL2: the MACs alone
   std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
   e.last_seen_tsc = b.now_tsc;

@@ -290,27 +290,6 @@ Verdict resetClient(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
 
 namespace {
 
-// Full-NAT's rewrite of one direction from the values armFlow or armReply precomputed, for any frame
-// the parser accepted (IPv4 options, a VLAN tag): the new address and port words are stored as they
-// are, and each checksum takes one folded delta. The established path does the same for the frames it
-// takes (rewriteFullNatArmed), so both leave with the same bytes.
-void rewriteArmed(const ParsedFrame& f, const FlowDirection& d) {
-  rte_ipv4_hdr* ip = f.ip;
-  std::memcpy(&ip->src_addr, &d.rewrite_addrs, sizeof(d.rewrite_addrs));  // src_addr, dst_addr
-  ip->hdr_checksum = checksumApplyFolded(ip->hdr_checksum, d.ip_check_delta);
-  std::memcpy(f.l4, &d.rewrite_ports, sizeof(d.rewrite_ports));  // TCP and UDP: source, destination port
-  if (f.key.protocol == IPPROTO_TCP) {
-    auto* tcp = static_cast<rte_tcp_hdr*>(f.l4);
-    tcp->cksum = checksumApplyFolded(tcp->cksum, d.l4_check_delta);
-  } else {
-    auto* udp = static_cast<rte_udp_hdr*>(f.l4);
-    if (udp->dgram_cksum != 0) {  // zero = no checksum (RFC 768); a computed zero is sent as 0xffff
-      const uint16_t updated = checksumApplyFolded(udp->dgram_cksum, d.l4_check_delta);
-      udp->dgram_cksum = updated == 0 ? 0xffff : updated;
-    }
-  }
-}
-
 // A full-NAT rewrite from the key a direction's packets carry to (addrs, ports), as FlowDirection
 // holds it: the new words and the folded checksum deltas.
 void precomputeFullNat(FlowDirection& d, const hashing::FlowKeyV4& from, uint32_t new_src, uint32_t new_dst,
@@ -401,7 +380,8 @@ Verdict forwardOnFlow(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e) 
       const rte_ether_addr& sender = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
       if (!rte_is_same_ether_addr(&sender, &e.client_mac)) e.to_client.armed_epoch = 0;
       e.client_mac = sender;
-      rewriteArmed(f, e.to_backend);
+      rewriteFullNat(reinterpret_cast<uint8_t*>(f.ip), static_cast<uint8_t*>(f.l4), e.to_backend,
+                     f.key.protocol == IPPROTO_UDP);
       break;
     }
     case ForwardingMode::kDsrL2:
@@ -494,7 +474,8 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
   const bool plain = e->proxy_phase == ProxyPhase::kNone;
   if (plain) {
     armReply(s, *e, f);
-    rewriteArmed(f, e->to_client);
+    rewriteFullNat(reinterpret_cast<uint8_t*>(f.ip), static_cast<uint8_t*>(f.l4), e->to_client,
+                   f.key.protocol == IPPROTO_UDP);
   } else {
     rewriteEndpoints(f, e->to_backend.key.dst_addr_be, e->to_backend.key.dst_port_be, e->to_backend.key.src_addr_be,
                      e->to_backend.key.src_port_be, ip_delta, l4_delta);
