@@ -162,8 +162,9 @@ struct EstablishedBurst {
 // under this snapshot, forward it. Returns the egress port it was queued for, or kNotTaken, having changed
 // nothing, when the frame is the slow path's: no armed flow, or an outcome other than forwarding (no
 // headroom for IPIP, a full transmit batch), which the slow path reaches and counts the same way. So
-// this path calls nothing, and the loop around it keeps its values in registers across frames. An IPIP
-// packet too large for the egress MTU once encapsulated is also the slow path's.
+// this path calls nothing, and the loop around it keeps its values in registers across frames. A
+// frame longer than the egress port's MTU allows (TxBatch::max_frame_len; for IPIP, once
+// encapsulated) is also the slow path's: it fragments the packet or answers with ICMP.
 inline constexpr int32_t kNotTaken = -1;
 [[gnu::always_inline]] inline int32_t forwardIfArmed(const EstablishedBurst& b, rte_mbuf* m, uint8_t* data,
                                                      uint64_t ports_protocol, uint32_t tag) {
@@ -173,8 +174,8 @@ inline constexpr int32_t kNotTaken = -1;
   if (found == nullptr || found->armed_epoch != b.epoch) [[unlikely]] return kNotTaken;
   FlowDirection& e = *found;
   TxBatch& batch = b.ctx.tx[e.egress_port];
-  if (batch.count == batch.packets.size()) [[unlikely]] return kNotTaken;
   const uint32_t pkt_len = rte_pktmbuf_pkt_len(m);
+  if (batch.count == batch.packets.size() || pkt_len > batch.max_frame_len) [[unlikely]] return kNotTaken;
   uint32_t tx_len = pkt_len;
   if (e.armed_rewrite == ArmedRewrite::kFullNatTcp) [[likely]] {
     rewriteFullNat(data + kIpOffset, data + kL4Offset, e, false);

@@ -617,6 +617,12 @@ uint64_t processBurstEstablished(BurstState& s, rte_mbuf** packets, uint16_t cou
   WorkerContext& ctx = s.ctx;
   const EstablishedBurst burst{ctx, ctx.flows.lineLookup(), *ctx.counters, s.now_tsc,
                                ctx.flows.snapshotEpoch(s.snap)};
+  if (ctx.tx_limits_epoch != burst.epoch) [[unlikely]] {
+    for (uint16_t p = 0; p < kMaxPorts; ++p) {
+      ctx.tx[p].max_frame_len = p < s.snap.port_count ? uint32_t{s.snap.ports[p].mtu} + kEthLen : 0;
+    }
+    ctx.tx_limits_epoch = burst.epoch;
+  }
   auto forwarded = [&](uint16_t i, int32_t port) {
     if constexpr (kVerdicts) verdicts[i] = Verdict{VerdictKind::kForwarded, DropReason::kCount, static_cast<uint16_t>(port)};
   };

@@ -28,6 +28,11 @@ inline constexpr uint16_t kMaxWorkers = 64;
 struct TxBatch {
   std::array<rte_mbuf*, kMaxBurst> packets{};
   uint16_t count = 0;
+  // The longest untagged frame the established path may queue here: the port's MTU plus the Ethernet
+  // header, from the snapshot (processBurst refreshes it when the snapshot changes). A longer frame
+  // takes the slow path, which fragments it or answers it as IPv4 asks; af_packet delivers such frames
+  // whenever the kernel has joined a datagram's fragments. 0 until the first burst.
+  uint32_t max_frame_len = 0;
   uint64_t bytes = 0;  // pkt_len of the queued packets, summed as they are queued
 };
 
@@ -90,6 +95,7 @@ struct WorkerContext {
   rte_ring* handoff_in = nullptr;                  // replies other workers received for our ports
   rte_ring* to_control = nullptr;                  // ARP replies for the neighbour resolver
   std::array<TxBatch, kMaxPorts> tx{};
+  uint32_t tx_limits_epoch = 0;  // the FlowTable::snapshotEpoch of tx[].max_frame_len; 0 = never set
   // Sticky sessions (issue 5): the table is shared by every lcore and owned by the control plane,
   // which sets it (and the SYN-cookie master key) before the workers start; nullptr = no HTTP service.
   SessionTable* sessions = nullptr;

@@ -311,6 +311,26 @@ TEST_F(EstablishedPathTest, IpipWithoutHeadroomIsDroppedAndCounted) {
   EXPECT_EQ(established(), 0u);
 }
 
+// A frame of an armed flow longer than the egress MTU allows is the slow path's: without a fragment
+// table that drops it as too_big and counts it, where the established path would have queued a frame
+// the port cannot send. One that fits exactly still takes the established path.
+TEST_F(EstablishedPathTest, FrameOverTheEgressMtuTakesTheSlowPath) {
+  const Snapshot& snap = standardSnapshot();
+  ASSERT_EQ(snap.ports[0].mtu, RTE_ETHER_MTU);
+  const auto datagram = [](size_t ip_len) {
+    return fromClient().udp(kClientPort, kUdpPort).payload(Bytes(ip_len - 28, 0x33)).build();
+  };
+  forward(snap, datagram(100));
+  forward(snap, datagram(RTE_ETHER_MTU));
+  EXPECT_EQ(established(), 1u);
+  const Verdict v = w_->process(snap, datagram(RTE_ETHER_MTU + 1));
+  EXPECT_EQ(v.kind, VerdictKind::kDropped);
+  EXPECT_EQ(v.drop, DropReason::kTooBig);
+  EXPECT_EQ(w_->drops(DropReason::kTooBig), 1u);
+  EXPECT_EQ(w_->txCount(0), 0);
+  EXPECT_EQ(established(), 1u);
+}
+
 // A full transmit batch: the frame is freed and counted as tx_full, not written past the batch.
 TEST_F(EstablishedPathTest, FullTransmitBatchCountsTxFull) {
   const Snapshot& snap = standardSnapshot();

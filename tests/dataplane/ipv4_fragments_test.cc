@@ -151,6 +151,50 @@ TEST_F(Ipv4FragmentsTest, FragmentedReplyReachesTheClientFromTheVip) {
   EXPECT_TRUE(std::equal(reply_payload.begin(), reply_payload.end(), joined->end() - reply_payload.size()));
 }
 
+// A datagram that arrives whole but longer than the egress MTU (af_packet delivers one whenever the
+// kernel has joined its fragments) is fragmented even when its flow is armed, in both directions of
+// full-NAT: the established path leaves it to the slow path instead of queueing a frame the port
+// cannot send.
+TEST_F(Ipv4FragmentsTest, ArmedFlowsDatagramOverTheMtuLeavesInFragments) {
+  const auto established = [this] { return w_.counters().established_path.read(); };
+  const Bytes small = fromClient().udp(kClientPort, kUdpPort).payload(pattern(20)).build();
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(w_.process(snap_, small).kind, VerdictKind::kForwarded);
+  const std::vector<Bytes> requests = popAll();
+  ASSERT_EQ(requests.size(), 2u);
+  ASSERT_EQ(established(), 1u) << "the second datagram took the established path";
+
+  const Bytes whole = bigUdpToVip(1800);
+  ASSERT_GT(whole.size() - sizeof(rte_ether_hdr), kMtu);
+  EXPECT_EQ(w_.process(snap_, whole).kind, VerdictKind::kForwarded);
+  std::vector<Bytes> out = popAll();
+  EXPECT_EQ(out.size(), 2u);
+  absl::StatusOr<Bytes> joined = joinFragments(out, kMtu);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  expectFullNatToBackend(whole, *joined, kUdpBackendPort, twoWorkerPartition(), 0);
+
+  const DecodedFrame request = decode(requests[0]);
+  const uint8_t backend = backendHost(request.ip_dst);
+  ASSERT_NE(backend, 0);
+  const Bytes small_reply = fromBackend(backend).udp(kUdpBackendPort, request.src_port).payload(pattern(20)).build();
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(w_.process(snap_, small_reply).kind, VerdictKind::kForwarded);
+  ASSERT_EQ(popAll().size(), 2u);
+  ASSERT_EQ(established(), 2u) << "the second reply took the established path";
+
+  const Bytes reply_payload = pattern(1900);
+  const Bytes reply = fromBackend(backend).udp(kUdpBackendPort, request.src_port).payload(reply_payload).build();
+  EXPECT_EQ(w_.process(snap_, reply).kind, VerdictKind::kForwarded);
+  out = popAll();
+  EXPECT_EQ(out.size(), 2u);
+  joined = joinFragments(out, kMtu);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  expectReplyToClient(*joined, kUdpPort, kClientPort);
+  EXPECT_TRUE(l4ChecksumValid(*joined, sizeof(rte_ether_hdr)));
+  EXPECT_TRUE(std::equal(reply_payload.begin(), reply_payload.end(), joined->end() - reply_payload.size()));
+  EXPECT_EQ(established(), 2u);
+  EXPECT_EQ(w_.counters().fragments_out.read(), 4u);
+  EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
 // A reply reassembled on the lcore that does not own the flow's local port (af_packet's fanout hashes
 // fragments by address only) is handed to the owner as the chain it is, and the owner forwards it.
 TEST_F(Ipv4FragmentsTest, ReassembledReplyIsHandedToTheFlowsLcore) {
