@@ -37,6 +37,11 @@ inline constexpr uint32_t kMinBurstSize = 1;
 inline constexpr uint32_t kMaxBurstSize = 256;
 inline constexpr uint32_t kMinMbufs = 1023;
 inline constexpr uint32_t kMaxMbufs = 1048575;
+// Bytes of packet data an mbuf holds, headroom (128) included: DPDK's default (2176) takes a
+// 1518-byte frame in one segment. A larger room lets a port deliver longer frames whole, as
+// net_af_packet does with a larger framesz once the kernel has joined a datagram's fragments.
+inline constexpr uint32_t kDefaultMbufDataRoom = 2176;  // RTE_MBUF_DEFAULT_BUF_SIZE
+inline constexpr uint32_t kMaxMbufDataRoom = 65535;      // rte_mbuf's buf_len is 16 bits
 inline constexpr uint32_t kMinFlowEntriesPerLcore = 1024;
 inline constexpr uint32_t kMaxFlowEntriesPerLcore = 1u << 24;
 inline constexpr uint32_t kMinLocalPorts = 1024;  // local_port_max - local_port_min + 1
@@ -216,6 +221,7 @@ struct Timeouts {
 struct DataplaneConfig {  // [boot]
   uint32_t burst_size = kDefaultBurstSize;                 // 1..256
   uint32_t mbufs = kDefaultMbufs;                          // 1023..1048575
+  uint32_t mbuf_data_room = kDefaultMbufDataRoom;          // 2176..65535 bytes
   uint32_t flow_entries_per_lcore = kDefaultFlowEntriesPerLcore;  // power of two, 1024..1<<24
   uint16_t local_port_min = kDefaultLocalPortMin;          // full-NAT source ports, split per lcore
   uint16_t local_port_max = kDefaultLocalPortMax;

@@ -297,11 +297,12 @@ DataplaneConfig readDataplane(Reader& r, const Field& field) {
   DataplaneConfig dataplane;
   const MapView view =
       r.map(field,
-            {"burst_size", "mbufs", "flow_entries_per_lcore", "local_port_min", "local_port_max",
+            {"burst_size", "mbufs", "mbuf_data_room", "flow_entries_per_lcore", "local_port_min", "local_port_max",
              "fragment_datagrams_per_lcore", "fragment_timeout_ms"},
             /*null_is_empty=*/true);
   r.optionalInteger(view, "burst_size", kMinBurstSize, kMaxBurstSize, dataplane.burst_size);
   r.optionalInteger(view, "mbufs", kMinMbufs, kMaxMbufs, dataplane.mbufs);
+  r.optionalInteger(view, "mbuf_data_room", kDefaultMbufDataRoom, kMaxMbufDataRoom, dataplane.mbuf_data_room);
   r.optionalInteger(view, "flow_entries_per_lcore", kMinFlowEntriesPerLcore, kMaxFlowEntriesPerLcore,
                     dataplane.flow_entries_per_lcore);
   r.optionalInteger(view, "local_port_min", 1, kMaxPort, dataplane.local_port_min);

@@ -135,6 +135,7 @@ absl::Status checkDataplane(const DataplaneConfig& dataplane) {
   if (auto s = checkRanges({
           {"dataplane.burst_size", dataplane.burst_size, kMinBurstSize, kMaxBurstSize},
           {"dataplane.mbufs", dataplane.mbufs, kMinMbufs, kMaxMbufs},
+          {"dataplane.mbuf_data_room", dataplane.mbuf_data_room, kDefaultMbufDataRoom, kMaxMbufDataRoom},
           {"dataplane.flow_entries_per_lcore", dataplane.flow_entries_per_lcore, kMinFlowEntriesPerLcore,
            kMaxFlowEntriesPerLcore},
           {"dataplane.local_port_min", dataplane.local_port_min, 1, kMaxPort},

@@ -68,11 +68,13 @@ rte_ring* makeRing(const std::string& name, unsigned size, unsigned flags) {
   return rte_ring_create(name.c_str(), size, static_cast<int>(rte_socket_id()), flags);
 }
 
+static_assert(kDefaultMbufDataRoom == RTE_MBUF_DEFAULT_BUF_SIZE, "the default mbuf is DPDK's");
+
 // Keys that size memory or ports cannot change without a restart.
 absl::Status checkBootKeysUnchanged(const Config& running, const Config& next) {
   const auto& a = running.dataplane;
   const auto& b = next.dataplane;
-  if (a.burst_size != b.burst_size || a.mbufs != b.mbufs ||
+  if (a.burst_size != b.burst_size || a.mbufs != b.mbufs || a.mbuf_data_room != b.mbuf_data_room ||
       a.flow_entries_per_lcore != b.flow_entries_per_lcore || a.local_port_min != b.local_port_min ||
       a.local_port_max != b.local_port_max || a.fragment_datagrams_per_lcore != b.fragment_datagrams_per_lcore ||
       a.fragment_timeout_ms != b.fragment_timeout_ms) {
@@ -136,10 +138,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(Config config, DaemonOpti
   if (local_ports / workers == 0) return absl::InvalidArgumentError("fewer local ports than workers");
 
   d->pool_ = rte_pktmbuf_pool_create("tether_mbufs", cfg.dataplane.mbufs, kMbufCache, 0,
-                                     RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+                                     static_cast<uint16_t>(cfg.dataplane.mbuf_data_room),
+                                     static_cast<int>(rte_socket_id()));
   if (d->pool_ == nullptr) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "cannot allocate %d mbufs (%s); reserve hugepages or raise -m", cfg.dataplane.mbufs, rte_strerror(rte_errno)));
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("cannot allocate %d mbufs of %d bytes (%s); reserve hugepages or raise -m",
+                        cfg.dataplane.mbufs, cfg.dataplane.mbuf_data_room, rte_strerror(rte_errno)));
   }
   for (uint16_t p = 0; p < port_count; ++p) {
     if (auto st = dataplane::setupPort(p, workers, d->pool_); !st.ok()) return st;

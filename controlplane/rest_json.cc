@@ -487,6 +487,7 @@ nlohmann::json configToJson(const Config& config) {
   return {{"dataplane",
            {{"burst_size", dataplane.burst_size},
             {"mbufs", dataplane.mbufs},
+            {"mbuf_data_room", dataplane.mbuf_data_room},
             {"flow_entries_per_lcore", dataplane.flow_entries_per_lcore},
             {"local_port_min", dataplane.local_port_min},
             {"local_port_max", dataplane.local_port_max},

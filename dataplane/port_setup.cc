@@ -3,6 +3,8 @@
 #include <rte_ethdev.h>
 
 #include <array>
+#include <cerrno>
+#include <string_view>
 
 #include "absl/strings/str_format.h"
 
@@ -53,6 +55,13 @@ absl::Status setupPort(uint16_t port_id, uint16_t queues, rte_mempool* pool) {
   const int socket = rte_eth_dev_socket_id(port_id);
   for (uint16_t q = 0; q < queues; ++q) {
     if (int rc = rte_eth_rx_queue_setup(port_id, q, rxd, socket, nullptr, pool); rc != 0) {
+      if (rc == -ENOMEM && std::string_view(info.driver_name) == "net_af_packet") {
+        // The driver copies each ring frame into one mbuf and refuses mbufs smaller than its frames.
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "port %d (net_af_packet): its framesz does not fit an mbuf of dataplane.mbuf_data_room %d bytes; "
+            "set mbuf_data_room to at least framesz + 96",
+            port_id, rte_pktmbuf_data_room_size(pool)));
+      }
       return absl::InternalError(absl::StrFormat("port %d: rx queue %d setup failed (%d)", port_id, q, rc));
     }
     if (int rc = rte_eth_tx_queue_setup(port_id, q, txd, socket, nullptr); rc != 0) {

@@ -40,6 +40,7 @@ constexpr std::string_view kFullYaml = R"(# every key, none at its default
 dataplane:
   burst_size: 64
   mbufs: 32767
+  mbuf_data_room: 9344
   flow_entries_per_lcore: 131072
   local_port_min: 20000
   local_port_max: 29999
@@ -125,6 +126,7 @@ TEST(ParseConfigTest, FullConfigRoundTripsIntoStruct) {
 
   EXPECT_EQ(c.dataplane.burst_size, 64u);
   EXPECT_EQ(c.dataplane.mbufs, 32767u);
+  EXPECT_EQ(c.dataplane.mbuf_data_room, 9344u);
   EXPECT_EQ(c.dataplane.flow_entries_per_lcore, 131072u);
   EXPECT_EQ(c.dataplane.local_port_min, 20000);
   EXPECT_EQ(c.dataplane.local_port_max, 29999);
@@ -226,6 +228,7 @@ services:
   const Config& c = *parsed;
   EXPECT_EQ(c.dataplane.burst_size, kDefaultBurstSize);
   EXPECT_EQ(c.dataplane.mbufs, kDefaultMbufs);
+  EXPECT_EQ(c.dataplane.mbuf_data_room, kDefaultMbufDataRoom);
   EXPECT_EQ(c.dataplane.flow_entries_per_lcore, kDefaultFlowEntriesPerLcore);
   EXPECT_EQ(c.dataplane.local_port_min, kDefaultLocalPortMin);
   EXPECT_EQ(c.dataplane.local_port_max, kDefaultLocalPortMax);
@@ -402,7 +405,7 @@ TEST(ParseConfigTest, ErrorsCarryLineNumbers) {
   absl::Status status = parseConfig(yaml).status();
   EXPECT_TRUE(failsWith(status,
                         "services[0].backends[0].weight: 2000000 is out of range 0..1000000 "
-                        "(line 42)"));
+                        "(line 43)"));
 
   status = parseConfig("ports:\n  - name: lan\n    address: [\n").status();
   EXPECT_TRUE(failsWith(status, "YAML syntax error at line 4, column 1"));
@@ -597,6 +600,11 @@ const std::vector<BadYamlCase>& badYamlCases() {
       // mbufs above 1048575.
       {"MbufsTooMany", dataplaneWith("mbufs: 1048576"),
        "dataplane.mbufs: 1048576 is out of range 1023..1048575"},
+      // An mbuf too small for a standard frame, and one past rte_mbuf's 16-bit buffer length.
+      {"MbufDataRoomTooSmall", dataplaneWith("mbuf_data_room: 2048"),
+       "dataplane.mbuf_data_room: 2048 is out of range 2176..65535"},
+      {"MbufDataRoomTooLarge", dataplaneWith("mbuf_data_room: 65536"),
+       "dataplane.mbuf_data_room: 65536 is out of range 2176..65535"},
       // Flow table below 1024 entries.
       {"FlowEntriesTooFew", dataplaneWith("flow_entries_per_lcore: 512"),
        "dataplane.flow_entries_per_lcore: 512 is out of range 1024..16777216"},
@@ -1264,6 +1272,9 @@ const std::vector<BadStructCase>& badStructCases() {
       // Weight range holds without the parser.
       {"WeightTooLarge", [](Config& c) { c.services[0].backends[1].weight = 2000000; },
        "services[0].backends[1].weight: 2000000 is out of range 0..1000000"},
+      // An mbuf too small for a standard frame holds without the parser too.
+      {"MbufDataRoomTooSmall", [](Config& c) { c.dataplane.mbuf_data_room = 1000; },
+       "dataplane.mbuf_data_room: 1000 is out of range 2176..65535"},
       // No ports.
       {"NoPorts", [](Config& c) { c.ports.clear(); }, "ports: at least one port is required"},
       // Prefix length beyond 32.

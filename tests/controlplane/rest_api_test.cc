@@ -521,6 +521,7 @@ TEST(RestApiConfig, GetReturnsTheWholeConfig) {
   EXPECT_EQ(r.body["dataplane"]["flow_entries_per_lcore"], 65536);
   EXPECT_EQ(r.body["dataplane"]["fragment_datagrams_per_lcore"], 256);
   EXPECT_EQ(r.body["dataplane"]["fragment_timeout_ms"], 2000);
+  EXPECT_EQ(r.body["dataplane"]["mbuf_data_room"], 2176);
   EXPECT_EQ(r.body["timeouts"]["tcp_established_s"], 300);
   EXPECT_EQ(r.body["services"].size(), 2u);
   EXPECT_EQ(r.body, currentJson(server.ops()));

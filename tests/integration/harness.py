@@ -279,7 +279,7 @@ class Tetherd:
     listens on its default 127.0.0.1:9180 inside P-lb; reach it with TetherCtl or apiprobe.py there."""
 
     def __init__(self, exe, topo, workdir, stats_interval_ms=250, memory_mb=512, extra_args=(), workers=1,
-                 pmd="af_packet"):
+                 pmd="af_packet", af_packet_frame_bytes=None):
         self.exe, self.topo, self.workdir = str(exe), topo, Path(workdir)
         self.config_path = self.workdir / "tether.yaml"
         self.stats_path = self.workdir / "stats.json"
@@ -292,16 +292,23 @@ class Tetherd:
         self.extra_args = [str(a) for a in extra_args]
         self.workers = workers
         self.pmd = pmd
+        # af_packet's ring frame (framesz, a multiple of the page size here so that blocksz can equal
+        # it): the longest frame the kernel hands over whole, once it has joined a datagram's
+        # fragments. None = the driver's default (2048).
+        self.af_packet_frame_bytes = af_packet_frame_bytes if pmd == "af_packet" else None
 
     def vdev(self):
         dev = self.topo.lb_dev
         if self.pmd == "pcap":
-            # libpcap on the veth: frames exactly as they are on the wire. af_packet's fanout makes the
-            # kernel defragment IPv4 first (DPDK sets PACKET_FANOUT_FLAG_DEFRAG), and a datagram larger
-            # than the ring's frame then reaches tetherd cut short. Incoming frames only, so tetherd
+            # libpcap on the veth: frames exactly as they are on the wire, fragments included, where
+            # af_packet's fanout has the kernel join them first (DPDK sets PACKET_FANOUT_FLAG_DEFRAG).
+            # Incoming frames only, so tetherd
             # never reads its own; the veth's MAC, so the kernel side sees one address for it.
             return "net_pcap0,rx_iface_in=%s,tx_iface=%s,phy_mac=1" % (dev, dev)
-        return "net_af_packet0,iface=%s,qpairs=%d" % (dev, self.workers)
+        vdev = "net_af_packet0,iface=%s,qpairs=%d" % (dev, self.workers)
+        if self.af_packet_frame_bytes:
+            vdev += ",blocksz=%d,framesz=%d" % (self.af_packet_frame_bytes, self.af_packet_frame_bytes)
+        return vdev
 
     def write_config(self, cfg):
         tmp = self.config_path.with_suffix(".tmp")
@@ -320,6 +327,9 @@ class Tetherd:
         return ["ip", "netns", "exec", self.topo.ns("lb"), self.exe, *eal, "--", *app]
 
     def start(self, cfg, ready_timeout=30):
+        if self.af_packet_frame_bytes:
+            # The driver copies a ring frame into one mbuf and wants framesz + 96 bytes of data room.
+            cfg = dict(cfg, dataplane=dict(cfg["dataplane"], mbuf_data_room=self.af_packet_frame_bytes + 128))
         self.write_config(cfg)
         try:
             self.stats_path.unlink()  # a previous run's file in the same workdir is not "ready"
@@ -565,11 +575,12 @@ class Context:
         self.topo.up()
         return self.topo
 
-    def start_tetherd(self, cfg, extra_args=()):
+    def start_tetherd(self, cfg, extra_args=(), af_packet_frame_bytes=None):
         check(self.args.tetherd, "this test needs --tetherd PATH")
         # The demos and sticky_cpu build their own args without --workers: one worker, as before it existed.
         self.tetherd = Tetherd(self.args.tetherd, self.topo, self.workdir, extra_args=extra_args,
-                               workers=getattr(self.args, "workers", 1), pmd=getattr(self.args, "pmd", "af_packet"))
+                               workers=getattr(self.args, "workers", 1), pmd=getattr(self.args, "pmd", "af_packet"),
+                               af_packet_frame_bytes=af_packet_frame_bytes)
         self.tetherd.start(cfg)
         return self.tetherd
 
