@@ -37,6 +37,7 @@
 
 #include "dataplane/checksum.h"
 #include "dataplane/flow_table.h"
+#include "dataplane/ipv6_path.h"
 #include "dataplane/packet_path.h"
 
 namespace lb::dataplane {
@@ -48,6 +49,7 @@ inline constexpr uint32_t kEthLen = sizeof(rte_ether_hdr);
 inline constexpr uint32_t kIpOffset = kEthLen;
 inline constexpr uint32_t kL4Offset = kEthLen + sizeof(rte_ipv4_hdr);
 inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_addr);
+inline constexpr uint32_t kIpv6Growth = sizeof(rte_ipv6_hdr) - sizeof(rte_ipv4_hdr);
 
 // First pass for one frame; returns the key's second word (ports and protocol), with kNotEstablished
 // set when the frame is not one the established path may take. `tag_out`: the key's tag, whose
@@ -148,6 +150,44 @@ inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_
   std::memcpy(l4_check, &check, sizeof(check));
 }
 
+// An IPv6 client's reply (kNat64Reply), as returnToIpv6Client translates it on the slow path: ports
+// and L4 checksum back to the client's (one folded delta covers the addresses of both families), then
+// a 40-byte IPv6 header from the VIP to the client where the 20-byte IPv4 header was, its traffic
+// class, hop limit and protocol carried over. The frame grows by 20 bytes at its front. Returns false,
+// having changed nothing, for what the slow path must do: a UDP datagram without a checksum (IPv6
+// requires one, so it is computed there), no headroom, or a translated frame longer than
+// `max_frame_len`. `data` is the frame's new start afterwards.
+[[gnu::always_inline]] inline bool translateArmedReplyToIpv6(rte_mbuf* m, uint8_t*& data, const FlowDirection& e,
+                                                             uint32_t max_frame_len) {
+  const uint8_t* const ip = data + kIpOffset;
+  const uint8_t protocol = ip[offsetof(rte_ipv4_hdr, next_proto_id)];
+  const bool udp = protocol == IPPROTO_UDP;
+  uint8_t* const l4 = data + kL4Offset;
+  uint8_t* const l4_check = l4 + (udp ? offsetof(rte_udp_hdr, dgram_cksum) : offsetof(rte_tcp_hdr, cksum));
+  uint16_t check;
+  std::memcpy(&check, l4_check, sizeof(check));
+  if ((udp && check == 0) || rte_pktmbuf_headroom(m) < kIpv6Growth ||
+      rte_pktmbuf_pkt_len(m) + kIpv6Growth > max_frame_len) [[unlikely]] {
+    return false;
+  }
+  const uint8_t traffic_class = ip[offsetof(rte_ipv4_hdr, type_of_service)];
+  const uint8_t hop_limit = ip[offsetof(rte_ipv4_hdr, time_to_live)];
+  uint16_t total_len_be;
+  std::memcpy(&total_len_be, ip + offsetof(rte_ipv4_hdr, total_length), sizeof(total_len_be));
+  std::memcpy(l4, &e.rewrite_ports, sizeof(e.rewrite_ports));
+  check = checksumApplyFolded(check, e.l4_check_delta);
+  if (udp && check == 0) check = 0xffff;
+  std::memcpy(l4_check, &check, sizeof(check));
+  data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kIpv6Growth));
+  // Both MACs are written by the caller: of the Ethernet header only the ethertype must change.
+  reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+  const FlowEntry& entry = entryOfReplyLine(e);
+  writeIpv6Header(reinterpret_cast<rte_ipv6_hdr*>(data + kIpOffset), traffic_class,
+                  static_cast<uint16_t>(rte_be_to_cpu_16(total_len_be) - sizeof(rte_ipv4_hdr)), protocol, hop_limit,
+                  entry.vip6, entry.client_addr6);
+  return true;
+}
+
 // The values the second pass needs for every frame of a burst, held as locals so the loops keep them
 // in registers (stores into frames may alias anything reached through a pointer).
 struct EstablishedBurst {
@@ -194,6 +234,9 @@ inline constexpr int32_t kNotTaken = -1;
     tx_len += sizeof(rte_ipv4_hdr);
   } else if (e.armed_rewrite == ArmedRewrite::kFullNatUdp) {
     rewriteFullNat(data + kIpOffset, data + kL4Offset, e, true);
+  } else if (e.armed_rewrite == ArmedRewrite::kNat64Reply) {
+    if (!translateArmedReplyToIpv6(m, data, e, batch.max_frame_len)) return kNotTaken;
+    tx_len += kIpv6Growth;
   }  // kDsrL2: the MACs alone
   std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
   e.last_seen_tsc = b.now_tsc;

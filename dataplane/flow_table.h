@@ -44,8 +44,10 @@ enum class ProxyPhase : uint8_t {
 // How processBurst's established path rewrites a packet of an armed flow direction (see
 // FlowDirection::armed_epoch). One byte per direction instead of the forwarding mode plus the
 // protocol: the per-packet path takes one branch. A full-NAT reply is the same rewrite as the
-// client's packet, with the reply direction's precomputed values.
-enum class ArmedRewrite : uint8_t { kFullNatTcp, kFullNatUdp, kDsrL2, kIpip };
+// client's packet, with the reply direction's precomputed values. kNat64Reply: the reply of an IPv6
+// client's flow (FlowEntry::client_v6), whose IPv4 header becomes IPv6 from the VIP to the client;
+// the two IPv6 addresses are the entry's (entryOfReplyLine).
+enum class ArmedRewrite : uint8_t { kFullNatTcp, kFullNatUdp, kDsrL2, kIpip, kNat64Reply };
 
 // One direction of a flow as the established path sees it, in one cache line: the key a packet of
 // that direction carries, and everything an armed packet needs, precomputed by the slow path when it
@@ -106,9 +108,10 @@ struct alignas(64) FlowEntry {
   SpliceState splice;          // kSpliced: the translation of every packet
   uint64_t backend_id = 0;     // proxied flows: the backend's stable id, for Set-Cookie learning
   // An IPv6 client's flow (NAT64 full-NAT, dataplane/ipv6_path.h): its client key is (client_addr6,
-  // vip6) plus to_backend.key's ports and protocol, and that key's addresses stay 0. Never armed. The
-  // reply direction's L4 checksum delta (IPv4 pseudo-header and reply ports -> IPv6
-  // pseudo-header and client ports) is the same for every packet, so it is folded once here.
+  // vip6) plus to_backend.key's ports and protocol, and that key's addresses stay 0. Only its reply
+  // line is ever armed (kNat64Reply). The reply direction's L4 checksum delta (IPv4 pseudo-header and
+  // reply ports -> IPv6 pseudo-header and client ports) is the same for every packet, so it is folded
+  // once here.
   Ipv6Bytes client_addr6{};
   Ipv6Bytes vip6{};
   bool client_v6 = false;
@@ -131,6 +134,12 @@ inline hashing::FlowKeyV6 clientKeyV6(const FlowEntry& e) {
   key.dst_port_be = e.to_backend.key.dst_port_be;
   key.protocol = e.to_backend.key.protocol;
   return key;
+}
+
+// The entry whose to_client line `line` is: the established path finds lines, and a NAT64 reply needs
+// the entry's IPv6 addresses.
+inline const FlowEntry& entryOfReplyLine(const FlowDirection& line) {
+  return *reinterpret_cast<const FlowEntry*>(reinterpret_cast<const uint8_t*>(&line) - offsetof(FlowEntry, to_client));
 }
 
 inline constexpr uint32_t kLinesPerEntry = sizeof(FlowEntry) / sizeof(FlowDirection);

@@ -250,7 +250,12 @@ Verdict forwardToIpv4Backend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const S
   }
   e->to_backend.last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, true);
-  e->client_mac = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+  // The armed reply line holds the client's MAC (a client that moved re-arms it on the slow path),
+  // and a FIN or RST sends the replies, too, back to the slow path.
+  const rte_ether_addr& sender = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+  if (!rte_is_same_ether_addr(&sender, &e->client_mac)) e->to_client.armed_epoch = 0;
+  e->client_mac = sender;
+  if (e->state != FlowState::kTcpEstablished && e->state != FlowState::kUdp) e->disarm();
   translateToIpv4(m, f, *e);
   countTraffic(s.ctx.counters->backends[e->backend_counter_slot].to_backend, m);
   const LocalPort& egress = s.snap.ports[e->to_backend.egress_port];

@@ -338,22 +338,23 @@ void armFlow(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
 }
 
 // The same for a plain full-NAT flow's replies (its to_client line): backend -> local address
-// becomes VIP -> client, toward the client's MAC out of the port the client came in on.
+// becomes VIP -> client, toward the client's MAC out of the port the client came in on. An IPv6
+// client's (NAT64) reply keeps the ports and checksum delta armNat64 folded; the addresses are the
+// entry's (kNat64Reply).
 void armReply(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
   FlowDirection& d = e.to_client;
   const hashing::FlowKeyV4& client = e.to_backend.key;
-  precomputeFullNat(d, f.key, client.dst_addr_be, client.src_addr_be,
-                    uint32_t{client.dst_port_be} | (uint32_t{client.src_port_be} << 16));
+  const uint32_t answer_ports = uint32_t{client.dst_port_be} | (uint32_t{client.src_port_be} << 16);
+  if (e.client_v6) {
+    d.rewrite_ports = answer_ports;
+    d.l4_check_delta = e.v6_reply_check_delta;
+    d.armed_rewrite = ArmedRewrite::kNat64Reply;
+  } else {
+    precomputeFullNat(d, f.key, client.dst_addr_be, client.src_addr_be, answer_ports);
+  }
   std::memcpy(d.l2_next_hop, &e.client_mac, RTE_ETHER_ADDR_LEN);
   std::memcpy(d.l2_next_hop + RTE_ETHER_ADDR_LEN, &s.snap.ports[d.egress_port].mac, RTE_ETHER_ADDR_LEN);
   d.traffic_offset = fromBackendTrafficOffset(e.backend_counter_slot);
-}
-
-// Whether the established path may take a plain flow's next packets in a direction leaving through
-// `egress`: TCP established (a SYN-seen flow must still see its handshake's ACK on the slow path, a
-// closing one its reuse) or UDP, and an untagged port (the path writes a 12-byte L2 header).
-bool armable(const FlowEntry& e, const LocalPort& egress) {
-  return (e.state == FlowState::kTcpEstablished || e.state == FlowState::kUdp) && egress.vlan == 0;
 }
 
 // Everything after the flow is known, on the slow path: state, counters, rewrite by mode, L2, queue.
@@ -466,12 +467,16 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
     if (error == SpliceError::kNoHeadroom) return dropPacket(s, m, DropReason::kNoHeadroom);
     if (error != SpliceError::kNone) return dropPacket(s, m, DropReason::kMalformed);
   }
-  if (e->client_v6) {  // the IPv4 header is replaced; IPv6 fragments are not made here
-    if (m->nb_segs != 1) return dropPacket(s, m, DropReason::kTooBig);
-    return returnToIpv6Client(s, m, f, *e, l4_delta);
-  }
   const LocalPort& out = s.snap.ports[e->to_client.egress_port];
   const bool plain = e->proxy_phase == ProxyPhase::kNone;
+  if (e->client_v6) {  // the IPv4 header is replaced; IPv6 fragments are not made here
+    if (m->nb_segs != 1) return dropPacket(s, m, DropReason::kTooBig);
+    if (plain) armReply(s, *e, f);
+    const Verdict v = returnToIpv6Client(s, m, f, *e, l4_delta);
+    e->to_client.armed_epoch =
+        plain && v.kind == VerdictKind::kForwarded && armable(*e, out) ? s.ctx.flows.snapshotEpoch(s.snap) : 0;
+    return v;
+  }
   if (plain) {
     armReply(s, *e, f);
     rewriteFullNat(reinterpret_cast<uint8_t*>(f.ip), static_cast<uint8_t*>(f.l4), e->to_client,

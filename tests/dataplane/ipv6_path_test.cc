@@ -262,6 +262,98 @@ TEST_F(Ipv6PathTest, MalformedAndUnsupportedIpv6IsDroppedAndCounted) {
   EXPECT_EQ(w_.counters().flows_created.read(), 0u);
 }
 
+// A plain IPv6 client flow's replies are armed by the first one the slow path translates; the same
+// reply again takes the established path, which translates it into IPv6 itself, and both leave with
+// the same bytes, for TCP and UDP. A UDP reply without a checksum is still the slow path's (IPv6
+// needs one computed), and so is one that would not fit the MTU once translated.
+TEST_F(Ipv6PathTest, ArmedRepliesSendWhatTheSlowPathSends) {
+  const auto established = [this] { return w_.counters().established_path.read(); };
+  ASSERT_EQ(process(clientTcp6(kSyn)).kind, VerdictKind::kForwarded);
+  const DecodedFrame tcp = decode(w_.popTx(0).value_or(Bytes{}));
+  ASSERT_EQ(process(fromBackend(backendHost(tcp.ip_dst)).tcp(tcp.dst_port, tcp.src_port, kSynAck, 800, 5001).build()).kind,
+            VerdictKind::kForwarded);
+  w_.popTx(0);
+  ASSERT_EQ(process(clientTcp6(kAck)).kind, VerdictKind::kForwarded);
+  w_.popTx(0);
+  ASSERT_EQ(process(clientUdp6({'u'})).kind, VerdictKind::kForwarded);
+  const DecodedFrame udp = decode(w_.popTx(0).value_or(Bytes{}));
+
+  const Bytes payload(300, 0x5e);
+  for (const auto& [to_backend, is_udp] : {std::pair{tcp, false}, std::pair{udp, true}}) {
+    SCOPED_TRACE(is_udp ? "udp" : "tcp");
+    const Bytes answer = backendAnswer(to_backend, is_udp, payload);
+    const uint64_t before = established();
+    ASSERT_EQ(process(answer).kind, VerdictKind::kForwarded);
+    const Bytes slow = w_.popTx(0).value_or(Bytes{});
+    EXPECT_EQ(established(), before) << "the first reply arms the reply line on the slow path";
+    ASSERT_EQ(process(answer).kind, VerdictKind::kForwarded);
+    const Bytes fast = w_.popTx(0).value_or(Bytes{});
+    EXPECT_EQ(established(), before + 1);
+    EXPECT_EQ(fast, slow);
+    expectToIpv6Client(fast, is_udp ? IPPROTO_UDP : IPPROTO_TCP, is_udp ? kUdpPort : kWebPort, payload);
+  }
+  const uint64_t before = established();
+  ASSERT_EQ(process(backendAnswer(udp, true, payload, /*zero_udp_checksum=*/true)).kind, VerdictKind::kForwarded);
+  const Bytes computed = w_.popTx(0).value_or(Bytes{});
+  expectToIpv6Client(computed, IPPROTO_UDP, kUdpPort, payload);
+  EXPECT_NE(get16(computed, kL4 + 6), 0);
+  EXPECT_EQ(process(backendAnswer(udp, true, Bytes(1500 - 20 - 8, 'b'))).drop, DropReason::kTooBig);
+  EXPECT_EQ(established(), before);
+  EXPECT_EQ(w_.totalDrops(), 1u);
+}
+
+// What disarms an IPv4 flow's reply line disarms an IPv6 client's: a client seen from another MAC
+// (whose replies then go to the new MAC once re-armed), a client FIN and a backend FIN.
+TEST_F(Ipv6PathTest, MovedClientAndFinsDisarmTheReplyLine) {
+  const auto established = [this] { return w_.counters().established_path.read(); };
+  const auto client = [](uint16_t port, uint8_t flags, const rte_ether_addr& mac = clientMac()) {
+    Bytes frame = ipv6Frame(kClientIp6, kVip6, IPPROTO_TCP, tcpSegment(port, kWebPort, flags), offsetof(rte_tcp_hdr, cksum));
+    std::memcpy(&frame[6], mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+    return frame;
+  };
+  // Opens a flow from `port` through its handshake, then arms its replies: returns one of them.
+  const auto armed_reply = [&](uint16_t port) {
+    EXPECT_EQ(process(client(port, kSyn)).kind, VerdictKind::kForwarded);
+    const DecodedFrame out = decode(w_.popTx(0).value_or(Bytes{}));
+    const PacketBuilder backend = fromBackend(backendHost(out.ip_dst));
+    EXPECT_EQ(process(PacketBuilder(backend).tcp(out.dst_port, out.src_port, kSynAck, 800, 5001).build()).kind,
+              VerdictKind::kForwarded);
+    EXPECT_EQ(process(client(port, kAck)).kind, VerdictKind::kForwarded);
+    const Bytes data = backendAnswer(out, false, {'d'});
+    EXPECT_EQ(process(data).kind, VerdictKind::kForwarded);
+    w_.drain();
+    return std::pair{data, PacketBuilder(backend).tcp(out.dst_port, out.src_port, RTE_TCP_FIN_FLAG | kAck, 900, 5001).build()};
+  };
+  const auto reply = [this](const Bytes& frame) {
+    EXPECT_EQ(process(frame).kind, VerdictKind::kForwarded);
+    return w_.popTx(0).value_or(Bytes{});
+  };
+
+  const auto [data, backend_fin] = armed_reply(kClientPort);
+  reply(data);
+  ASSERT_EQ(established(), 1u);
+  const rte_ether_addr moved = testMac(0x6c6c);
+  ASSERT_EQ(process(client(kClientPort, kAck, moved)).kind, VerdictKind::kForwarded);
+  w_.drain();
+  const Bytes to_moved = reply(data);
+  EXPECT_EQ(established(), 1u) << "the reply line held the old MAC";
+  EXPECT_EQ(std::memcmp(to_moved.data(), moved.addr_bytes, RTE_ETHER_ADDR_LEN), 0) << "to the client's new MAC";
+  EXPECT_EQ(reply(data), to_moved);
+  EXPECT_EQ(established(), 2u) << "re-armed by the slow path's reply";
+  reply(backend_fin);
+  reply(data);
+  EXPECT_EQ(established(), 2u) << "after the backend's FIN, replies stay on the slow path";
+
+  const auto [second_data, unused] = armed_reply(kClientPort + 1);
+  reply(second_data);
+  EXPECT_EQ(established(), 3u);
+  ASSERT_EQ(process(client(kClientPort + 1, RTE_TCP_FIN_FLAG | kAck)).kind, VerdictKind::kForwarded);
+  w_.drain();
+  reply(second_data);
+  EXPECT_EQ(established(), 3u) << "after the client's FIN, replies stay on the slow path";
+  EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
 // A reply too large for the client's link once it has the larger IPv6 header is refused, not sent.
 TEST_F(Ipv6PathTest, ReplyOverTheMtuOnceTranslatedIsDropped) {
   ASSERT_EQ(process(clientUdp6({'q'})).kind, VerdictKind::kForwarded);
