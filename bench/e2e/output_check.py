@@ -17,11 +17,16 @@ a few percent with thousands of flows).
 
 With --replies (dataplane_bench --replies) FILE is instead what tetherd sent back towards the clients
 when it replayed --input, a file of --flows client frames followed by one backend reply per flow
-(bench/e2e/reply_pcap.py). Each output frame is tied to its input reply by its TCP sequence and
-acknowledgement numbers (which full-NAT leaves alone) and so to the client frame of its flow, and must
-be that client's VIP:port -> client address:port exactly, with the client's MAC as destination and
-the port's MAC (the clients' destination) as source, valid IPv4 and TCP checksums, and the reply's
-IP ID, flags and payload unchanged; every flow answered once. With --forwarded and --mapping it also
+(bench/e2e/reply_pcap.py; the replies are IPv4, the clients IPv4 or, with --ipv6, IPv6). Each output
+frame is tied to its input reply by its TCP sequence and acknowledgement numbers (which full-NAT and
+NAT64 leave alone) and so to the client frame of its flow, and must be that client's VIP:port -> client
+address:port exactly, in the client's IP version, with the client's MAC as destination and the port's
+MAC (the clients' destination) as source, a valid TCP checksum (over the IPv4 or the IPv6
+pseudo-header), and the reply's TCP header words other than ports and checksum (sequence numbers,
+flags, window, urgent pointer), payload and segment length unchanged; an IPv4 reply also a valid
+header checksum and its IP ID and flags unchanged, an IPv6 one (NAT64, RFC 7915 section 4.1) the
+reply's TOS as traffic class, flow label 0, next header TCP with no extension header, payload length
+= the segment's, hop limit the reply's TTL or one less. Every flow answered once. With --forwarded and --mapping it also
 checks that the client frames of that replay left towards the backends exactly as in the capture the
 replies were built from (same local address:port and backend per flow): the deterministic mapping the
 replies rely on.
@@ -39,7 +44,7 @@ import sys
 from collections import Counter
 
 import pcap_file
-from pcap_file import ones_sum
+from pcap_file import ones_sum, tcp_segment
 
 
 def csum_ok(data: bytes) -> bool:
@@ -87,12 +92,20 @@ def check_l4(ip, errors, n, what):
     return proto, struct.unpack("!HH", l4[:4])
 
 
-def tcp_tuple(fr):
-    """(src, dst, sport, dport, seq, ack) of an untagged IPv4/TCP frame, else None."""
-    if len(fr) < 54 or fr[12:14] != b"\x08\x00" or fr[14] >> 4 != 4 or fr[23] != 6:
-        return None
-    l4 = fr[14 + (fr[14] & 0xF) * 4 :]
-    return (fr[26:30], fr[30:34]) + struct.unpack("!HHII", l4[:12])
+def ep(addr, port):
+    """addr:port, [addr]:port for IPv6."""
+    return f"{ipaddress.ip_address(addr)}:{port}" if len(addr) == 4 else f"[{ipaddress.ip_address(addr)}]:{port}"
+
+
+def ip_header_unchanged(fr, t, reply):
+    """Whether the IP header of `fr` (segment `t`), which tetherd made of the IPv4 reply `reply`,
+    carries what it must: IPv4 (full-NAT) the same IP ID, flags and fragment offset and
+    protocol; IPv6 (NAT64, RFC 7915 section 4.1) the reply's TOS as traffic class, flow label 0 and
+    the reply's TTL as hop limit, or one less (a translator may decrement either)."""
+    if t.version == 4:
+        return fr[18:22] == reply[18:22] and fr[23] == reply[23]
+    tos, ttl = reply[15], reply[22]
+    return struct.unpack("!I", fr[14:18])[0] == (6 << 28) | (tos << 20) and fr[21] in (ttl, ttl - 1) and fr[21] > 0
 
 
 def check_replies(a):
@@ -103,39 +116,51 @@ def check_replies(a):
     clients, replies = frames_in[: a.flows], frames_in[a.flows :]
     reply_of = {}  # (seq, ack) -> flow index
     for j, fr in enumerate(replies):
-        t = tcp_tuple(fr)
-        if t is None or (t[4], t[5]) in reply_of:
-            raise SystemExit(f"output_check: {a.input}: reply {j} is not TCP or repeats another's seq/ack")
-        reply_of[(t[4], t[5])] = j
+        t = tcp_segment(fr)
+        if t is None or t.version != 4 or (t.seq, t.ack) in reply_of:
+            raise SystemExit(f"output_check: {a.input}: reply {j} is not IPv4/TCP or repeats another's seq/ack")
+        reply_of[(t.seq, t.ack)] = j
+    client_seg = [tcp_segment(fr) for fr in clients]
+    if None in client_seg:
+        raise SystemExit(f"output_check: {a.input}: client frame {client_seg.index(None)} is not TCP over IPv4 or IPv6")
+    versions = sorted({c.version for c in client_seg})
     errors, seen = [], set()
-    count = sum(1 for _ in frames(a.pcap))
-    for n, fr, ip, h in ipv4_frames(a.pcap, errors):
-        r = check_l4(ip, errors, n, "")
-        t = tcp_tuple(fr)
-        if r is None or t is None:
-            errors.append(f"pkt {n}: not TCP")
+    count = 0
+    for n, fr in enumerate(frames(a.pcap)):
+        count += 1
+        if len(errors) > 20:
             continue
-        j = reply_of.get((t[4], t[5]))
+        t = tcp_segment(fr)
+        if t is None:
+            errors.append(f"pkt {n}: not TCP over IPv4 or IPv6 (ethertype {fr[12:14].hex()})")
+            continue
+        if t.version == 4 and not csum_ok(fr[14 : 14 + t.l3_len]):
+            errors.append(f"pkt {n}: bad IPv4 header checksum")
+        if not csum_ok(t.pseudo + t.l4):
+            errors.append(f"pkt {n}: bad TCP checksum (IPv{t.version} pseudo-header)")
+        j = reply_of.get((t.seq, t.ack))
         if j is None or j in seen:
-            errors.append(f"pkt {n}: seq/ack {t[4]}/{t[5]} is no reply of the input{' (or a second time)' if j is not None else ''}")
+            errors.append(f"pkt {n}: seq/ack {t.seq}/{t.ack} is no reply of the input{' (or a second time)' if j is not None else ''}")
             continue
         seen.add(j)
-        client, reply = clients[j], replies[j]
-        c = tcp_tuple(client)
-        want = (c[1], c[0], c[3], c[2])  # VIP -> client, service port -> client port
-        if t[:4] != want:
-            errors.append(f"pkt {n} (flow {j}): {ipaddress.IPv4Address(t[0])}:{t[2]} -> {ipaddress.IPv4Address(t[1])}:{t[3]}, "
-                          f"expected {ipaddress.IPv4Address(want[0])}:{want[2]} -> {ipaddress.IPv4Address(want[1])}:{want[3]}")
+        client, reply, c, r = clients[j], replies[j], client_seg[j], tcp_segment(replies[j])
+        want = (c.dst, c.src, c.dport, c.sport)  # VIP -> client, service port -> client port
+        if t.version != c.version:
+            errors.append(f"pkt {n} (flow {j}): IPv{t.version}, expected IPv{c.version} as the client's frame")
+        elif (t.src, t.dst, t.sport, t.dport) != want:
+            errors.append(f"pkt {n} (flow {j}): {ep(t.src, t.sport)} -> {ep(t.dst, t.dport)}, "
+                          f"expected {ep(want[0], want[2])} -> {ep(want[1], want[3])}")
         if fr[0:6] != client[6:12] or fr[6:12] != client[0:6]:
             errors.append(f"pkt {n} (flow {j}): MACs {fr[6:12].hex(':')} -> {fr[0:6].hex(':')}, expected "
                           f"{client[0:6].hex(':')} -> {client[6:12].hex(':')} (port -> client)")
-        # Only the addresses, ports, checksums and MACs may change: same length, IP ID, flags, payload.
-        hi = parse_ipv4(reply[14:])
-        same = (len(fr) == len(reply) and fr[16:20] == reply[16:20] and fr[23] == reply[23]
-                and fr[14 + h[0] + 12 : 14 + h[0] + 16] == reply[14 + hi[0] + 12 : 14 + hi[0] + 16]
-                and fr[14 + h[0] + 20 :] == reply[14 + hi[0] + 20 :])
+        # Only the IP header, ports, checksums and MACs may change: the frame past its IP header has the
+        # same length (so no padding appears or goes), the TCP words from the data offset on (offset,
+        # flags, window, urgent pointer) and the payload are the same, and the IP header says what it must.
+        same = (len(fr) - t.l3_len == len(reply) - r.l3_len and t.l4[12:16] == r.l4[12:16]
+                and t.l4[18:] == r.l4[18:] and ip_header_unchanged(fr, t, reply))
         if not same:
-            errors.append(f"pkt {n} (flow {j}): length, IP ID, TCP flags/window or payload changed")
+            what = "IP ID/flags" if t.version == 4 else "traffic class, flow label or hop limit"
+            errors.append(f"pkt {n} (flow {j}): length, {what}, TCP flags/window or payload changed")
     if count != a.flows:
         errors.append(f"{count} replies sent to clients, expected {a.flows} (one per flow)")
     elif len(seen) != a.flows:
@@ -143,7 +168,7 @@ def check_replies(a):
     mapping = ""
     if a.forwarded and a.mapping:
         def endpoints(path):  # the client's seq/ack (full-NAT leaves them) -> local:port, backend:port
-            return {(t[4], t[5]): t[:4] for t in map(tcp_tuple, frames(path)) if t is not None}
+            return {(t.seq, t.ack): (t.src, t.dst, t.sport, t.dport) for t in map(tcp_segment, frames(path)) if t}
         was, now = endpoints(a.mapping), endpoints(a.forwarded)
         same = sum(1 for k, v in now.items() if was.get(k) == v)
         if same != a.flows or len(was) != a.flows:
@@ -153,7 +178,8 @@ def check_replies(a):
     for e in errors[:20]:
         print(f"output_check: replies: {e}", file=sys.stderr)
     status = "OK" if not errors else f"FAILED ({len(errors)} problems, first: {errors[0]})"
-    print(f"output check fullnat replies: {count} packets to clients, {len(seen)} flows answered as "
+    family = "/".join(f"IPv{v}" for v in versions)
+    print(f"output check fullnat replies: {count} packets to {family} clients, {len(seen)} flows answered as "
           f"VIP:port -> client{mapping}: {status}")
     return 0 if not errors else 1
 
