@@ -128,8 +128,6 @@ inline bool writeL2(rte_mbuf* m, uint16_t& l2_len, uint16_t egress_vlan, const r
   return writeL2Retag(m, l2_len, egress_vlan, dst, src);
 }
 
-// A new flow's state from its first packet: a TCP SYN starts the handshake; any other TCP segment
-// (e.g. after a balancer restart) is adopted as established.
 // Whether the established path may take a plain flow's next packets in a direction leaving through
 // `egress`: TCP established (a SYN-seen flow must still see its handshake's ACK on the slow path, a
 // closing one its reuse) or UDP, and an untagged port (the path writes a 12-byte L2 header).
@@ -137,6 +135,8 @@ inline bool armable(const FlowEntry& e, const LocalPort& egress) {
   return (e.state == FlowState::kTcpEstablished || e.state == FlowState::kUdp) && egress.vlan == 0;
 }
 
+// A new flow's state from its first packet: a TCP SYN starts the handshake; any other TCP segment
+// (e.g. after a balancer restart) is adopted as established.
 inline FlowState initialFlowState(const ParsedFrame& f) {
   if (f.key.protocol != IPPROTO_TCP) return FlowState::kUdp;
   const bool syn_only = (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG;
