@@ -302,8 +302,8 @@ class Tetherd:
         if self.pmd == "pcap":
             # libpcap on the veth: frames exactly as they are on the wire, fragments included, where
             # af_packet's fanout has the kernel join them first (DPDK sets PACKET_FANOUT_FLAG_DEFRAG).
-            # Incoming frames only, so tetherd
-            # never reads its own; the veth's MAC, so the kernel side sees one address for it.
+            # Incoming frames only, so tetherd never reads its own; the veth's MAC, so the kernel side
+            # sees one address for it.
             return "net_pcap0,rx_iface_in=%s,tx_iface=%s,phy_mac=1" % (dev, dev)
         vdev = "net_af_packet0,iface=%s,qpairs=%d" % (dev, self.workers)
         if self.af_packet_frame_bytes:
