@@ -17,6 +17,13 @@
 // backend's reset policy) is the one it was armed under, the flow was established (or UDP) when armed,
 // and its egress port is untagged.
 //
+// An IPv6 client's frame (NAT64, dataplane/ipv6_path.h) has its own screen and forward
+// (screenIpv6Client, forwardIpv6IfArmed): the same conditions on an IPv6 header without extension
+// headers, its key's 32 address bytes compared with the entry's, and the IPv4 header full-NAT sends
+// written where the IPv6 header ended. IPv4's stages never run their code: an IPv6 frame leaves the
+// first screen as kNotEstablished, and processBurst screens such frames again, as IPv6, only once
+// IPv4's loop has stopped at one.
+//
 // The path does not know a packet's direction: it looks the packet's 5-tuple up, and the index slot
 // names a line (FlowDirection), either a flow's client line or its full-NAT reply line, whose
 // precomputed rewrite is the same kind of work. So a backend's reply is armed and forwarded exactly as
@@ -50,6 +57,58 @@ inline constexpr uint32_t kIpOffset = kEthLen;
 inline constexpr uint32_t kL4Offset = kEthLen + sizeof(rte_ipv4_hdr);
 inline constexpr uint32_t kAddrsOffset = kIpOffset + offsetof(rte_ipv4_hdr, src_addr);
 inline constexpr uint32_t kIpv6Growth = sizeof(rte_ipv6_hdr) - sizeof(rte_ipv4_hdr);
+// Offsets of an untagged IPv6 frame without extension headers.
+inline constexpr uint32_t kIpv6AddrsOffset = kIpOffset + offsetof(rte_ipv6_hdr, src_addr);
+inline constexpr uint32_t kIpv6L4Offset = kEthLen + sizeof(rte_ipv6_hdr);
+
+// The screen of a frame the IPv4 screen refused, for an IPv6 client's TCP or UDP packet the
+// established path may take: untagged IPv6, and the conditions screenEstablished sets and the
+// parser's (parseIpv6): version 6, no extension header, the payload within one segment, the L4
+// header's own length within the payload, no SYN, FIN or RST; and a UDP checksum, which IPv6
+// requires (the slow path drops a zero one). Returns kIpv6ClientFrame with the key's ports and
+// protocol when the path may take the frame, having hashed the IPv6 key into `tag_out` and
+// prefetched its index slot; 0 otherwise.
+inline uint64_t screenIpv6Client(const rte_mbuf* m, const FlowTable::LineLookup& flows, const uint8_t* data,
+                                 uint32_t& tag_out) {
+  const uint32_t frame_len = rte_pktmbuf_data_len(m);
+  if (frame_len < kIpv6L4Offset + sizeof(rte_udp_hdr) || m->nb_segs != 1 ||
+      reinterpret_cast<const rte_ether_hdr*>(data)->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+    return 0;
+  }
+  uint32_t ports;
+  uint16_t payload_len_be;
+  uint64_t addresses[4];
+  std::memcpy(&ports, data + kIpv6L4Offset, sizeof(ports));
+  std::memcpy(&payload_len_be, data + kIpOffset + offsetof(rte_ipv6_hdr, payload_len), sizeof(payload_len_be));
+  std::memcpy(addresses, data + kIpv6AddrsOffset, sizeof(addresses));
+  const uint32_t protocol = data[kIpOffset + offsetof(rte_ipv6_hdr, proto)];
+  const uint64_t ports_protocol = uint64_t{ports} | (uint64_t{protocol} << 32);
+  tag_out = FlowTable::tagOf(flows.hashWordsV6(addresses, ports_protocol));
+  flows.prefetchIndex(tag_out);
+
+  const uint32_t l4_len = rte_be_to_cpu_16(payload_len_be);
+  bool ok = (data[kIpOffset] >> 4) == 6 && l4_len + kIpv6L4Offset <= frame_len;
+  const uint8_t* l4 = data + kIpv6L4Offset;
+  if (protocol == IPPROTO_TCP) {
+    ok = ok && l4_len >= sizeof(rte_tcp_hdr);
+    if (ok) {
+      const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(l4);
+      const uint32_t data_off = (tcp->data_off >> 4) * 4u;
+      ok = data_off - sizeof(rte_tcp_hdr) <= l4_len - sizeof(rte_tcp_hdr) &&
+           (tcp->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG)) == 0;
+    }
+  } else if (protocol == IPPROTO_UDP) {
+    ok = ok && l4_len >= sizeof(rte_udp_hdr);
+    if (ok) {
+      const auto* udp = reinterpret_cast<const rte_udp_hdr*>(l4);
+      const uint32_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
+      ok = udp_len - sizeof(rte_udp_hdr) <= l4_len - sizeof(rte_udp_hdr) && udp->dgram_cksum != 0;
+    }
+  } else {
+    ok = false;
+  }
+  return ok ? ports_protocol | kIpv6ClientFrame : 0;
+}
 
 // First pass for one frame; returns the key's second word (ports and protocol), with kNotEstablished
 // set when the frame is not one the established path may take. `tag_out`: the key's tag, whose
@@ -123,6 +182,24 @@ inline constexpr uint32_t kIpv6Growth = sizeof(rte_ipv6_hdr) - sizeof(rte_ipv4_h
   std::memcpy(outer, &word0, sizeof(word0));
   std::memcpy(outer + 8, &word1, sizeof(word1));
   std::memcpy(outer + offsetof(rte_ipv4_hdr, src_addr), &e.rewrite_addrs, sizeof(e.rewrite_addrs));
+}
+
+// The IPv4 header at `ip` that full-NAT sends for an IPv6 client's packet (translateToIpv4): the
+// flow's addresses, DF, packet id 0, and the IPv6 header's traffic class, hop limit and protocol; the
+// checksum from the sum of the fixed fields the flow armed with (armNat64) plus the three per-packet
+// words. Three stores, as writeIpipOuter.
+[[gnu::always_inline]] inline void writeNat64Ipv4Header(uint8_t* ip, uint8_t tos, uint16_t total_len_be, uint8_t ttl,
+                                                        uint8_t protocol, const FlowDirection& e) {
+  const uint16_t vhl_tos = static_cast<uint16_t>(RTE_IPV4_VHL_DEF | (uint32_t{tos} << 8));
+  const uint16_t ttl_protocol = static_cast<uint16_t>(ttl | (uint32_t{protocol} << 8));
+  const uint16_t check = static_cast<uint16_t>(
+      ~checksumFold(uint32_t{e.ip_check_delta} + (uint32_t{tos} << 8) + total_len_be + ttl));
+  const uint64_t word0 = uint64_t{vhl_tos} | (uint64_t{total_len_be} << 16) |
+                         (uint64_t{RTE_BE16(RTE_IPV4_HDR_DF_FLAG)} << 48);
+  const uint32_t word1 = uint32_t{ttl_protocol} | (uint32_t{check} << 16);
+  std::memcpy(ip, &word0, sizeof(word0));
+  std::memcpy(ip + 8, &word1, sizeof(word1));
+  std::memcpy(ip + offsetof(rte_ipv4_hdr, src_addr), &e.rewrite_addrs, sizeof(e.rewrite_addrs));
 }
 
 // Full-NAT's rewrite of one direction from its precomputed line, toward the backend or (a reply)
@@ -243,6 +320,60 @@ inline constexpr int32_t kNotTaken = -1;
   TrafficCounters& traffic = trafficCountersAt(b.counters, e.traffic_offset);
   traffic.packets.inc();
   traffic.bytes.add(pkt_len);
+  batch.packets[batch.count++] = m;
+  batch.bytes += tx_len;
+  return e.egress_port;
+}
+
+// Second pass for an IPv6 client frame screenIpv6Client took: when its flow's client line is armed
+// (kNat64Client, the only way an IPv6 client line is armed), the frame becomes the IPv4 packet to the
+// backend, as forwardToIpv4Backend sends it: ports and L4 checksum from the line (the folded delta
+// covers both pseudo-headers), the IPv4 header and L2 written where the IPv6 header ended, the frame
+// 20 bytes shorter at its front. The same returns as forwardIfArmed; counted at the IPv4 length, as
+// the slow path counts.
+[[gnu::always_inline]] inline int32_t forwardIpv6IfArmed(const EstablishedBurst& b, rte_mbuf* m, uint8_t* data,
+                                                         uint64_t ports_protocol, uint32_t tag) {
+  uint64_t addresses[4];
+  std::memcpy(addresses, data + kIpv6AddrsOffset, sizeof(addresses));
+  FlowDirection* const found =
+      b.lookup.findIpv6Client(addresses, ports_protocol & ~kIpv6ClientFrame, tag);
+  if (found == nullptr || found->armed_epoch != b.epoch) [[unlikely]] return kNotTaken;
+  FlowDirection& e = *found;
+  TxBatch& batch = b.ctx.tx[e.egress_port];
+  const uint32_t tx_len = rte_pktmbuf_pkt_len(m) - kIpv6Growth;
+  if (batch.count == batch.packets.size() || tx_len > batch.max_frame_len) [[unlikely]] return kNotTaken;
+
+  const uint8_t* const ip6 = data + kIpOffset;
+  uint32_t vtc_flow_be;
+  uint16_t payload_len_be;
+  std::memcpy(&vtc_flow_be, ip6 + offsetof(rte_ipv6_hdr, vtc_flow), sizeof(vtc_flow_be));
+  std::memcpy(&payload_len_be, ip6 + offsetof(rte_ipv6_hdr, payload_len), sizeof(payload_len_be));
+  const auto tos = static_cast<uint8_t>(rte_be_to_cpu_32(vtc_flow_be) >> 20);
+  const uint8_t protocol = ip6[offsetof(rte_ipv6_hdr, proto)];
+  const uint8_t hop_limit = ip6[offsetof(rte_ipv6_hdr, hop_limits)];
+  const bool udp = protocol == IPPROTO_UDP;
+
+  uint8_t* const l4 = data + kIpv6L4Offset;
+  std::memcpy(l4, &e.rewrite_ports, sizeof(e.rewrite_ports));
+  uint8_t* const l4_check = l4 + (udp ? offsetof(rte_udp_hdr, dgram_cksum) : offsetof(rte_tcp_hdr, cksum));
+  uint16_t check;
+  std::memcpy(&check, l4_check, sizeof(check));
+  check = checksumApplyFolded(check, e.l4_check_delta);
+  if (udp && check == 0) check = 0xffff;  // the screen took only datagrams with a checksum
+  std::memcpy(l4_check, &check, sizeof(check));
+
+  uint8_t* const frame = data + kIpv6Growth;
+  const uint16_t total_len_be =
+      rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(payload_len_be) + sizeof(rte_ipv4_hdr)));
+  writeNat64Ipv4Header(frame + kIpOffset, tos, total_len_be, hop_limit, protocol, e);
+  std::memcpy(frame, e.l2_next_hop, sizeof(e.l2_next_hop));
+  reinterpret_cast<rte_ether_hdr*>(frame)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+  rte_pktmbuf_adj(m, kIpv6Growth);  // the frame is one segment (screenIpv6Client): cannot fail
+
+  e.last_seen_tsc = b.now_tsc;
+  TrafficCounters& traffic = trafficCountersAt(b.counters, e.traffic_offset);
+  traffic.packets.inc();
+  traffic.bytes.add(tx_len);
   batch.packets[batch.count++] = m;
   batch.bytes += tx_len;
   return e.egress_port;

@@ -74,8 +74,7 @@ uint64_t FlowTable::hashKeyV6(const hashing::FlowKeyV6& key) const {
   uint64_t words[4];
   std::memcpy(words, key.src_addr.data(), 16);
   std::memcpy(words + 2, key.dst_addr.data(), 16);
-  return hashFlowWords(hashFlowWords(seed_, words[0], words[1]), words[2] ^ words[3],
-                       portsProtocolV6(key));
+  return hashFlowWordsV6(seed_, words, portsProtocolV6(key));
 }
 
 FlowEntry* FlowTable::findByClientV6(const hashing::FlowKeyV6& key, uint64_t hash) {

@@ -44,10 +44,12 @@ enum class ProxyPhase : uint8_t {
 // How processBurst's established path rewrites a packet of an armed flow direction (see
 // FlowDirection::armed_epoch). One byte per direction instead of the forwarding mode plus the
 // protocol: the per-packet path takes one branch. A full-NAT reply is the same rewrite as the
-// client's packet, with the reply direction's precomputed values. kNat64Reply: the reply of an IPv6
-// client's flow (FlowEntry::client_v6), whose IPv4 header becomes IPv6 from the VIP to the client;
-// the two IPv6 addresses are the entry's (entryOfReplyLine).
-enum class ArmedRewrite : uint8_t { kFullNatTcp, kFullNatUdp, kDsrL2, kIpip, kNat64Reply };
+// client's packet, with the reply direction's precomputed values. An IPv6 client's flow
+// (FlowEntry::client_v6) has two of its own: kNat64Client, its client's packet, whose IPv6 header
+// becomes the IPv4 header full-NAT sends; kNat64Reply, the reply, whose IPv4 header becomes IPv6 from
+// the VIP to the client. Their IPv6 addresses are the entry's (entryOfReplyLine,
+// LineLookup::findIpv6Client).
+enum class ArmedRewrite : uint8_t { kFullNatTcp, kFullNatUdp, kDsrL2, kIpip, kNat64Reply, kNat64Client };
 
 // One direction of a flow as the established path sees it, in one cache line: the key a packet of
 // that direction carries, and everything an armed packet needs, precomputed by the slow path when it
@@ -65,7 +67,8 @@ struct alignas(64) FlowDirection {
                                   // the slow path (ICMP fragmentation needed or too_big)
   };
   uint16_t ip_check_delta = 0; // full-NAT: RFC 1624 delta of the IPv4 checksum, folded to 16 bits;
-                               // IPIP: one's-complement sum of the outer header's fixed fields
+                               // IPIP and kNat64Client: one's-complement sum of the fixed fields of
+                               // the IPv4 header written
   uint16_t l4_check_delta = 0; // full-NAT: the same for the TCP/UDP checksum (pseudo-header + ports)
   uint8_t l2_next_hop[12] = {};  // destination and source MAC, as on the wire
   uint32_t traffic_offset = 0;   // where this direction's packets are counted (trafficCountersAt)
@@ -108,10 +111,12 @@ struct alignas(64) FlowEntry {
   SpliceState splice;          // kSpliced: the translation of every packet
   uint64_t backend_id = 0;     // proxied flows: the backend's stable id, for Set-Cookie learning
   // An IPv6 client's flow (NAT64 full-NAT, dataplane/ipv6_path.h): its client key is (client_addr6,
-  // vip6) plus to_backend.key's ports and protocol, and that key's addresses stay 0. Only its reply
-  // line is ever armed (kNat64Reply). The reply direction's L4 checksum delta (IPv4 pseudo-header and
-  // reply ports -> IPv6 pseudo-header and client ports) is the same for every packet, so it is folded
-  // once here.
+  // vip6) plus to_backend.key's ports and protocol, and that key's addresses stay 0. Its lines are
+  // armed as kNat64Client and kNat64Reply. The two addresses sit next to each other, in the order of
+  // an IPv6 header's source and destination, so the established path compares a packet's 32 address
+  // bytes with one line's. The reply direction's L4 checksum delta (IPv4 pseudo-header and reply
+  // ports -> IPv6 pseudo-header and client ports) is the same for every packet, so it is folded once
+  // here.
   Ipv6Bytes client_addr6{};
   Ipv6Bytes vip6{};
   bool client_v6 = false;
@@ -143,6 +148,9 @@ inline const FlowEntry& entryOfReplyLine(const FlowDirection& line) {
 }
 
 inline constexpr uint32_t kLinesPerEntry = sizeof(FlowEntry) / sizeof(FlowDirection);
+static_assert(offsetof(FlowEntry, vip6) == offsetof(FlowEntry, client_addr6) + sizeof(Ipv6Bytes) &&
+                  offsetof(FlowEntry, client_addr6) / 64 == (offsetof(FlowEntry, vip6) + sizeof(Ipv6Bytes) - 1) / 64,
+              "an IPv6 client's two addresses: one 32-byte run in one cache line (LineLookup::findIpv6Client)");
 static_assert(offsetof(FlowEntry, to_backend) == 0 && offsetof(FlowEntry, to_client) == sizeof(FlowDirection),
               "an index slot names a line: entry * kLinesPerEntry + direction (FlowTable::makeSlot)");
 static_assert(sizeof(FlowEntry) == 5 * sizeof(FlowDirection), "five cache lines per flow: 1M flows per lcore are 320 MB");
@@ -158,6 +166,12 @@ inline uint64_t hashFlowWords(uint64_t seed, uint64_t addrs, uint64_t ports_prot
   std::memcpy(reinterpret_cast<uint8_t*>(&key) + 8, &ports_protocol, sizeof(ports_protocol));
   return hashing::hashFlow(key, seed);
 #endif
+}
+
+// The same over an IPv6 key: the two source words, the destination's folded into one, then ports and
+// protocol (FlowTable::hashKeyV6).
+inline uint64_t hashFlowWordsV6(uint64_t seed, const uint64_t (&addresses)[4], uint64_t ports_protocol) {
+  return hashFlowWords(hashFlowWords(seed, addresses[0], addresses[1]), addresses[2] ^ addresses[3], ports_protocol);
 }
 
 class FlowTable {
@@ -195,6 +209,10 @@ class FlowTable {
     uint64_t hashWords(uint64_t addrs, uint64_t ports_protocol) const {
       return hashFlowWords(seed_, addrs, ports_protocol);
     }
+    // An IPv6 key's: `addresses` holds the source and destination as in the IPv6 header.
+    uint64_t hashWordsV6(const uint64_t (&addresses)[4], uint64_t ports_protocol) const {
+      return hashFlowWordsV6(seed_, addresses, ports_protocol);
+    }
     // rte_prefetch0, not __builtin_prefetch: GCC 12 judged this member free of side effects and
     // deleted its calls (the 2026-11-21 binary had no index prefetch at all); volatile asm stays.
     void prefetchIndex(uint32_t tag) const { rte_prefetch0(&index_[tag & mask_]); }
@@ -221,6 +239,42 @@ class FlowTable {
         } else if (slot == kEmpty) {
           return nullptr;
         }
+      }
+    }
+
+    // An IPv6 client's line (FlowEntry::client_v6): the client line whose ports and protocol are
+    // `ports_protocol` (zero padding) and whose entry holds the 32 address bytes at `addresses`
+    // (source, destination, as in the IPv6 header). The entry's address line is a second read;
+    // prefetchIpv6ClientLines brings it in.
+    FlowDirection* findIpv6Client(const uint64_t (&addresses)[4], uint64_t ports_protocol, uint32_t tag) const {
+      const uint64_t key_word1 = ports_protocol | kV6KeyMarker;
+      for (uint32_t pos = tag & mask_;; pos = (pos + 1) & mask_) {
+        const uint64_t slot = index_[pos];
+        if (static_cast<uint32_t>(slot >> 32) == tag) {
+          FlowDirection* const line = lineOf(slot);
+          uint64_t words[2];
+          std::memcpy(words, &line->key, sizeof(words));
+          // Only a client line has the marker, so `line` starts its entry.
+          if ((words[0] | (words[1] ^ key_word1)) == 0) {
+            uint64_t stored[4];
+            std::memcpy(stored, reinterpret_cast<const uint8_t*>(line) + offsetof(FlowEntry, client_addr6), sizeof(stored));
+            if (((stored[0] ^ addresses[0]) | (stored[1] ^ addresses[1]) | (stored[2] ^ addresses[2]) |
+                 (stored[3] ^ addresses[3])) == 0) {
+              return line;
+            }
+          }
+        } else if (slot == kEmpty) {
+          return nullptr;
+        }
+      }
+    }
+    // prefetchLine for an IPv6 client's key: its line and its entry's address line.
+    void prefetchIpv6ClientLines(uint32_t tag) const {
+      const uint64_t slot = index_[tag & mask_];
+      if (static_cast<uint32_t>(slot >> 32) == tag) {
+        const uint8_t* const line = reinterpret_cast<const uint8_t*>(lineOf(slot));
+        rte_prefetch0(line);
+        rte_prefetch0(line + offsetof(FlowEntry, client_addr6));
       }
     }
 

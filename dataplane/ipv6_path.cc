@@ -149,6 +149,14 @@ void armNat64(FlowEntry& e) {
   e.to_backend.l4_check_delta = checksumDeltaFold(removeAddress6(key.src_addr) + removeAddress6(key.dst_addr) +
                                        e.local_address_be + e.backend_address_be +
                                        checksumDelta32(client_ports, e.to_backend.rewrite_ports));
+  // The IPv4 header's fixed 16-bit words as stored (writeNat64Ipv4Header): version/IHL, DF,
+  // protocol (TTL's word), the two addresses.
+  const uint8_t fixed[4] = {RTE_IPV4_VHL_DEF, 0, 0, key.protocol};
+  uint32_t fixed_words;
+  std::memcpy(&fixed_words, fixed, sizeof(fixed_words));
+  e.to_backend.ip_check_delta = checksumDeltaFold(uint64_t{fixed_words & 0xffff} + (fixed_words >> 16) +
+                                                  RTE_BE16(RTE_IPV4_HDR_DF_FLAG) + e.local_address_be +
+                                                  e.backend_address_be);
   e.v6_reply_check_delta = checksumDeltaFold(
       uint64_t{~e.backend_address_be} + uint64_t{~e.local_address_be} + addAddress6(key.dst_addr) +
       addAddress6(key.src_addr) + checksumDelta32(reply_ports, answer_ports));
@@ -224,6 +232,18 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, c
   return e;
 }
 
+// Arms a plain IPv6 client flow's client line under the current snapshot (kNat64Client): its next
+// packets take the established path (forwardIpv6IfArmed). The addresses, ports and both checksum
+// sums are the flow's since armNat64; the next hop is the snapshot's.
+void armNat64Client(BurstState& s, FlowEntry& e, const LocalPort& egress) {
+  FlowDirection& d = e.to_backend;
+  std::memcpy(d.l2_next_hop, &e.backend_mac, RTE_ETHER_ADDR_LEN);
+  std::memcpy(d.l2_next_hop + RTE_ETHER_ADDR_LEN, &egress.mac, RTE_ETHER_ADDR_LEN);
+  d.traffic_offset = toBackendTrafficOffset(e.backend_counter_slot);
+  d.armed_rewrite = ArmedRewrite::kNat64Client;
+  d.armed_epoch = s.ctx.flows.snapshotEpoch(s.snap);
+}
+
 Verdict forwardToIpv4Backend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Service& svc) {
   if (f.key.protocol == IPPROTO_UDP && static_cast<const rte_udp_hdr*>(f.l4)->dgram_cksum == 0) {
     return dropPacket(s, m, DropReason::kMalformed);  // a zero UDP checksum is not allowed over IPv6
@@ -260,6 +280,7 @@ Verdict forwardToIpv4Backend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const S
   countTraffic(s.ctx.counters->backends[e->backend_counter_slot].to_backend, m);
   const LocalPort& egress = s.snap.ports[e->to_backend.egress_port];
   if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  if (armable(*e, egress)) armNat64Client(s, *e, egress);
   queueTx(s, m, e->to_backend.egress_port);
   return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->to_backend.egress_port};
 }

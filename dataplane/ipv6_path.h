@@ -9,9 +9,9 @@
 // keyed by the IPv6 client, the backend connection from a local IPv4 endpoint, and each spliced segment
 // translated by the splice first and NAT64 second (one checksum update for both).
 //
-// The client's IPv6 packets take the slow path (the established path screens IPv4 only); a plain
-// flow's replies, IPv4 from the backend, are armed like full-NAT's and translated on the established
-// path (ArmedRewrite::kNat64Reply). Replies go to the MAC
+// A plain flow is armed in both directions like full-NAT's, and the established path translates
+// its packets itself: the client's IPv6 packets into IPv4 (ArmedRewrite::kNat64Client), the backend's
+// replies into IPv6 (kNat64Reply). Replies go to the MAC
 // the client's packets came from, as full-NAT's IPv4 replies do, so Tether never solicits an IPv6
 // neighbour itself.
 #pragma once

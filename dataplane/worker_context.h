@@ -36,15 +36,18 @@ struct TxBatch {
   uint64_t bytes = 0;  // pkt_len of the queued packets, summed as they are queued
 };
 
-// Set in a screened frame's key word when processBurst's established path must not take it.
+// Set in a screened frame's key word when processBurst's established path must not take it as IPv4.
 inline constexpr uint64_t kNotEstablished = uint64_t{1} << 63;
+// Set in a frame's key word (in place of kNotEstablished) when it is an IPv6 client's that the
+// established path may take (screenIpv6Client).
+inline constexpr uint64_t kIpv6ClientFrame = uint64_t{1} << 62;
 
 // What the burst's first pass learnt of each frame (dataplane/established_path.h); only the first
 // `count` entries of a burst are written and read.
 struct EstablishedScratch {
   std::array<uint8_t*, kMaxBurst> data;
-  std::array<uint64_t, kMaxBurst> ports_protocol;  // the key's second word, | kNotEstablished
-  std::array<uint32_t, kMaxBurst> tag;             // FlowTable::clientTag of the key's hash
+  std::array<uint64_t, kMaxBurst> ports_protocol;  // the key's second word, | kNotEstablished, kIpv6ClientFrame
+  std::array<uint32_t, kMaxBurst> tag;             // FlowTable::tagOf the key's hash
 };
 
 // How many full-NAT source addresses each DPDK port has (LocalPort::local_count); sized at start.

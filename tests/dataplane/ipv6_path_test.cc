@@ -303,7 +303,9 @@ TEST_F(Ipv6PathTest, ArmedRepliesSendWhatTheSlowPathSends) {
 }
 
 // What disarms an IPv4 flow's reply line disarms an IPv6 client's: a client seen from another MAC
-// (whose replies then go to the new MAC once re-armed), a client FIN and a backend FIN.
+// (whose replies then go to the new MAC once re-armed), a client FIN and a backend FIN. Only a client
+// packet the slow path sees can tell the MAC: here, one whose client line was armed under the
+// snapshot before a reload, while the reply line was re-armed under the new one.
 TEST_F(Ipv6PathTest, MovedClientAndFinsDisarmTheReplyLine) {
   const auto established = [this] { return w_.counters().established_path.read(); };
   const auto client = [](uint16_t port, uint8_t flags, const rte_ether_addr& mac = clientMac()) {
@@ -332,26 +334,131 @@ TEST_F(Ipv6PathTest, MovedClientAndFinsDisarmTheReplyLine) {
   const auto [data, backend_fin] = armed_reply(kClientPort);
   reply(data);
   ASSERT_EQ(established(), 1u);
+  snap_ = std::make_unique<Snapshot>(*snap_);  // a reload: every line's arming is the old snapshot's
+  const Bytes to_old = reply(data);
+  EXPECT_EQ(reply(data), to_old);
+  ASSERT_EQ(established(), 2u) << "the reply line, re-armed under the new snapshot";
   const rte_ether_addr moved = testMac(0x6c6c);
   ASSERT_EQ(process(client(kClientPort, kAck, moved)).kind, VerdictKind::kForwarded);
   w_.drain();
+  EXPECT_EQ(established(), 2u) << "the client line was armed under the old snapshot";
   const Bytes to_moved = reply(data);
-  EXPECT_EQ(established(), 1u) << "the reply line held the old MAC";
+  EXPECT_EQ(established(), 2u) << "the reply line held the old MAC";
   EXPECT_EQ(std::memcmp(to_moved.data(), moved.addr_bytes, RTE_ETHER_ADDR_LEN), 0) << "to the client's new MAC";
   EXPECT_EQ(reply(data), to_moved);
-  EXPECT_EQ(established(), 2u) << "re-armed by the slow path's reply";
+  EXPECT_EQ(established(), 3u) << "re-armed by the slow path's reply";
   reply(backend_fin);
   reply(data);
-  EXPECT_EQ(established(), 2u) << "after the backend's FIN, replies stay on the slow path";
+  EXPECT_EQ(established(), 3u) << "after the backend's FIN, replies stay on the slow path";
 
   const auto [second_data, unused] = armed_reply(kClientPort + 1);
   reply(second_data);
-  EXPECT_EQ(established(), 3u);
+  EXPECT_EQ(established(), 4u);
   ASSERT_EQ(process(client(kClientPort + 1, RTE_TCP_FIN_FLAG | kAck)).kind, VerdictKind::kForwarded);
   w_.drain();
   reply(second_data);
-  EXPECT_EQ(established(), 3u) << "after the client's FIN, replies stay on the slow path";
+  EXPECT_EQ(established(), 4u) << "after the client's FIN, replies stay on the slow path";
   EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
+// The packets and bytes counted toward all backends.
+std::pair<uint64_t, uint64_t> toBackendTraffic(const LcoreCounters& counters) {
+  uint64_t packets = 0, bytes = 0;
+  for (const BackendCounters& b : counters.backends) {
+    packets += b.to_backend.packets.read();
+    bytes += b.to_backend.bytes.read();
+  }
+  return {packets, bytes};
+}
+
+// A plain IPv6 client flow's own packets are armed by the slow path (TCP once established, UDP at
+// once); the established path then translates them into IPv4 itself. After a reload (which leaves
+// every line armed under the old snapshot) a frame takes the slow path and re-arms its flow, and the
+// same frame again takes the established path: both send, and count, the same, for TCP and UDP.
+TEST_F(Ipv6PathTest, ArmedClientFramesSendWhatTheSlowPathSends) {
+  const auto established = [this] { return w_.counters().established_path.read(); };
+  ASSERT_EQ(process(clientTcp6(kSyn)).kind, VerdictKind::kForwarded);
+  const DecodedFrame syn = decode(w_.popTx(0).value_or(Bytes{}));
+  ASSERT_EQ(process(fromBackend(backendHost(syn.ip_dst)).tcp(syn.dst_port, syn.src_port, kSynAck, 800, 5001).build()).kind,
+            VerdictKind::kForwarded);
+  ASSERT_EQ(process(clientTcp6(kAck)).kind, VerdictKind::kForwarded);
+  ASSERT_EQ(process(clientUdp6({'u'})).kind, VerdictKind::kForwarded);
+  w_.drain();
+  ASSERT_EQ(established(), 0u) << "a flow's first packets arm it";
+
+  const Bytes payload(300, 0x5e);
+  for (const auto& [frame, is_udp] :
+       {std::pair{clientTcp6(kAck | RTE_TCP_PSH_FLAG, payload), false}, std::pair{clientUdp6(payload), true}}) {
+    SCOPED_TRACE(is_udp ? "udp" : "tcp");
+    snap_ = std::make_unique<Snapshot>(*snap_);
+    const uint64_t before = established();
+    const auto traffic_before = toBackendTraffic(w_.counters());
+    ASSERT_EQ(process(frame).kind, VerdictKind::kForwarded);
+    const Bytes slow = w_.popTx(0).value_or(Bytes{});
+    EXPECT_EQ(established(), before) << "after a reload, the slow path";
+    const auto traffic_slow = toBackendTraffic(w_.counters());
+    ASSERT_EQ(process(frame).kind, VerdictKind::kForwarded);
+    const Bytes fast = w_.popTx(0).value_or(Bytes{});
+    EXPECT_EQ(established(), before + 1) << "re-armed under the new snapshot";
+    const auto traffic_fast = toBackendTraffic(w_.counters());
+    EXPECT_EQ(fast, slow);
+    EXPECT_EQ(fast.size() + 20, frame.size());
+    EXPECT_EQ(traffic_slow.first - traffic_before.first, 1u);
+    EXPECT_EQ(traffic_fast.first - traffic_slow.first, 1u);
+    EXPECT_EQ(traffic_fast.second - traffic_slow.second, fast.size()) << "counted at the IPv4 length";
+    EXPECT_EQ(traffic_slow.second - traffic_before.second, slow.size());
+    const DecodedFrame d = expectTranslatedToBackend(fast, is_udp ? kUdpBackendPort : kWebBackendPort);
+    EXPECT_EQ(Bytes(fast.end() - static_cast<std::ptrdiff_t>(payload.size()), fast.end()), payload);
+    if (!is_udp) {
+      EXPECT_EQ(d.src_port, syn.src_port) << "the flow's local port";
+    }
+  }
+  EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
+// An armed IPv6 client flow's frames that the established path must not take reach the slow path and
+// are handled there as without the flow: a UDP datagram without a checksum and a payload past the
+// frame are dropped as malformed, an extension header as unsupported, a frame from a port without an
+// IPv6 address as not ours; a client FIN is forwarded and disarms the flow.
+TEST_F(Ipv6PathTest, ArmedClientFlowsLeaveWhatTheyMustToTheSlowPath) {
+  // A second port, without an IPv6 address, beside port 0 in the snapshot the flows are armed under.
+  snap_->ports[1] = snap_->ports[0];
+  snap_->ports[1].has_address6 = false;
+  snap_->port_count = 2;
+  const auto established = [this] { return w_.counters().established_path.read(); };
+  ASSERT_EQ(process(clientTcp6(kSyn)).kind, VerdictKind::kForwarded);
+  const DecodedFrame syn = decode(w_.popTx(0).value_or(Bytes{}));
+  ASSERT_EQ(process(fromBackend(backendHost(syn.ip_dst)).tcp(syn.dst_port, syn.src_port, kSynAck, 800, 5001).build()).kind,
+            VerdictKind::kForwarded);
+  ASSERT_EQ(process(clientTcp6(kAck)).kind, VerdictKind::kForwarded);
+  ASSERT_EQ(process(clientUdp6({'u'})).kind, VerdictKind::kForwarded);
+  w_.drain();
+  const Bytes tcp_data = clientTcp6(kAck, {'t'});
+  const Bytes udp_data = clientUdp6({'u'});
+  ASSERT_EQ(process(tcp_data).kind, VerdictKind::kForwarded);
+  ASSERT_EQ(process(udp_data).kind, VerdictKind::kForwarded);
+  w_.drain();
+  ASSERT_EQ(established(), 2u);
+
+  Bytes no_checksum = udp_data;
+  no_checksum[kL4 + 6] = no_checksum[kL4 + 7] = 0;
+  EXPECT_EQ(process(no_checksum).drop, DropReason::kMalformed);
+  Bytes past_the_frame = tcp_data;
+  put16(past_the_frame, kIp6 + 4, static_cast<uint16_t>(get16(tcp_data, kIp6 + 4) + 1));
+  EXPECT_EQ(process(past_the_frame).drop, DropReason::kMalformed);
+  Bytes hop_by_hop = tcp_data;
+  hop_by_hop[kIp6 + 6] = kHopByHop;
+  EXPECT_EQ(process(hop_by_hop).drop, DropReason::kUnsupported);
+  EXPECT_EQ(w_.process(*snap_, tcp_data, /*rx_port=*/1).drop, DropReason::kNotForUs);
+  EXPECT_EQ(w_.process(*snap_, udp_data, /*rx_port=*/1).drop, DropReason::kNotForUs);
+  EXPECT_EQ(established(), 2u);
+  EXPECT_EQ(w_.totalDrops(), 5u);
+
+  ASSERT_EQ(process(clientTcp6(RTE_TCP_FIN_FLAG | kAck)).kind, VerdictKind::kForwarded);
+  ASSERT_EQ(process(tcp_data).kind, VerdictKind::kForwarded);
+  ASSERT_EQ(process(udp_data).kind, VerdictKind::kForwarded);
+  w_.drain();
+  EXPECT_EQ(established(), 3u) << "after the client's FIN its flow stays on the slow path; the UDP flow does not";
 }
 
 // A reply too large for the client's link once it has the larger IPv6 header is refused, not sent.
