@@ -93,6 +93,18 @@ class Ipv6PathTest : public testing::Test {
     EXPECT_EQ(poolInUse(), baseline_) << "mbufs leaked";
   }
   Verdict process(const Bytes& frame) { return w_.process(*snap_, frame); }
+  // The TCP flow of clientTcp6 through its handshake and the UDP flow of clientUdp6, each forwarded
+  // once after: both client lines armed. Returns the SYN as it left toward the backend.
+  DecodedFrame openTcpAndUdpFlows() {
+    EXPECT_EQ(process(clientTcp6(kSyn)).kind, VerdictKind::kForwarded);
+    const DecodedFrame syn = decode(w_.popTx(0).value_or(Bytes{}));
+    EXPECT_EQ(process(fromBackend(backendHost(syn.ip_dst)).tcp(syn.dst_port, syn.src_port, kSynAck, 800, 5001).build()).kind,
+              VerdictKind::kForwarded);
+    EXPECT_EQ(process(clientTcp6(kAck)).kind, VerdictKind::kForwarded);
+    EXPECT_EQ(process(clientUdp6({'u'})).kind, VerdictKind::kForwarded);
+    w_.drain();
+    return syn;
+  }
 
   unsigned baseline_ = 0;
   std::unique_ptr<Snapshot> snap_ = snapshotWithAddress6(true);
@@ -377,13 +389,7 @@ std::pair<uint64_t, uint64_t> toBackendTraffic(const LcoreCounters& counters) {
 // same frame again takes the established path: both send, and count, the same, for TCP and UDP.
 TEST_F(Ipv6PathTest, ArmedClientFramesSendWhatTheSlowPathSends) {
   const auto established = [this] { return w_.counters().established_path.read(); };
-  ASSERT_EQ(process(clientTcp6(kSyn)).kind, VerdictKind::kForwarded);
-  const DecodedFrame syn = decode(w_.popTx(0).value_or(Bytes{}));
-  ASSERT_EQ(process(fromBackend(backendHost(syn.ip_dst)).tcp(syn.dst_port, syn.src_port, kSynAck, 800, 5001).build()).kind,
-            VerdictKind::kForwarded);
-  ASSERT_EQ(process(clientTcp6(kAck)).kind, VerdictKind::kForwarded);
-  ASSERT_EQ(process(clientUdp6({'u'})).kind, VerdictKind::kForwarded);
-  w_.drain();
+  const DecodedFrame syn = openTcpAndUdpFlows();
   ASSERT_EQ(established(), 0u) << "a flow's first packets arm it";
 
   const Bytes payload(300, 0x5e);
@@ -426,13 +432,7 @@ TEST_F(Ipv6PathTest, ArmedClientFlowsLeaveWhatTheyMustToTheSlowPath) {
   snap_->ports[1].has_address6 = false;
   snap_->port_count = 2;
   const auto established = [this] { return w_.counters().established_path.read(); };
-  ASSERT_EQ(process(clientTcp6(kSyn)).kind, VerdictKind::kForwarded);
-  const DecodedFrame syn = decode(w_.popTx(0).value_or(Bytes{}));
-  ASSERT_EQ(process(fromBackend(backendHost(syn.ip_dst)).tcp(syn.dst_port, syn.src_port, kSynAck, 800, 5001).build()).kind,
-            VerdictKind::kForwarded);
-  ASSERT_EQ(process(clientTcp6(kAck)).kind, VerdictKind::kForwarded);
-  ASSERT_EQ(process(clientUdp6({'u'})).kind, VerdictKind::kForwarded);
-  w_.drain();
+  openTcpAndUdpFlows();
   const Bytes tcp_data = clientTcp6(kAck, {'t'});
   const Bytes udp_data = clientUdp6({'u'});
   ASSERT_EQ(process(tcp_data).kind, VerdictKind::kForwarded);
