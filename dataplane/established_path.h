@@ -61,6 +61,21 @@ inline constexpr uint32_t kIpv6Growth = sizeof(rte_ipv6_hdr) - sizeof(rte_ipv4_h
 inline constexpr uint32_t kIpv6AddrsOffset = kIpOffset + offsetof(rte_ipv6_hdr, src_addr);
 inline constexpr uint32_t kIpv6L4Offset = kEthLen + sizeof(rte_ipv6_hdr);
 
+// The L4 checks both screens make once the L4 header is known to lie within the frame (`l4_len`
+// bytes, at least the header's fixed part): TCP's data offset within the segment, in one unsigned
+// compare (below 20 wraps high), and no SYN, FIN or RST, so every TCP state change takes the slow
+// path; UDP's own length within the payload.
+[[gnu::always_inline]] inline bool tcpSegmentTakeable(const uint8_t* l4, uint32_t l4_len) {
+  const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(l4);
+  const uint32_t data_off = (tcp->data_off >> 4) * 4u;
+  return data_off - sizeof(rte_tcp_hdr) <= l4_len - sizeof(rte_tcp_hdr) &&
+         (tcp->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG)) == 0;
+}
+[[gnu::always_inline]] inline bool udpLengthFits(const uint8_t* l4, uint32_t l4_len) {
+  const uint32_t udp_len = rte_be_to_cpu_16(reinterpret_cast<const rte_udp_hdr*>(l4)->dgram_len);
+  return udp_len - sizeof(rte_udp_hdr) <= l4_len - sizeof(rte_udp_hdr);
+}
+
 // The screen of a frame the IPv4 screen refused, for an IPv6 client's TCP or UDP packet the
 // established path may take: untagged IPv6, and the conditions screenEstablished sets and the
 // parser's (parseIpv6): version 6, no extension header, the payload within one segment, the L4
@@ -90,20 +105,10 @@ inline uint64_t screenIpv6Client(const rte_mbuf* m, const FlowTable::LineLookup&
   bool ok = (data[kIpOffset] >> 4) == 6 && l4_len + kIpv6L4Offset <= frame_len;
   const uint8_t* l4 = data + kIpv6L4Offset;
   if (protocol == IPPROTO_TCP) {
-    ok = ok && l4_len >= sizeof(rte_tcp_hdr);
-    if (ok) {
-      const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(l4);
-      const uint32_t data_off = (tcp->data_off >> 4) * 4u;
-      ok = data_off - sizeof(rte_tcp_hdr) <= l4_len - sizeof(rte_tcp_hdr) &&
-           (tcp->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG)) == 0;
-    }
+    ok = ok && l4_len >= sizeof(rte_tcp_hdr) && tcpSegmentTakeable(l4, l4_len);
   } else if (protocol == IPPROTO_UDP) {
-    ok = ok && l4_len >= sizeof(rte_udp_hdr);
-    if (ok) {
-      const auto* udp = reinterpret_cast<const rte_udp_hdr*>(l4);
-      const uint32_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
-      ok = udp_len - sizeof(rte_udp_hdr) <= l4_len - sizeof(rte_udp_hdr) && udp->dgram_cksum != 0;
-    }
+    ok = ok && l4_len >= sizeof(rte_udp_hdr) && udpLengthFits(l4, l4_len) &&
+         reinterpret_cast<const rte_udp_hdr*>(l4)->dgram_cksum != 0;
   } else {
     ok = false;
   }
@@ -147,19 +152,10 @@ inline uint64_t screenIpv6Client(const rte_mbuf* m, const FlowTable::LineLookup&
   if (protocol == IPPROTO_TCP) {
     // Header bytes are read only after the total length showed them inside the frame.
     ok = ok && total_len >= sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr);
-    if (ok) {
-      const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(l4);
-      const uint32_t data_off = (tcp->data_off >> 4) * 4u;
-      // 20 <= data_off <= l4_len in one unsigned compare (data_off < 20 wraps high).
-      ok = data_off - sizeof(rte_tcp_hdr) <= l4_len - sizeof(rte_tcp_hdr) &&
-           (tcp->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG)) == 0;
-    }
+    if (ok) ok = tcpSegmentTakeable(l4, l4_len);
   } else if (protocol == IPPROTO_UDP) {
     ok = ok && total_len >= sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr);
-    if (ok) {
-      const uint32_t udp_len = rte_be_to_cpu_16(reinterpret_cast<const rte_udp_hdr*>(l4)->dgram_len);
-      ok = udp_len - sizeof(rte_udp_hdr) <= l4_len - sizeof(rte_udp_hdr);
-    }
+    if (ok) ok = udpLengthFits(l4, l4_len);
   } else {
     ok = false;
   }

@@ -229,17 +229,11 @@ class FlowTable {
     // The line whose key is (addrs, ports_protocol): ports_protocol with zero padding, `tag` its
     // tagOf. Either direction's.
     FlowDirection* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) const {
-      for (uint32_t pos = tag & mask_;; pos = (pos + 1) & mask_) {
-        const uint64_t slot = index_[pos];
-        if (static_cast<uint32_t>(slot >> 32) == tag) {
-          FlowDirection* const line = lineOf(slot);
-          uint64_t words[2];
-          std::memcpy(words, &line->key, sizeof(words));
-          if (((words[0] ^ addrs) | (words[1] ^ ports_protocol)) == 0) return line;
-        } else if (slot == kEmpty) {
-          return nullptr;
-        }
-      }
+      return probe(tag, [addrs, ports_protocol](const FlowDirection& line) {
+        uint64_t words[2];
+        std::memcpy(words, &line.key, sizeof(words));
+        return ((words[0] ^ addrs) | (words[1] ^ ports_protocol)) == 0;
+      });
     }
 
     // An IPv6 client's line (FlowEntry::client_v6): the client line whose ports and protocol are
@@ -248,25 +242,16 @@ class FlowTable {
     // prefetchIpv6ClientLines brings it in.
     FlowDirection* findIpv6Client(const uint64_t (&addresses)[4], uint64_t ports_protocol, uint32_t tag) const {
       const uint64_t key_word1 = ports_protocol | kV6KeyMarker;
-      for (uint32_t pos = tag & mask_;; pos = (pos + 1) & mask_) {
-        const uint64_t slot = index_[pos];
-        if (static_cast<uint32_t>(slot >> 32) == tag) {
-          FlowDirection* const line = lineOf(slot);
-          uint64_t words[2];
-          std::memcpy(words, &line->key, sizeof(words));
-          // Only a client line has the marker, so `line` starts its entry.
-          if ((words[0] | (words[1] ^ key_word1)) == 0) {
-            uint64_t stored[4];
-            std::memcpy(stored, reinterpret_cast<const uint8_t*>(line) + offsetof(FlowEntry, client_addr6), sizeof(stored));
-            if (((stored[0] ^ addresses[0]) | (stored[1] ^ addresses[1]) | (stored[2] ^ addresses[2]) |
-                 (stored[3] ^ addresses[3])) == 0) {
-              return line;
-            }
-          }
-        } else if (slot == kEmpty) {
-          return nullptr;
-        }
-      }
+      return probe(tag, [&addresses, key_word1](const FlowDirection& line) {
+        uint64_t words[2];
+        std::memcpy(words, &line.key, sizeof(words));
+        // Only a client line has the marker, so `line` starts its entry.
+        if ((words[0] | (words[1] ^ key_word1)) != 0) return false;
+        uint64_t stored[4];
+        std::memcpy(stored, reinterpret_cast<const uint8_t*>(&line) + offsetof(FlowEntry, client_addr6), sizeof(stored));
+        return ((stored[0] ^ addresses[0]) | (stored[1] ^ addresses[1]) | (stored[2] ^ addresses[2]) |
+                (stored[3] ^ addresses[3])) == 0;
+      });
     }
     // prefetchLine for an IPv6 client's key: its line and its entry's address line.
     void prefetchIpv6ClientLines(uint32_t tag) const {
@@ -280,6 +265,20 @@ class FlowTable {
 
    private:
     friend class FlowTable;
+    // Linear probing from the tag's home slot: the first line of a slot with this tag that
+    // `matches`, or nullptr at the first empty slot.
+    template <class Matches>
+    [[gnu::always_inline]] FlowDirection* probe(uint32_t tag, Matches&& matches) const {
+      for (uint32_t pos = tag & mask_;; pos = (pos + 1) & mask_) {
+        const uint64_t slot = index_[pos];
+        if (static_cast<uint32_t>(slot >> 32) == tag) {
+          FlowDirection* const line = lineOf(slot);
+          if (matches(*line)) return line;
+        } else if (slot == kEmpty) {
+          return nullptr;
+        }
+      }
+    }
     LineLookup(const uint64_t* index, FlowEntry* entries, uint32_t mask, uint64_t seed)
         : index_(index), lines_(reinterpret_cast<uint8_t*>(entries)), mask_(mask), seed_(seed) {}
     FlowDirection* lineOf(uint64_t slot) const {
