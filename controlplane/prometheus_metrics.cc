@@ -169,7 +169,7 @@ std::string renderMetrics(const std::vector<WorkerCounters>& workers, const Conf
               "IPv6 neighbour solicitations answered by the worker.",
               [](const LcoreCounters& c) { return c.nd_replies.read(); });
   lcoreFamily(e, lcores, "tether_icmp_too_big_total", "counter",
-              "IPIP packets over the egress MTU answered with ICMP fragmentation needed.",
+              "Packets over the egress MTU answered with ICMP fragmentation needed (ICMPv6 packet too big for IPv6 clients).",
               [](const LcoreCounters& c) { return c.icmp_too_big.read(); });
   lcoreFamily(e, lcores, "tether_icmp_relayed_total", "counter",
               "ICMP errors about full-NAT flows' packets, translated and passed on to their clients.",

@@ -34,7 +34,6 @@ constexpr uint8_t kV4PortUnreachableCode = 3;
 constexpr uint8_t kV4FragmentationNeededCode = 4;
 
 constexpr uint32_t kIcmpHeaderLen = 8;  // both families
-constexpr uint32_t kMinIpv6Mtu = 1280;  // RFC 8200 section 5; also the largest ICMPv6 error (RFC 4443 2.4)
 constexpr uint8_t kIcmpHopLimit = 64;
 constexpr uint32_t kQuotedL4 = 8;       // ports and, for TCP, the sequence number
 constexpr uint32_t kMaxIcmpv4Len = 576; // an ICMPv4 error fits 576 bytes (RFC 1812 section 4.3.2.3)
@@ -175,6 +174,42 @@ Verdict relayIcmpToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, const 
   s.ctx.counters->icmp_relayed.inc();
   queueTx(s, m, e.to_client.egress_port);
   return Verdict{VerdictKind::kForwarded, DropReason::kCount, e.to_client.egress_port};
+}
+
+Verdict refuseTooBigV6(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint32_t mtu6) {
+  // [L2][IPv6][ICMPv6][the packet as received, cut to fit 1280 bytes]: the packet stays where it is
+  // (IPv6 frames are one segment) and the two new headers go into the headroom before it.
+  constexpr uint32_t kGrowth = sizeof(rte_ipv6_hdr) + kIcmpHeaderLen;
+  const uint16_t l2_len = f.l2_len;
+  const uint32_t quote_len = std::min<uint32_t>(sizeof(rte_ipv6_hdr) + f.l4_len, kMinIpv6Mtu - kGrowth);
+  Ipv6Bytes client;
+  Ipv6Bytes vip;
+  std::memcpy(client.data(), f.ip6->src_addr, client.size());
+  std::memcpy(vip.data(), f.ip6->dst_addr, vip.size());
+  const rte_ether_addr sender = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+  auto* const data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kGrowth));
+  if (data == nullptr) return dropPacket(s, m, DropReason::kNoHeadroom);
+  std::memmove(data, data + kGrowth, l2_len);  // the ethertype (and a tag) stay; writeL2 sets the MACs
+  rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - l2_len - kGrowth - quote_len));
+  auto* const ip6 = reinterpret_cast<rte_ipv6_hdr*>(data + l2_len);
+  uint8_t* const icmp6 = data + l2_len + sizeof(rte_ipv6_hdr);
+  writeIpv6Header(ip6, 0, static_cast<uint16_t>(kIcmpHeaderLen + quote_len), IPPROTO_ICMPV6, kIcmpHopLimit, vip,
+                  client);
+  icmp6[0] = kV6PacketTooBig;
+  icmp6[1] = 0;
+  std::memset(icmp6 + 2, 0, 2);
+  const uint32_t mtu_be = rte_cpu_to_be_32(mtu6);
+  std::memcpy(icmp6 + 4, &mtu_be, sizeof(mtu_be));
+  const uint16_t check = rte_ipv6_udptcp_cksum(ip6, icmp6);
+  std::memcpy(icmp6 + 2, &check, sizeof(check));
+  f.ip6 = ip6;
+  f.l4 = icmp6;
+  f.l4_len = static_cast<uint16_t>(kIcmpHeaderLen + quote_len);
+  const LocalPort& port = s.snap.ports[s.rx_port];
+  if (!writeL2(m, f.l2_len, port.vlan, sender, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
+  s.ctx.counters->icmp_too_big.inc();
+  queueTx(s, m, s.rx_port);
+  return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
 }
 
 std::optional<Verdict> forwardIcmpv6ToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f) {

@@ -32,4 +32,11 @@ std::optional<Verdict> forwardIcmpv6ToBackend(BurstState& s, rte_mbuf* m, Parsed
 Verdict relayIcmpToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint8_t* quoted_ip,
                               uint32_t quoted_ihl, uint32_t quoted_available);
 
+// An IPv6 client's TCP/UDP packet (FrameKind::kIpv6) too large for the IPv4 link it is bound for
+// (refuseIfTooBigOnceTranslated): the frame becomes, in place, ICMPv6 "packet too big" (RFC 4443
+// section 3.2) from the address it was sent to, the VIP, to the client, announcing `mtu6` and quoting
+// as much of the packet as a 1280-byte error holds. It leaves by the port it came in on, to the MAC it
+// came from; the client's stack lowers its path MTU and sends smaller packets.
+Verdict refuseTooBigV6(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint32_t mtu6);
+
 }  // namespace lb::dataplane

@@ -5,6 +5,7 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "dataplane/checksum.h"
@@ -162,7 +163,7 @@ void armNat64(FlowEntry& e) {
       addAddress6(key.src_addr) + checksumDelta32(reply_ports, answer_ports));
 }
 
-void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint64_t extra_l4_delta) {
+void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint16_t egress_mtu, uint64_t extra_l4_delta) {
   const rte_ipv6_hdr* ip6 = f.ip6;
   const auto tos = static_cast<uint8_t>(rte_be_to_cpu_32(ip6->vtc_flow) >> 20);
   const uint8_t ttl = ip6->hop_limits;
@@ -186,8 +187,8 @@ void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint64_t e
   ip->version_ihl = RTE_IPV4_VHL_DEF;
   ip->type_of_service = tos;
   ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(l4_len + sizeof(rte_ipv4_hdr)));
-  ip->packet_id = 0;  // DF set: an atomic datagram (RFC 6864)
-  ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+  ip->packet_id = 0;  // with DF: an atomic datagram (RFC 6864); without, Ipv4Fragments::split numbers it
+  ip->fragment_offset = l4_len + sizeof(rte_ipv4_hdr) <= egress_mtu ? RTE_BE16(RTE_IPV4_HDR_DF_FLAG) : 0;
   ip->time_to_live = ttl;
   ip->next_proto_id = protocol;
   std::memcpy(&ip->src_addr, &e.to_backend.rewrite_addrs, sizeof(e.to_backend.rewrite_addrs));
@@ -198,6 +199,13 @@ void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint64_t e
   f.kind = FrameKind::kIpv4;
   f.ip = ip;
   f.ip6 = nullptr;
+}
+
+std::optional<Verdict> refuseIfTooBigOnceTranslated(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t egress_mtu) {
+  if (f.l4_len + sizeof(rte_ipv4_hdr) <= egress_mtu || f.l4_len + sizeof(rte_ipv6_hdr) <= kMinIpv6Mtu) [[likely]] {
+    return std::nullopt;
+  }
+  return refuseTooBigV6(s, m, f, std::max<uint32_t>(egress_mtu + sizeof(rte_ipv6_hdr) - sizeof(rte_ipv4_hdr), kMinIpv6Mtu));
 }
 
 namespace {
@@ -276,13 +284,13 @@ Verdict forwardToIpv4Backend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const S
   if (!rte_is_same_ether_addr(&sender, &e->client_mac)) e->to_client.armed_epoch = 0;
   e->client_mac = sender;
   if (e->state != FlowState::kTcpEstablished && e->state != FlowState::kUdp) e->disarm();
-  translateToIpv4(m, f, *e);
-  countTraffic(s.ctx.counters->backends[e->backend_counter_slot].to_backend, m);
   const LocalPort& egress = s.snap.ports[e->to_backend.egress_port];
+  if (std::optional<Verdict> refused = refuseIfTooBigOnceTranslated(s, m, f, egress.mtu)) return *refused;
+  translateToIpv4(m, f, *e, egress.mtu);
+  countTraffic(s.ctx.counters->backends[e->backend_counter_slot].to_backend, m);
   if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   if (armable(*e, egress)) armNat64Client(s, *e, egress);
-  queueTx(s, m, e->to_backend.egress_port);
-  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->to_backend.egress_port};
+  return queueFitted(s, m, e->to_backend.egress_port, f.l2_len, VerdictKind::kForwarded);
 }
 
 // A client segment to an HTTP service, as forwardHttp for IPv4: spliced flows are translated (splice,
@@ -329,8 +337,8 @@ Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry
   const rte_ipv4_hdr* ip = f.ip;
   const uint16_t l4_len = static_cast<uint16_t>(rte_be_to_cpu_16(ip->total_length) - f.l3_len);
   const LocalPort& out = s.snap.ports[e.to_client.egress_port];
-  // A TCP backend's segments fit: the client announced an MSS for its IPv6 path. A UDP reply that does
-  // not fit cannot be fragmented on the client's behalf.
+  // returnToClient refused what was over as the backend sent it; only a splice's inserted TCP option
+  // can still make it over here, and IPv6 is not fragmented on the client's behalf.
   if (sizeof(rte_ipv6_hdr) + l4_len > out.mtu) return dropPacket(s, m, DropReason::kTooBig);
   const uint8_t tos = ip->type_of_service;
   const uint8_t hop_limit = ip->time_to_live;

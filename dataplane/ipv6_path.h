@@ -19,13 +19,17 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include "dataplane/flow_table.h"
 #include "dataplane/packet_parser.h"
 #include "dataplane/packet_path.h"
 
 namespace lb::dataplane {
+
+inline constexpr uint32_t kMinIpv6Mtu = 1280;  // RFC 8200 section 5; also the largest ICMPv6 error (RFC 4443 2.4)
 
 // A frame the parser took as IPv6 (FrameKind::kIpv6) on an ordinary port.
 Verdict processIpv6(BurstState& s, rte_mbuf* m, ParsedFrame& f);
@@ -53,9 +57,19 @@ void armNat64(FlowEntry& e);
 
 // The client's IPv6 packet becomes the IPv4 packet full-NAT sends: ports and L4 checksum from the
 // flow's precomputed values (plus `extra_l4_delta`, the splice's), then a new IPv4 header (traffic
-// class, hop limit and protocol carried over, DF set, RFC 7915 section 5.1) and the Ethernet header
-// just before the L4 header, which stays where it is. The frame shrinks by the difference, taken off
-// its front; `f` describes the IPv4 frame afterwards.
-void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint64_t extra_l4_delta = 0);
+// class, hop limit and protocol carried over, RFC 7915 section 5.1) and the Ethernet header just
+// before the L4 header, which stays where it is. DF is set when the packet fits `egress_mtu`, clear
+// when it must leave in fragments (see refuseIfTooBigOnceTranslated). The frame shrinks by the
+// difference, taken off its front; `f` describes the IPv4 frame afterwards.
+void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint16_t egress_mtu,
+                     uint64_t extra_l4_delta = 0);
+
+// RFC 7915 section 5.1: toward IPv4 the translator acts as a router. A client packet larger than
+// IPv6's minimum MTU that will not fit `egress_mtu` once translated is answered with "packet too big"
+// (refuseTooBigV6), announcing the IPv6 MTU that fits and never less than 1280, so the client's path
+// MTU discovery works across the translation. A packet within 1280 bytes cannot be made smaller by
+// its sender: it is translated without DF and leaves in fragments (an IPv4 link below 1260 bytes).
+// nullopt when the packet is to be translated and queued with queueFitted.
+std::optional<Verdict> refuseIfTooBigOnceTranslated(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t egress_mtu);
 
 }  // namespace lb::dataplane

@@ -86,7 +86,7 @@ struct alignas(64) LcoreCounters {
   Counter arp_replies;
   Counter icmp_replies;
   Counter nd_replies;     // IPv6 neighbour solicitations answered (ipv6_path.h)
-  Counter icmp_too_big;   // IPIP packets over the egress MTU answered with ICMP fragmentation needed
+  Counter icmp_too_big;   // packets over the egress MTU answered with ICMP fragmentation needed or ICMPv6 packet too big
   Counter icmp_relayed;   // ICMP errors about full-NAT flows' packets passed on to their clients
   Counter icmp_to_backend;  // ICMP errors to a VIP about a flow's reply, passed on to its backend
   Counter handoff_out;

@@ -357,17 +357,23 @@ void armReply(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
   d.traffic_offset = fromBackendTrafficOffset(e.backend_counter_slot);
 }
 
+// Whether an IPv4 packet bound for a link of `usable_mtu` must be refused (refuseTooBig) rather than
+// queued: it is over, and DF asks for "fragmentation needed" (RFC 1191), or this lcore has no
+// fragment table to split it with. Otherwise queueFitted sends it, in fragments when it is over.
+bool mustRefuseTooBig(const BurstState& s, const ParsedFrame& f, uint32_t usable_mtu) {
+  return rte_be_to_cpu_16(f.ip->total_length) > usable_mtu &&
+         ((f.ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) != 0 || s.ctx.fragments == nullptr);
+}
+
 // Everything after the flow is known, on the slow path: state, counters, rewrite by mode, L2, queue.
 // Ends by arming the flow for the established path (see established_path.h) when its next packets
 // may skip all of this (armable).
 Verdict forwardOnFlow(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e) {
-  // Too large once encapsulated: with DF the client learns the usable MTU; without, the outer packet
-  // leaves in fragments (queueFitted), as a router's would.
-  if (e.forwarding == ForwardingMode::kDsrIpip &&
-      rte_be_to_cpu_16(f.ip->total_length) + sizeof(rte_ipv4_hdr) > s.snap.ports[e.to_backend.egress_port].mtu &&
-      ((f.ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) != 0 || s.ctx.fragments == nullptr)) [[unlikely]] {
-    return refuseTooBig(s, m, f, static_cast<uint16_t>(s.snap.ports[e.to_backend.egress_port].mtu - sizeof(rte_ipv4_hdr)));
-  }
+  // Too large for the egress port (IPIP: once encapsulated). A router would answer, and a backend
+  // link with a smaller MTU than the client's must not swallow DF packets.
+  const uint32_t usable_mtu = s.snap.ports[e.to_backend.egress_port].mtu -
+                              (e.forwarding == ForwardingMode::kDsrIpip ? sizeof(rte_ipv4_hdr) : 0);
+  if (mustRefuseTooBig(s, f, usable_mtu)) [[unlikely]] return refuseTooBig(s, m, f, static_cast<uint16_t>(usable_mtu));
   e.to_backend.last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(e, f.tcp_flags, true);
 
@@ -443,6 +449,14 @@ Verdict returnToClient(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint64_t flow
   if (s.snap.reset_flows_of_slot[e->backend_counter_slot]) [[unlikely]] {
     releaseFlow(s, e, /*reset=*/true);
     return dropPacket(s, m, DropReason::kNoFlow);
+  }
+  // Too large for the client's link (an IPv6 client's once its header is 20 bytes longer; IPv6 is
+  // not fragmented on the way): the backend hears "fragmentation needed" from the local address, as
+  // from a router, and sends smaller segments, instead of its packets vanishing.
+  const uint32_t client_mtu = s.snap.ports[e->to_client.egress_port].mtu;
+  if (e->client_v6 ? rte_be_to_cpu_16(f.ip->total_length) - f.l3_len + sizeof(rte_ipv6_hdr) > client_mtu
+                   : mustRefuseTooBig(s, f, client_mtu)) [[unlikely]] {
+    return refuseTooBig(s, m, f, static_cast<uint16_t>(client_mtu - (e->client_v6 ? kIpv6Growth : 0)));
   }
   e->to_client.last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, false);
@@ -591,6 +605,14 @@ std::optional<Verdict> forwardIfSpliced(BurstState& s, rte_mbuf* m, ParsedFrame&
 }
 
 Verdict forwardSpliced(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry* e) {
+  const LocalPort& egress = s.snap.ports[e->to_backend.egress_port];
+  // As a plain flow's packet (forwardOnFlow), and before the splice: the answer quotes the segment as
+  // the client sent it.
+  if (e->client_v6) {
+    if (std::optional<Verdict> refused = refuseIfTooBigOnceTranslated(s, m, f, egress.mtu)) return *refused;
+  } else if (mustRefuseTooBig(s, f, egress.mtu)) [[unlikely]] {
+    return refuseTooBig(s, m, f, egress.mtu);
+  }
   e->to_backend.last_seen_tsc = s.now_tsc;
   e->client_mac = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
   updateTcpState(*e, f.tcp_flags, true);
@@ -599,15 +621,13 @@ Verdict forwardSpliced(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry* e)
     return dropPacket(s, m, DropReason::kMalformed);
   }
   countTraffic(s.ctx.counters->backends[e->backend_counter_slot].to_backend, m);
-  const LocalPort& egress = s.snap.ports[e->to_backend.egress_port];
   if (e->client_v6) {
-    translateToIpv4(m, f, *e, l4_delta);
+    translateToIpv4(m, f, *e, egress.mtu, l4_delta);
   } else {
     rewriteEndpoints(f, e->local_address_be, e->local_port_be, e->backend_address_be, e->backend_port_be, 0, l4_delta);
   }
   if (!writeL2(m, f.l2_len, egress.vlan, e->backend_mac, egress.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
-  queueTx(s, m, e->to_backend.egress_port);
-  return Verdict{VerdictKind::kForwarded, DropReason::kCount, e->to_backend.egress_port};
+  return queueFitted(s, m, e->to_backend.egress_port, f.l2_len, VerdictKind::kForwarded);
 }
 
 namespace {

@@ -2,6 +2,7 @@
 
 #include <rte_ether.h>
 #include <rte_ip.h>
+#include <rte_mbuf.h>
 
 #include <algorithm>
 #include <cstring>
@@ -100,6 +101,11 @@ absl::StatusOr<Bytes> joinFragments(const std::vector<Bytes>& fragments, size_t 
   put16(whole, kL3 + 6, get16(whole, kL3 + 6) & ~(kMoreFragments | kOffsetMask));
   sealHeader(whole);
   return whole;
+}
+
+rte_mempool* indirectPool() {
+  static rte_mempool* pool = rte_pktmbuf_pool_create("test_indirect", 1023, 0, 0, 0, SOCKET_ID_ANY);
+  return pool;
 }
 
 }  // namespace lb::dataplane::test

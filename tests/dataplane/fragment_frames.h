@@ -3,6 +3,8 @@
 // as a receiver's would, checking every fragment on the way.
 #pragma once
 
+#include <rte_mempool.h>
+
 #include <cstddef>
 #include <vector>
 
@@ -25,5 +27,8 @@ void resealHeader(Bytes& frame);
 // the fragments disagree on the L2 header, addresses, protocol or identification, a fragment is over
 // `mtu` IP bytes, or the offsets leave a hole or an overlap.
 absl::StatusOr<Bytes> joinFragments(const std::vector<Bytes>& fragments, size_t mtu);
+
+// The pool of indirect mbufs a test worker's Ipv4Fragments splits with, created on first use.
+rte_mempool* indirectPool();
 
 }  // namespace lb::dataplane::test

@@ -22,11 +22,6 @@ constexpr size_t kMtu = 1500;
 constexpr size_t kChunk = 1480;  // IP payload per fragment at MTU 1500
 constexpr uint64_t kTimeout = 1'000'000;  // TSC ticks; the tests give processBurst its clock
 
-rte_mempool* indirectPool() {
-  static rte_mempool* pool = rte_pktmbuf_pool_create("test_indirect", 1023, 0, 0, 0, SOCKET_ID_ANY);
-  return pool;
-}
-
 Bytes pattern(size_t n) {
   Bytes b(n);
   std::iota(b.begin(), b.end(), uint8_t{7});

@@ -71,6 +71,27 @@ void expectIcmpFromVipToClient(const Bytes& frame) {
   EXPECT_TRUE(l4ChecksumValid(frame, d.l3_offset)) << "ICMP checksum";
 }
 
+void expectFragmentationNeeded(const Bytes& frame, const Bytes& original, uint16_t mtu) {
+  const DecodedFrame d = decode(frame);
+  ASSERT_TRUE(d.has_ipv4);
+  EXPECT_EQ(d.protocol, IPPROTO_ICMP);
+  const size_t icmp = d.l3_offset + 20;
+  ASSERT_EQ(frame.size(), icmp + 8 + 20 + 8) << "ICMP header, the quoted IP header and 8 bytes";
+  EXPECT_EQ(d.total_length, frame.size() - d.l3_offset);
+  EXPECT_TRUE(ipv4HeaderChecksumValid(frame, d.l3_offset));
+  EXPECT_TRUE(l4ChecksumValid(frame, d.l3_offset)) << "ICMP checksum";
+  EXPECT_EQ(frame[icmp], 3) << "destination unreachable";
+  EXPECT_EQ(frame[icmp + 1], 4) << "fragmentation needed and DF set";
+  EXPECT_EQ(frame[icmp + 4], 0);
+  EXPECT_EQ(frame[icmp + 5], 0);
+  EXPECT_EQ(frame[icmp + 6] << 8 | frame[icmp + 7], mtu) << "next-hop MTU";
+  const size_t original_ip = decode(original).l3_offset;
+  EXPECT_TRUE(std::equal(original.begin() + static_cast<std::ptrdiff_t>(original_ip),
+                         original.begin() + static_cast<std::ptrdiff_t>(original_ip + 28),
+                         frame.begin() + static_cast<std::ptrdiff_t>(icmp + 8)))
+      << "the quote is the original IP header and first 8 bytes, unchanged";
+}
+
 Bytes icmpErrorToPort(uint32_t from, const rte_ether_addr& from_mac, uint8_t type, uint8_t code, uint32_t rest,
                       const Bytes& quote) {
   PacketBuilder b;

@@ -70,6 +70,11 @@ void expectReplyToClient(const Bytes& frame, uint16_t vip_port, uint16_t client_
 // and ICMP checksums.
 void expectIcmpFromVipToClient(const Bytes& frame);
 
+// `frame` is ICMP "fragmentation needed and DF set" (RFC 1191) announcing `mtu`, quoting `original`'s
+// IP header and first 8 bytes of payload unchanged, with valid IPv4 and ICMP checksums. The
+// addresses are the caller's to check.
+void expectFragmentationNeeded(const Bytes& frame, const Bytes& original, uint16_t mtu);
+
 // ICMP error `type`/`code` from `from` (MAC `from_mac`) to the port address, with `rest` as the
 // header's second word and `quote` (a packet Tether sent, from its IP header on) as its body.
 Bytes icmpErrorToPort(uint32_t from, const rte_ether_addr& from_mac, uint8_t type, uint8_t code, uint32_t rest,
