@@ -26,9 +26,10 @@ enum class DropReason : uint8_t {
   kBadSynCookie,   // an ACK to an HTTP service with no connection and no valid SYN cookie
   kProxyFull,      // this lcore's table of connections being bound (delayed binding) is full
   kStickyRefused,  // strict stickiness: the session's backend cannot take it; the client got a RST
-  kTooBig,         // IPIP: the packet plus the outer header exceeds the egress MTU and DF is clear
-                   // (with DF set the client gets ICMP fragmentation needed instead: icmp_too_big),
-                   // or a packet over the egress MTU that cannot be fragmented
+  kTooBig,         // over the MTU of the link it is bound for (IPIP: with the outer header) and
+                   // neither sent in fragments nor answered: DF clear where it cannot be fragmented, or
+                   // the lcore's ICMP error budget spent (icmp_error_budget.h); with DF set the
+                   // sender normally gets ICMP fragmentation needed or packet too big (icmp_too_big)
   kReassemblyFailed,  // an IPv4 fragment given up on: its datagram timed out, had more than 8
                       // fragments or overlapping ones, or the fragment table was full
   kCount,

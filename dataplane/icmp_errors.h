@@ -25,10 +25,12 @@
 
 namespace lb::dataplane {
 
-// An IPIP packet that would not fit `usable_mtu` (the egress MTU less the outer header). With DF set
-// the frame becomes, in place, ICMP fragmentation needed from the VIP to the client, quoting the
-// packet's IP header and first 8 bytes of payload; without DF it is dropped as too_big (the dataplane
-// does not fragment).
+// A packet that would not fit `usable_mtu`, the link it is bound for (IPIP: the egress MTU less the
+// outer header; a full-NAT reply: the client's). With DF set the frame becomes, in place, ICMP
+// fragmentation needed from the address it was sent to (the VIP, or the local address of a reply)
+// back to its sender, quoting the packet's IP header and first 8 bytes of payload. Without DF, or
+// with the lcore's ICMP error budget spent (IcmpErrorBudget), it is dropped as too_big; callers that
+// can fragment instead do so (mustRefuseTooBig).
 Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable_mtu);
 
 // An ICMP error addressed to a local address. nullopt when it is not about a full-NAT flow's packet (an

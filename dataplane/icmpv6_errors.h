@@ -36,7 +36,8 @@ Verdict relayIcmpToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, const 
 // (refuseIfTooBigOnceTranslated): the frame becomes, in place, ICMPv6 "packet too big" (RFC 4443
 // section 3.2) from the address it was sent to, the VIP, to the client, announcing `mtu6` and quoting
 // as much of the packet as a 1280-byte error holds. It leaves by the port it came in on, to the MAC it
-// came from; the client's stack lowers its path MTU and sends smaller packets.
+// came from; the client's stack lowers its path MTU and sends smaller packets. Dropped as too_big
+// instead when the lcore's ICMP error budget is spent (IcmpErrorBudget).
 Verdict refuseTooBigV6(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint32_t mtu6);
 
 }  // namespace lb::dataplane

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "dataplane/flow_table.h"
+#include "dataplane/icmp_error_budget.h"
 #include "dataplane/ipv4_fragments.h"
 #include "dataplane/packet_parser.h"
 #include "dataplane/lcore_counters.h"
@@ -111,6 +112,8 @@ struct WorkerContext {
   // This lcore's IPv4 fragment reassembly, created at start-up; nullptr = fragments are dropped as
   // unsupported, and packets over the egress MTU are not split.
   std::unique_ptr<Ipv4Fragments> fragments;
+  // The ICMP errors this lcore may still originate (refuseTooBig, refuseTooBigV6).
+  IcmpErrorBudget icmp_errors;
   // Per-burst scratch for the staged pipeline, kept here rather than on the worker's stack.
   EstablishedScratch screened;
 };

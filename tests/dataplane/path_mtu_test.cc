@@ -3,6 +3,7 @@
 // discovery finds the smaller link behind Tether instead of a black hole. IPIP's outer header has
 // its own tests (ipip_mtu_test.cc). Port 0 carries clients and backends alike in the test topology;
 // each test lowers its MTU to make one side the smaller link.
+#include <rte_cycles.h>
 #include <rte_ip.h>
 
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/icmp_error_budget.h"
 #include "dataplane/ipv4_fragments.h"
 #include "tests/dataplane/fragment_frames.h"
 #include "tests/dataplane/ipv6_frames.h"
@@ -253,6 +255,34 @@ TEST_F(PathMtuTest, Nat64ReplyWithDfOverTheClientLinkTellsTheBackend) {
   expectFragmentationNeeded(answer, big, 1480);
   EXPECT_EQ(answered(), 1u);
   EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
+// The errors an lcore originates are budgeted (IcmpErrorBudget, RFC 4443 section 2.4 (f)): of a
+// flood of oversized DF packets at one instant, a burst is answered and the rest are dropped as
+// too_big; a second later answers flow again. IPv6's "packet too big" draws on the same budget.
+TEST_F(PathMtuTest, AnswersAreBudgeted) {
+  setMtu(1400);
+  openTcp(kWebPort);
+  openTcp6();
+  const uint64_t second = rte_get_tsc_hz();
+  ASSERT_GT(second, 0u);
+  const Bytes big = clientSegment(kWebPort, 1401, true);
+  constexpr uint64_t kFlood = IcmpErrorBudget::kBurst + 20;
+  uint64_t answered_now = 0;
+  for (uint64_t i = 0; i < kFlood; ++i) {
+    const Verdict v = w_.process(*snap_, big, 0, 10 * second);
+    answered_now += v.kind == VerdictKind::kAnswered;
+    w_.drain();
+  }
+  EXPECT_EQ(answered_now, IcmpErrorBudget::kBurst + 1);
+  EXPECT_EQ(w_.drops(DropReason::kTooBig), kFlood - answered_now);
+  EXPECT_EQ(answered(), answered_now);
+  EXPECT_EQ(w_.process(*snap_, clientSegment6(1500), 0, 10 * second).drop, DropReason::kTooBig)
+      << "IPv6's answers share the budget";
+
+  EXPECT_EQ(w_.process(*snap_, big, 0, 11 * second).kind, VerdictKind::kAnswered);
+  EXPECT_EQ(w_.process(*snap_, clientSegment6(1500), 0, 11 * second).kind, VerdictKind::kAnswered);
+  EXPECT_EQ(answered(), answered_now + 2);
 }
 
 }  // namespace

@@ -351,6 +351,33 @@ class Tetherd:
         s = wait_for("tetherd's first stats file %s" % self.stats_path, ready, ready_timeout)
         log("tetherd ready (pid %d, %d worker lcore(s))" % (self.proc.pid, len(s["lcores"])))
 
+    def start_refused(self, cfg, expect, timeout=30):
+        """Runs tetherd on `cfg` exactly as given (no mbuf_data_room to match af_packet_frame_bytes)
+        and requires a refusal: a non-zero exit before it is ready, no stats file ever written (a bad
+        configuration never half-starts the daemon), and `expect` in what it printed. Returns the log."""
+        self.write_config(cfg)
+        try:
+            self.stats_path.unlink()
+        except FileNotFoundError:
+            pass
+        argv = self.argv()
+        log("starting tetherd, expecting a refusal: " + " ".join(argv))
+        with open(self.log_path, "wb") as logf:
+            proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+            try:
+                rc = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+                raise TestFailure("tetherd did not refuse within %d s:\n%s" % (timeout, self.log_tail()))
+        shutil.rmtree(os.path.join("/var/run/dpdk", self.file_prefix), ignore_errors=True)
+        output = self.log_path.read_text(errors="replace")
+        check(rc != 0, "tetherd exited with status 0 on a configuration it must refuse:\n" + output)
+        check(not self.stats_path.exists(), "tetherd wrote stats before refusing: it half-started")
+        check(expect in output, "tetherd's refusal does not say %r:\n%s" % (expect, output))
+        return output
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
@@ -583,6 +610,16 @@ class Context:
                                af_packet_frame_bytes=af_packet_frame_bytes)
         self.tetherd.start(cfg)
         return self.tetherd
+
+    def expect_tetherd_refuses(self, cfg, expect, af_packet_frame_bytes=None):
+        """tetherd on `cfg` must exit with an error saying `expect` (Tetherd.start_refused); the
+        tetherd a test then starts is a fresh one."""
+        check(self.args.tetherd, "this test needs --tetherd PATH")
+        workdir = self.workdir / "refused"
+        workdir.mkdir(exist_ok=True)
+        refused = Tetherd(self.args.tetherd, self.topo, workdir, workers=getattr(self.args, "workers", 1),
+                          pmd=getattr(self.args, "pmd", "af_packet"), af_packet_frame_bytes=af_packet_frame_bytes)
+        return refused.start_refused(cfg, expect)
 
     def tetherctl(self):
         exe = self.args.tetherctl

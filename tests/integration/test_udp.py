@@ -9,6 +9,8 @@ must grow by exactly F. Works in every forwarding mode (--mode).
 In fullnat mode a second UDP service, VIP:9999, points at a backend port where nothing listens: the
 backend's ICMP port unreachable goes to Tether's address, and Tether must relay it to the client,
 whose connected socket then reports the refusal.
+Before any of that, on af_packet: the same configuration with 16 KB ring frames but the default
+mbuf_data_room must be refused at start (non-zero exit, no stats ever written, the key named).
 Large datagrams: 4 flows send 8000-byte datagrams, which the client's kernel sends in 6 fragments.
 With --pmd pcap tetherd sees the fragments as they are on the wire and must reassemble each datagram;
 on af_packet (run with 16 KB ring frames and mbufs to match) the kernel has joined them already,
@@ -36,7 +38,14 @@ def body(ctx):
     if ctx.args.mode == "fullnat":
         closed = [{"name": "closed", "vip": VIP, "port": CLOSED_PORT, "protocol": "udp", "forwarding": "fullnat",
                    "backends": [{"address": backend_addr(1), "port": CLOSED_PORT}]}]
-    lb = ctx.start_tetherd(ctx.config(backends, extra_services=closed), af_packet_frame_bytes=LARGE_FRAME_BYTES)
+    cfg = ctx.config(backends, extra_services=closed)
+    if getattr(ctx.args, "pmd", "af_packet") == "af_packet":
+        # The driver refuses mbufs smaller than its ring frames; tetherd must say which key to raise.
+        output = ctx.expect_tetherd_refuses(cfg, "set mbuf_data_room to at least framesz + 96",
+                                            af_packet_frame_bytes=LARGE_FRAME_BYTES)
+        log("16 KB ring frames with the default mbuf_data_room: refused at start (%s)" %
+            next(line for line in output.splitlines() if "mbuf_data_room" in line).strip())
+    lb = ctx.start_tetherd(cfg, af_packet_frame_bytes=LARGE_FRAME_BYTES)
 
     def warm():
         r = topo.probe(["udp", "--vip", VIP, "--flows", "1", "--per-flow", "1", "--retries", "1"])
