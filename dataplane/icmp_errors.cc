@@ -131,8 +131,9 @@ Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable
   }
   // The parser checked that the L4 header (at least 8 bytes) follows the IP header inside the frame.
   const uint32_t quote_len = rte_ipv4_hdr_len(ip) + kQuotedPayload;
-  const uint32_t client = ip->src_addr;
-  const uint32_t vip = ip->dst_addr;
+  // Answered from the address the packet was sent to (the VIP, or a reply's local address).
+  const uint32_t packet_source = ip->src_addr;
+  const uint32_t packet_destination = ip->dst_addr;
   const rte_ether_addr sender = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
   uint8_t* const icmp = reinterpret_cast<uint8_t*>(ip) + sizeof(rte_ipv4_hdr);
   std::memmove(icmp + kIcmpHeaderLen, ip, quote_len);
@@ -146,7 +147,7 @@ Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable
   header->icmp_code = kFragmentationNeeded;
   header->icmp_ident = 0;                               // unused
   header->icmp_seq_nb = rte_cpu_to_be_16(usable_mtu);  // next-hop MTU (RFC 1191)
-  sealIcmp(ip, vip, client, icmp, kIcmpHeaderLen + quote_len);
+  sealIcmp(ip, packet_destination, packet_source, icmp, kIcmpHeaderLen + quote_len);
   keepFirstSegment(m);
   rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - f.l2_len - ip_len));
   const LocalPort& port = s.snap.ports[s.rx_port];
