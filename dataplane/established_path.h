@@ -271,6 +271,20 @@ struct EstablishedBurst {
   uint32_t epoch;
 };
 
+// The end of both second passes, once the frame is rewritten: the line's last-seen time, its
+// traffic counters (`counted_len` bytes, as the slow path counts that direction), the frame queued on
+// `batch` (`tx_len` bytes as it leaves). Returns the egress port.
+[[gnu::always_inline]] inline int32_t queueArmed(const EstablishedBurst& b, FlowDirection& e, TxBatch& batch,
+                                                 rte_mbuf* m, uint32_t counted_len, uint32_t tx_len) {
+  e.last_seen_tsc = b.now_tsc;
+  TrafficCounters& traffic = trafficCountersAt(b.counters, e.traffic_offset);
+  traffic.packets.inc();
+  traffic.bytes.add(counted_len);
+  batch.packets[batch.count++] = m;
+  batch.bytes += tx_len;
+  return e.egress_port;
+}
+
 // Second pass for one frame screenEstablished took: find its flow direction and, when that is armed
 // under this snapshot, forward it. Returns the egress port it was queued for, or kNotTaken, having changed
 // nothing, when the frame is the slow path's: no armed flow, or an outcome other than forwarding (no
@@ -312,13 +326,7 @@ inline constexpr int32_t kNotTaken = -1;
     tx_len += kIpv6Growth;
   }  // kDsrL2: the MACs alone
   std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
-  e.last_seen_tsc = b.now_tsc;
-  TrafficCounters& traffic = trafficCountersAt(b.counters, e.traffic_offset);
-  traffic.packets.inc();
-  traffic.bytes.add(pkt_len);
-  batch.packets[batch.count++] = m;
-  batch.bytes += tx_len;
-  return e.egress_port;
+  return queueArmed(b, e, batch, m, pkt_len, tx_len);
 }
 
 // Second pass for an IPv6 client frame screenIpv6Client took: when its flow's client line is armed
@@ -365,14 +373,7 @@ inline constexpr int32_t kNotTaken = -1;
   std::memcpy(frame, e.l2_next_hop, sizeof(e.l2_next_hop));
   reinterpret_cast<rte_ether_hdr*>(frame)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
   rte_pktmbuf_adj(m, kIpv6Growth);  // the frame is one segment (screenIpv6Client): cannot fail
-
-  e.last_seen_tsc = b.now_tsc;
-  TrafficCounters& traffic = trafficCountersAt(b.counters, e.traffic_offset);
-  traffic.packets.inc();
-  traffic.bytes.add(tx_len);
-  batch.packets[batch.count++] = m;
-  batch.bytes += tx_len;
-  return e.egress_port;
+  return queueArmed(b, e, batch, m, tx_len, tx_len);
 }
 
 }  // namespace lb::dataplane
