@@ -294,10 +294,11 @@ struct EstablishedBurst {
 // encapsulated) is also the slow path's: it fragments the packet or answers with ICMP.
 inline constexpr int32_t kNotTaken = -1;
 [[gnu::always_inline]] inline int32_t forwardIfArmed(const EstablishedBurst& b, rte_mbuf* m, uint8_t* data,
-                                                     uint64_t ports_protocol, uint32_t tag) {
+                                                     uint64_t ports_protocol, uint32_t tag,
+                                                     FlowDirection* home_line) {
   uint64_t addrs;
   std::memcpy(&addrs, data + kAddrsOffset, sizeof(addrs));
-  FlowDirection* const found = b.lookup.find(addrs, ports_protocol, tag);
+  FlowDirection* const found = b.lookup.find(addrs, ports_protocol, tag, home_line);
   if (found == nullptr || found->armed_epoch != b.epoch) [[unlikely]] return kNotTaken;
   FlowDirection& e = *found;
   TxBatch& batch = b.ctx.tx[e.egress_port];

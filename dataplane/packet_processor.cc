@@ -678,7 +678,8 @@ template <bool kVerdicts>
     if (ports_protocol & kIpv6ClientFrame) {
       port = forwardIpv6IfArmed(burst, m, screened.data[i], ports_protocol, screened.tag[i]);
     } else if (!(ports_protocol & kNotEstablished)) {
-      port = forwardIfArmed(burst, m, screened.data[i], ports_protocol, screened.tag[i]);
+      // No home line: the slow path may have changed the table since stage 2.
+      port = forwardIfArmed(burst, m, screened.data[i], ports_protocol, screened.tag[i], nullptr);
     }
     if (port != kNotTaken) {
       if constexpr (kVerdicts) verdicts[i] = forwardedTo(port);
@@ -718,7 +719,7 @@ uint64_t processBurstEstablished(BurstState& s, rte_mbuf** packets, uint16_t cou
   // every flow's lines fit in L2 (4K flows) this pays: an L2 hit is still ~16 cycles, twice per
   // packet, and the benchmark measured 0.43 -> 0.53 of testpmd once both prefetches really ran. Every
   // frame's tag, screened or not: stage 1 set them all, and a stray prefetch is harmless.
-  for (uint16_t k = 0; k < count; ++k) burst.lookup.prefetchLine(screened.tag[k]);
+  for (uint16_t k = 0; k < count; ++k) screened.home_line[k] = burst.lookup.prefetchLine(screened.tag[k]);
   // Stage 3: a frame of a flow direction armed under this snapshot is forwarded from its line;
   // everything else is parsed and classified. Frames stay in order: a flow's packets leave as they came.
   // The first loop is IPv4's alone; the first frame it cannot take (an IPv6 client's among them)
@@ -727,7 +728,8 @@ uint64_t processBurstEstablished(BurstState& s, rte_mbuf** packets, uint16_t cou
   for (; i < count; ++i) {
     const uint64_t ports_protocol = screened.ports_protocol[i];
     if (ports_protocol & kNotEstablished) break;
-    const int32_t port = forwardIfArmed(burst, packets[i], screened.data[i], ports_protocol, screened.tag[i]);
+    const int32_t port =
+        forwardIfArmed(burst, packets[i], screened.data[i], ports_protocol, screened.tag[i], screened.home_line[i]);
     if (port == kNotTaken) break;
     if constexpr (kVerdicts) verdicts[i] = forwardedTo(port);
   }

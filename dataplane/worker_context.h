@@ -49,6 +49,7 @@ struct EstablishedScratch {
   std::array<uint8_t*, kMaxBurst> data;
   std::array<uint64_t, kMaxBurst> ports_protocol;  // the key's second word, | kNotEstablished, kIpv6ClientFrame
   std::array<uint32_t, kMaxBurst> tag;             // FlowTable::tagOf the key's hash
+  std::array<FlowDirection*, kMaxBurst> home_line;  // LineLookup::prefetchLine's, valid until the slow path runs
 };
 
 // How many full-NAT source addresses each DPDK port has (LocalPort::local_count); sized at start.
