@@ -304,10 +304,16 @@ inline constexpr int32_t kNotTaken = -1;
   TxBatch& batch = b.ctx.tx[e.egress_port];
   const uint32_t pkt_len = rte_pktmbuf_pkt_len(m);
   if (batch.count == batch.packets.size() || pkt_len > batch.max_frame_len) [[unlikely]] return kNotTaken;
-  uint32_t tx_len = pkt_len;
   if (e.armed_rewrite == ArmedRewrite::kFullNatTcp) [[likely]] {
+    // Queued before the rewrite: stores into the frame may alias anything, so after them the
+    // compiler would load the batch and the counters' addresses again.
+    const int32_t port = queueArmed(b, e, batch, m, pkt_len, pkt_len);
     rewriteFullNat(data + kIpOffset, data + kL4Offset, e, false);
-  } else if (e.armed_rewrite == ArmedRewrite::kIpip) {
+    std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
+    return port;
+  }
+  uint32_t tx_len = pkt_len;
+  if (e.armed_rewrite == ArmedRewrite::kIpip) {
     if (rte_pktmbuf_headroom(m) < sizeof(rte_ipv4_hdr)) [[unlikely]] return kNotTaken;
     uint16_t inner_len_be;
     std::memcpy(&inner_len_be, data + kIpOffset + offsetof(rte_ipv4_hdr, total_length), sizeof(inner_len_be));
