@@ -65,11 +65,15 @@ inline constexpr uint32_t kIpv6L4Offset = kEthLen + sizeof(rte_ipv6_hdr);
 // bytes, at least the header's fixed part): TCP's data offset within the segment, in one unsigned
 // compare (below 20 wraps high), and no SYN, FIN or RST, so every TCP state change takes the slow
 // path; UDP's own length within the payload.
-[[gnu::always_inline]] inline bool tcpSegmentTakeable(const uint8_t* l4, uint32_t l4_len) {
+// `beyond_header`: the segment's length less the fixed header (20 bytes).
+[[gnu::always_inline]] inline bool tcpHeaderTakeable(const uint8_t* l4, uint32_t beyond_header) {
   const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(l4);
-  const uint32_t data_off = (tcp->data_off >> 4) * 4u;
-  return data_off - sizeof(rte_tcp_hdr) <= l4_len - sizeof(rte_tcp_hdr) &&
+  const uint32_t data_off = (uint32_t{tcp->data_off} >> 2) & 0x3c;  // the high nibble, in bytes
+  return data_off - sizeof(rte_tcp_hdr) <= beyond_header &&
          (tcp->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG)) == 0;
+}
+[[gnu::always_inline]] inline bool tcpSegmentTakeable(const uint8_t* l4, uint32_t l4_len) {
+  return tcpHeaderTakeable(l4, l4_len - sizeof(rte_tcp_hdr));
 }
 [[gnu::always_inline]] inline bool udpLengthFits(const uint8_t* l4, uint32_t l4_len) {
   const uint32_t udp_len = rte_be_to_cpu_16(reinterpret_cast<const rte_udp_hdr*>(l4)->dgram_len);
@@ -144,22 +148,30 @@ inline uint64_t screenIpv6Client(const rte_mbuf* m, const FlowTable::LineLookup&
   flows.prefetchIndex(tag_out);
 
   const uint32_t total_len = rte_be_to_cpu_16(total_len_be);
-  // IPv4 (0x0800) with version 4 and a 20-byte header; MF and fragment offset zero; within the frame.
-  bool ok = (type_vhl & 0x00ffffff) == 0x00450008 && (frag_proto & 0x0000ff3f) == 0 &&
-            total_len + kEthLen <= frame_len;
+  // IPv4 (0x0800) with version 4 and a 20-byte header.
+  if ((type_vhl & 0x00ffffff) != 0x00450008) return ports_protocol | kNotEstablished;
+  // MF and fragment offset zero, and the protocol, in one compare per protocol. Then the total length
+  // covers the IP and L4 headers and lies within the frame, in one unsigned compare (a short total
+  // length wraps high) once the frame is known to hold both headers; header bytes are read only
+  // after that.
+  const uint32_t fragment_protocol = frag_proto & 0xff00ff3f;
   const uint8_t* l4 = data + kL4Offset;
-  const uint32_t l4_len = total_len - sizeof(rte_ipv4_hdr);  // used only once total_len covers the header
-  if (protocol == IPPROTO_TCP) {
-    // Header bytes are read only after the total length showed them inside the frame.
-    ok = ok && total_len >= sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr);
-    if (ok) ok = tcpSegmentTakeable(l4, l4_len);
-  } else if (protocol == IPPROTO_UDP) {
-    ok = ok && total_len >= sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr);
-    if (ok) ok = udpLengthFits(l4, l4_len);
-  } else {
-    ok = false;
+  constexpr uint32_t kTcpHeaders = sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr);
+  constexpr uint32_t kUdpHeaders = sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr);
+  if (fragment_protocol == uint32_t{IPPROTO_TCP} << 24) {
+    const uint32_t beyond_headers = total_len - kTcpHeaders;
+    if (frame_len >= kEthLen + kTcpHeaders && beyond_headers <= frame_len - kEthLen - kTcpHeaders &&
+        tcpHeaderTakeable(l4, beyond_headers)) {
+      return ports_protocol;
+    }
+  } else if (fragment_protocol == uint32_t{IPPROTO_UDP} << 24) {
+    // The frame holds both headers (the first check above).
+    if (total_len - kUdpHeaders <= frame_len - kEthLen - kUdpHeaders &&
+        udpLengthFits(l4, total_len - sizeof(rte_ipv4_hdr))) {
+      return ports_protocol;
+    }
   }
-  return ok ? ports_protocol : ports_protocol | kNotEstablished;
+  return ports_protocol | kNotEstablished;
 }
 
 // The outer IPv4 header of RFC 2003 encapsulation at `outer`, from the flow's precomputed addresses
