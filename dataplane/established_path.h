@@ -41,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "dataplane/checksum.h"
 #include "dataplane/flow_table.h"
@@ -305,12 +306,20 @@ struct EstablishedBurst {
 // frame longer than the egress port's MTU allows (TxBatch::max_frame_len; for IPIP, once
 // encapsulated) is also the slow path's: it fragments the packet or answers with ICMP.
 inline constexpr int32_t kNotTaken = -1;
+// `home_line`: the line stage 2 prefetched for `tag` (FlowTable::LineLookup::findFromHome), when the
+// table has not changed since; kNoHomeLine otherwise.
+inline constexpr FlowDirection* const* kNoHomeLine = nullptr;
+template <class HomeLine>
 [[gnu::always_inline]] inline int32_t forwardIfArmed(const EstablishedBurst& b, rte_mbuf* m, uint8_t* data,
-                                                     uint64_t ports_protocol, uint32_t tag,
-                                                     FlowDirection* home_line) {
+                                                     uint64_t ports_protocol, uint32_t tag, HomeLine home_line) {
   uint64_t addrs;
   std::memcpy(&addrs, data + kAddrsOffset, sizeof(addrs));
-  FlowDirection* const found = b.lookup.find(addrs, ports_protocol, tag, home_line);
+  FlowDirection* found;
+  if constexpr (std::is_same_v<HomeLine, FlowDirection*>) {
+    found = b.lookup.findFromHome(addrs, ports_protocol, tag, home_line);
+  } else {
+    found = b.lookup.find(addrs, ports_protocol, tag);
+  }
   if (found == nullptr || found->armed_epoch != b.epoch) [[unlikely]] return kNotTaken;
   FlowDirection& e = *found;
   TxBatch& batch = b.ctx.tx[e.egress_port];

@@ -233,18 +233,21 @@ class FlowTable {
       return line;
     }
     // The line whose key is (addrs, ports_protocol): ports_protocol with zero padding, `tag` its
-    // tagOf. Either direction's. `home_line`: what prefetchLine returned for `tag` with no insert or
-    // erase since (a key is in the table once, so a line holding it is the one the probe would find),
-    // or nullptr.
-    FlowDirection* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag,
-                        FlowDirection* home_line = nullptr) const {
-      const auto matches = [addrs, ports_protocol](const FlowDirection& line) {
-        uint64_t words[2];
-        std::memcpy(words, &line.key, sizeof(words));
-        return ((words[0] ^ addrs) | (words[1] ^ ports_protocol)) == 0;
-      };
-      if (home_line != nullptr && matches(*home_line)) [[likely]] return home_line;
-      return probe(tag, matches);
+    // tagOf. Either direction's.
+    FlowDirection* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) const {
+      return probe(tag, KeyMatches{addrs, ports_protocol});
+    }
+    // The same, first at `home_line`: what prefetchLine returned for `tag` with no insert or erase
+    // since (a key is in the table once, so a line holding it is the one the probe would find), or
+    // nullptr. The probe is out of line: a loop that calls this keeps the index's pointers out of
+    // its registers.
+    FlowDirection* findFromHome(uint64_t addrs, uint64_t ports_protocol, uint32_t tag,
+                                FlowDirection* home_line) const {
+      if (home_line != nullptr && KeyMatches{addrs, ports_protocol}(*home_line)) [[likely]] return home_line;
+      return findOutOfLine(addrs, ports_protocol, tag);
+    }
+    [[gnu::noinline]] FlowDirection* findOutOfLine(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) const {
+      return find(addrs, ports_protocol, tag);
     }
 
     // An IPv6 client's line (FlowEntry::client_v6): the client line whose ports and protocol are
@@ -276,6 +279,15 @@ class FlowTable {
 
    private:
     friend class FlowTable;
+    struct KeyMatches {
+      uint64_t addrs;
+      uint64_t ports_protocol;
+      bool operator()(const FlowDirection& line) const {
+        uint64_t words[2];
+        std::memcpy(words, &line.key, sizeof(words));
+        return ((words[0] ^ addrs) | (words[1] ^ ports_protocol)) == 0;
+      }
+    };
     // Linear probing from the tag's home slot: the first line of a slot with this tag that
     // `matches`, or nullptr at the first empty slot.
     template <class Matches>

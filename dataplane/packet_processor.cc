@@ -679,7 +679,7 @@ template <bool kVerdicts>
       port = forwardIpv6IfArmed(burst, m, screened.data[i], ports_protocol, screened.tag[i]);
     } else if (!(ports_protocol & kNotEstablished)) {
       // No home line: the slow path may have changed the table since stage 2.
-      port = forwardIfArmed(burst, m, screened.data[i], ports_protocol, screened.tag[i], nullptr);
+      port = forwardIfArmed(burst, m, screened.data[i], ports_protocol, screened.tag[i], kNoHomeLine);
     }
     if (port != kNotTaken) {
       if constexpr (kVerdicts) verdicts[i] = forwardedTo(port);

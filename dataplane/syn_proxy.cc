@@ -673,8 +673,8 @@ void SynProxy::learnFromResponse(BurstState& s, const rte_mbuf* m, const ParsedF
 
 // --- Timers and release ---
 
-void SynProxy::poll(WorkerContext& ctx, const Snapshot& snap, uint64_t now_tsc) {
-  if (free_slots_.size() == capacity_) return;
+bool SynProxy::poll(WorkerContext& ctx, const Snapshot& snap, uint64_t now_tsc) {
+  if (free_slots_.size() == capacity_) return false;
   ProxyCounters& pc = ctx.counters->proxy;
   const uint32_t n = std::min(config_.sweep_slots, capacity_);
   for (uint32_t k = 0; k < n; ++k) {
@@ -704,6 +704,7 @@ void SynProxy::poll(WorkerContext& ctx, const Snapshot& snap, uint64_t now_tsc) 
       backendFailed(ctx, snap, p, now_tsc);
     }
   }
+  return true;
 }
 
 void SynProxy::abandon(WorkerContext& ctx, const FlowEntry& e) {

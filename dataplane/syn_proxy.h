@@ -87,8 +87,9 @@ class SynProxy {
   void learnFromResponse(BurstState& s, const rte_mbuf* m, const ParsedFrame& f, const FlowEntry& e);
 
   // Timers (head timeout, SYN retransmission, connect failure): examines at most `sweep_slots`
-  // pending slots. Called from the worker loop; may queue SYNs and RSTs in ctx.tx.
-  void poll(WorkerContext& ctx, const Snapshot& snap, uint64_t now_tsc);
+  // pending slots. Called from the worker loop; may queue SYNs and RSTs in ctx.tx. Returns false when
+  // nothing is pending, so nothing was queued and the loop need not flush.
+  bool poll(WorkerContext& ctx, const Snapshot& snap, uint64_t now_tsc);
   // The flow table expired a flow that was still being bound: frees its pending slot (the caller
   // erases the flow and releases its local port).
   void abandon(WorkerContext& ctx, const FlowEntry& e);

@@ -95,8 +95,7 @@ int runWorker(void* arg) {
     if (ctx.proxy != nullptr) {
       // Delayed-binding timers (head timeout, SYN retransmission): a bounded slice of the pending
       // pool per loop; whatever it queued (SYNs, RSTs) leaves now.
-      ctx.proxy->poll(ctx, *snap, now);
-      flushTx(cfg);
+      if (ctx.proxy->poll(ctx, *snap, now)) flushTx(cfg);
     }
     if (++loops % kExpireEveryLoops == 0) {
       const uint32_t expired = ctx.flows.expireSlice(now, snap->timeouts, kExpireSliceEntries,
