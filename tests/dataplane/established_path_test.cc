@@ -379,5 +379,46 @@ TEST_F(EstablishedPathTest, BurstKeepsOrderAcrossBothPaths) {
   EXPECT_EQ(w_->counters().rx_packets.read(), 2u + frames.size());
 }
 
+// Stage 2 hands stage 3 the line its key's home slot names, and stage 3 compares the key there
+// first; a flow whose key sits further along the probe run (its home slot taken by another flow) is
+// found by probing the index. Two flows with the same home slot, both armed, in one burst: both take
+// the established path, each rewritten as its own flow (what each sends alone), in the order they
+// came.
+TEST_F(EstablishedPathTest, FlowOffItsHomeSlotIsFoundByProbing) {
+  const Snapshot& snap = standardSnapshot();
+  FlowTable& flows = w_->ctx().flows;
+  const uint32_t index_mask = flows.capacity() * 4 - 1;  // the index is 4 slots per entry (flow_table.h)
+  const auto home = [&](uint16_t client_port) {
+    const hashing::FlowKeyV4 key{rte_cpu_to_be_32(kClientIp), rte_cpu_to_be_32(kVip), rte_cpu_to_be_16(client_port),
+                                 rte_cpu_to_be_16(kWebPort), IPPROTO_TCP};
+    return FlowTable::tagOf(flows.hashKey(key)) & index_mask;
+  };
+  const uint16_t first_port = kClientPort;
+  uint16_t second_port = first_port + 1;
+  while (home(second_port) != home(first_port)) ++second_port;  // ~4 * capacity tries on average
+  for (const uint16_t port : {first_port, second_port}) {
+    forward(snap, fromClient().tcp(port, kWebPort, kSyn, 5000).build());
+    forward(snap, fromClient().tcp(port, kWebPort, kAck, 5001).build());
+  }
+  const uint64_t before = established();
+  std::vector<Bytes> alone;
+  for (const uint16_t port : {second_port, first_port}) {
+    alone.push_back(forward(snap, fromClient().tcp(port, kWebPort, kAck, 6000).payload({7}).build()));
+  }
+  ASSERT_EQ(established(), before + 2) << "both flows armed";
+
+  std::vector<rte_mbuf*> mbufs;
+  for (const uint16_t port : {second_port, first_port}) {
+    mbufs.push_back(toMbuf(testPool(), fromClient().tcp(port, kWebPort, kAck, 6000).payload({7}).build()));
+  }
+  std::vector<Verdict> verdicts(mbufs.size());
+  processBurst(w_->ctx(), snap, 0, mbufs.data(), static_cast<uint16_t>(mbufs.size()), 0, verdicts.data());
+  EXPECT_EQ(established(), before + 4);
+  ASSERT_EQ(w_->txCount(0), 2);
+  EXPECT_EQ(w_->popTx(0).value_or(Bytes{}), alone[0]);
+  EXPECT_EQ(w_->popTx(0).value_or(Bytes{}), alone[1]);
+  EXPECT_NE(alone[0], alone[1]);
+}
+
 }  // namespace
 }  // namespace lb::dataplane::test
