@@ -66,11 +66,8 @@ Bytes backendAnswer(const DecodedFrame& to_backend, bool udp, const Bytes& paylo
 void expectToIpv6Client(const Bytes& out, uint8_t protocol, uint16_t vip_port, const Bytes& payload) {
   ASSERT_GE(out.size(), kL4 + 8);
   EXPECT_EQ(get16(out, 12), RTE_ETHER_TYPE_IPV6);
-  rte_ether_addr dst, src;
-  std::memcpy(dst.addr_bytes, &out[0], 6);
-  std::memcpy(src.addr_bytes, &out[6], 6);
-  EXPECT_TRUE(sameMac(dst, clientMac()));
-  EXPECT_TRUE(sameMac(src, portMac()));
+  EXPECT_TRUE(sameMac(decode(out).eth_dst, clientMac()));
+  EXPECT_TRUE(sameMac(decode(out).eth_src, portMac()));
   EXPECT_EQ(out[kIp6] >> 4, 6);
   EXPECT_EQ(out[kIp6 + 6], protocol);
   EXPECT_EQ(address(out, kIp6 + 8), kVip6);
@@ -117,9 +114,7 @@ TEST_F(Ipv6PathTest, SolicitationsForThePortAddressAndTheVipAreAdvertised) {
     ASSERT_EQ(v.kind, VerdictKind::kAnswered) << v.drop;
     const Bytes na = w_.popTx(0).value_or(Bytes{});
     ASSERT_EQ(na.size(), kL4 + 32);
-    rte_ether_addr dst;
-    std::memcpy(dst.addr_bytes, &na[0], 6);
-    EXPECT_TRUE(sameMac(dst, clientMac())) << "unicast back to the soliciting node";
+    EXPECT_TRUE(sameMac(decode(na).eth_dst, clientMac())) << "unicast back to the soliciting node";
     EXPECT_EQ(na[kIp6 + 7], 255) << "hop limit";
     EXPECT_EQ(get16(na, kIp6 + 4), 32);
     EXPECT_EQ(address(na, kIp6 + 8), target);
@@ -129,9 +124,7 @@ TEST_F(Ipv6PathTest, SolicitationsForThePortAddressAndTheVipAreAdvertised) {
     EXPECT_EQ(address(na, kL4 + 8), target);
     EXPECT_EQ(na[kL4 + 24], 2) << "target link-layer address option";
     EXPECT_EQ(na[kL4 + 25], 1);
-    rte_ether_addr advertised;
-    std::memcpy(advertised.addr_bytes, &na[kL4 + 26], 6);
-    EXPECT_TRUE(sameMac(advertised, portMac()));
+    EXPECT_TRUE(sameMac(getMac(na, kL4 + 26), portMac()));
     EXPECT_TRUE(ipv6L4ChecksumValid(na));
   }
   EXPECT_EQ(w_.counters().nd_replies.read(), 2u);
@@ -547,9 +540,7 @@ TEST_F(Ipv6PathTest, FragmentationNeededFromTheBackendSideReachesTheIpv6Client) 
   const Bytes out = w_.popTx(0).value_or(Bytes{});
   ASSERT_GT(out.size(), kL4 + 8);
   EXPECT_EQ(get16(out, 12), RTE_ETHER_TYPE_IPV6);
-  rte_ether_addr dst;
-  std::memcpy(dst.addr_bytes, &out[0], 6);
-  EXPECT_TRUE(sameMac(dst, clientMac()));
+  EXPECT_TRUE(sameMac(decode(out).eth_dst, clientMac()));
   EXPECT_EQ(address(out, kIp6 + 8), kVip6);
   EXPECT_EQ(address(out, kIp6 + 24), kClientIp6);
   EXPECT_EQ(out[kIp6 + 6], IPPROTO_ICMPV6);

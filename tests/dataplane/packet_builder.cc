@@ -36,12 +36,6 @@ void putMac(Bytes& b, size_t at, const rte_ether_addr& mac) {
   std::memcpy(&b[at], mac.addr_bytes, RTE_ETHER_ADDR_LEN);
 }
 
-rte_ether_addr getMac(const Bytes& b, size_t at) {
-  rte_ether_addr mac;
-  std::memcpy(mac.addr_bytes, &b[at], RTE_ETHER_ADDR_LEN);
-  return mac;
-}
-
 // Writes Ethernet [+ tag] and returns the L3 offset.
 size_t putL2(Bytes& b, const rte_ether_addr& src, const rte_ether_addr& dst, std::optional<uint16_t> vlan,
              uint16_t ether_type) {
@@ -382,6 +376,12 @@ rte_mbuf* toMbuf(rte_mempool* pool, const Bytes& frame) {
 Bytes fromMbuf(const rte_mbuf* m) {
   const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
   return Bytes(data, data + rte_pktmbuf_data_len(m));
+}
+
+rte_ether_addr getMac(const Bytes& b, size_t at) {
+  rte_ether_addr mac;
+  std::memcpy(mac.addr_bytes, &b[at], RTE_ETHER_ADDR_LEN);
+  return mac;
 }
 
 DecodedFrame decode(const Bytes& frame) {

@@ -90,6 +90,8 @@ Bytes arpRequest(const rte_ether_addr& sender_mac, uint32_t sender_ip, uint32_t 
 // Big-endian 16-bit field at `at`.
 void put16(Bytes& b, size_t at, uint16_t host_value);
 uint16_t get16(const Bytes& b, size_t at);
+// The 6-byte MAC address at `at`.
+rte_ether_addr getMac(const Bytes& b, size_t at);
 
 // Ethernet + IPv6 (no extension headers, traffic class 0x02, so a translation can be seen carrying it)
 // + `l4`, whose checksum field at offset `check_at` of `l4` (if any) is computed over the

@@ -171,11 +171,8 @@ TEST_F(PathMtuTest, Ipv6ClientOverTheBackendLinkGetsPacketTooBig) {
   const Bytes answer = popTx();
   ASSERT_EQ(answer.size(), 14u + 1280u) << "the error is as large as IPv6 allows, no larger";
   EXPECT_EQ(get16(answer, 12), RTE_ETHER_TYPE_IPV6);
-  rte_ether_addr dst, src;
-  std::memcpy(dst.addr_bytes, &answer[0], 6);
-  std::memcpy(src.addr_bytes, &answer[6], 6);
-  EXPECT_TRUE(sameMac(dst, clientMac()));
-  EXPECT_TRUE(sameMac(src, portMac()));
+  EXPECT_TRUE(sameMac(decode(answer).eth_dst, clientMac()));
+  EXPECT_TRUE(sameMac(decode(answer).eth_src, portMac()));
   EXPECT_EQ(get16(answer, kIp6 + 4), 1280u - 40u);
   EXPECT_EQ(answer[kIp6 + 6], kIcmpv6);
   EXPECT_EQ(address(answer, kIp6 + 8), kVip6);
