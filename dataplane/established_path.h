@@ -307,18 +307,19 @@ struct EstablishedBurst {
 // encapsulated) is also the slow path's: it fragments the packet or answers with ICMP.
 inline constexpr int32_t kNotTaken = -1;
 // `home_line`: the line stage 2 prefetched for `tag` (FlowTable::LineLookup::findFromHome), when the
-// table has not changed since; kNoHomeLine otherwise.
-inline constexpr FlowDirection* const* kNoHomeLine = nullptr;
+// table has not changed since; kNoHomeLine (probe the index) otherwise.
+struct NoHomeLine {};
+inline constexpr NoHomeLine kNoHomeLine{};
 template <class HomeLine>
 [[gnu::always_inline]] inline int32_t forwardIfArmed(const EstablishedBurst& b, rte_mbuf* m, uint8_t* data,
                                                      uint64_t ports_protocol, uint32_t tag, HomeLine home_line) {
   uint64_t addrs;
   std::memcpy(&addrs, data + kAddrsOffset, sizeof(addrs));
   FlowDirection* found;
-  if constexpr (std::is_same_v<HomeLine, FlowDirection*>) {
-    found = b.lookup.findFromHome(addrs, ports_protocol, tag, home_line);
-  } else {
+  if constexpr (std::is_same_v<HomeLine, NoHomeLine>) {
     found = b.lookup.find(addrs, ports_protocol, tag);
+  } else {
+    found = b.lookup.findFromHome(addrs, ports_protocol, tag, home_line);
   }
   if (found == nullptr || found->armed_epoch != b.epoch) [[unlikely]] return kNotTaken;
   FlowDirection& e = *found;
