@@ -348,7 +348,7 @@ TEST_F(SynProxyTest, ConnectTimeoutRetransmitsThenRetriesThenResets) {
   const DecodedSegment first = popSegment();
   w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + kHz / 2);
   EXPECT_EQ(w_.txCount(0), 0) << "not due yet";
-  w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + kHz);
+  EXPECT_TRUE(w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + kHz)) << "a binding is pending: the worker must flush";
   const DecodedSegment again = popSegment();
   EXPECT_EQ(again.dst, first.dst);
   EXPECT_EQ(again.seq, 10u);
@@ -373,6 +373,8 @@ TEST_F(SynProxyTest, ConnectTimeoutRetransmitsThenRetriesThenResets) {
   EXPECT_EQ(w_.ctx().flows.size(), 0u);
   EXPECT_EQ(w_.ctx().local_ports[0].available(),
             twoWorkerPartition().lastFor(0) - twoWorkerPartition().firstFor(0) + 1u);
+  EXPECT_FALSE(w_.ctx().proxy->poll(w_.ctx(), *snap_, kT0 + 7 * kHz)) << "nothing pending: nothing to flush";
+  EXPECT_EQ(w_.txCount(0), 0);
 }
 
 // A client that never finishes its head is reset at the head timeout.
