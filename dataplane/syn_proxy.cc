@@ -615,7 +615,11 @@ Verdict SynProxy::onBackendSegment(BurstState& s, rte_mbuf* m, ParsedFrame& f, F
   s.ctx.counters->proxy.connections_spliced.inc();
 
   // Replay: each held segment's ACK (our ISN + 1) becomes the backend's ISN + 1, which completes the
-  // backend's handshake with the first one.
+  // backend's handshake with the first one. The segments came in on the client's port, and what
+  // forwardSpliced answers them with (a segment too big for the backend link is refused to the
+  // client) leaves on the rx port with its MAC and VLAN: the client's, not this SYN-ACK's.
+  BurstState from_client = s;
+  from_client.rx_port = e->to_client.egress_port;
   const size_t slot = static_cast<size_t>(&p - slots_.data());
   rte_mbuf** held = &held_[slot * config_.max_held_segments];
   for (uint16_t i = 0; i < p.held_count; ++i) {
@@ -623,7 +627,7 @@ Verdict SynProxy::onBackendSegment(BurstState& s, rte_mbuf* m, ParsedFrame& f, F
     held[i] = nullptr;
     ParsedFrame hf;
     parseFrame(h, hf);
-    forwardSpliced(s, h, hf, e);
+    forwardSpliced(from_client, h, hf, e);
   }
   p.held_count = 0;
   release(s.ctx, p, /*erase_flow=*/false);

@@ -3,6 +3,7 @@
 // connection and its retries, the replay and the splice. Every test ends with every mbuf back in the
 // pool (nothing held, nothing leaked).
 #include <gtest/gtest.h>
+#include <rte_ip.h>
 #include <rte_tcp.h>
 
 #include <memory>
@@ -734,6 +735,86 @@ TEST_F(SynProxyLocalAddressTest, BackendConnectionLeavesFromALocalAddress) {
   EXPECT_EQ(w_.totalDrops(), 0u);
 }
 
+// Clients on port 0, the web services' backend behind port 1: its own subnet, its own MAC, and a
+// smaller MTU than the clients' link.
+class SynProxyTwoPortTest : public SynProxyBothFamiliesTest {
+ protected:
+  static constexpr uint32_t kBackendSideIp = ipv4(10, 98, 0, 2);
+  static constexpr uint32_t kBackendIp = ipv4(10, 98, 0, 11);
+  static constexpr uint16_t kBackendLinkMtu = 1400;
+  static rte_ether_addr backendSideMac() { return testMac(0x0202); }
+
+  void SetUp() override {
+    source_.config.ports.push_back(
+        {.name = "eth1", .address = {kBackendSideIp, 24}, .gateway = std::nullopt, .vlan = 0});
+    for (controlplane::ServiceConfig& svc : source_.config.services) {
+      if (svc.name == "web" || svc.name == "web6") svc.backends = {{kBackendIp, kWebBackendPort, 1}};
+    }
+    source_.neighbors.addStatic(kBackendIp, backendMac(11));
+    SynProxyBothFamiliesTest::SetUp();
+    if (HasFatalFailure()) return;
+    snap_->ports[1].mac = backendSideMac();
+    snap_->ports[1].mtu = kBackendLinkMtu;
+  }
+};
+
+// TCP senders set DF for path MTU discovery; buildSegment leaves it clear.
+void setDontFragment(Bytes& frame) {
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(frame.data() + sizeof(rte_ether_hdr));
+  ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+  ip->hdr_checksum = 0;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
+// A full-sized request, held while the backend connection opens, is too big for the backend link
+// when the SYN-ACK (received on port 1) replays it: the client must hear "fragmentation needed"
+// (IPv6: "packet too big") on its own port, from that port's MAC, as forwarding a spliced segment
+// would answer it; the backend side gets nothing.
+TEST_P(SynProxyTwoPortTest, HeldSegmentTooBigForTheBackendLinkIsRefusedOnTheClientsPort) {
+  const uint32_t client_isn = 3000;
+  const Handshake h = handshake(client_isn);
+  const std::string start = "GET /cart HTTP/1.1\r\nHost: shop\r\nX-Pad: ";
+  const std::string end = "\r\n\r\n";
+  // Fills the client's 1500-byte link: its MSS of 1460 less the timestamps option.
+  const size_t payload = 1500 - ipHeaderLength() - sizeof(rte_tcp_hdr) - 12;
+  const std::string big_request = start + std::string(payload - start.size() - end.size(), 'p') + end;
+  Bytes held = buildSegment(
+      client(kPshAck, client_isn + 1, h.our_isn + 1, timestampOption(1002, h.our_tsval), big_request));
+  if (!ipv6()) setDontFragment(held);
+  w_.process(*snap_, held, 0, kT0);
+  ASSERT_EQ(w_.txCount(0), 0) << "the request is held";
+  ASSERT_EQ(w_.txCount(1), 1);
+  const DecodedSegment syn = decodeSegment(w_.popTx(1).value_or(Bytes{}));
+  ASSERT_EQ(syn.flags, kSyn);
+  EXPECT_EQ(syn.src, kBackendSideIp);
+  EXPECT_TRUE(sameMac(syn.src_mac, backendSideMac()));
+
+  const Bytes syn_ack = buildSegment(
+      backend(syn, kSynAck, 80000, client_isn + 1, synOptions(1460, 7, true, true, 5000, syn.options.tsval)));
+  w_.process(*snap_, syn_ack, /*rx_port=*/1, kT0);
+  EXPECT_EQ(proxy().connections_spliced.read(), 1u);
+  EXPECT_EQ(w_.txCount(1), 0) << "neither the request nor the refusal leaves on the backend side";
+  ASSERT_EQ(w_.txCount(0), 1);
+  const Bytes answer = w_.popTx(0).value_or(Bytes{});
+  EXPECT_TRUE(sameMac(decode(answer).eth_dst, clientMac()));
+  EXPECT_TRUE(sameMac(decode(answer).eth_src, portMac()));
+  if (ipv6()) {
+    constexpr size_t kIcmp6 = sizeof(rte_ether_hdr) + 40;
+    ASSERT_GT(answer.size(), kIcmp6 + 8);
+    EXPECT_EQ(answer[sizeof(rte_ether_hdr) + 6], IPPROTO_ICMPV6);
+    EXPECT_EQ(answer[kIcmp6], 2) << "packet too big";
+    EXPECT_EQ(uint32_t{answer[kIcmp6 + 4]} << 24 | uint32_t{answer[kIcmp6 + 5]} << 16 |
+                  uint32_t{answer[kIcmp6 + 6]} << 8 | answer[kIcmp6 + 7],
+              kBackendLinkMtu + 20u)
+        << "the IPv6 size whose translation fits the backend link";
+  } else {
+    expectIcmpFromVipToClient(answer);
+    expectFragmentationNeeded(answer, held, kBackendLinkMtu);
+  }
+  EXPECT_EQ(w_.counters().icmp_too_big.read(), 1u);
+  EXPECT_EQ(w_.totalDrops(), 0u);
+}
+
 // ICMP errors about a proxied flow: while the backend connection is being set up, an error about our
 // SYN is not the client's business (no_flow); once spliced, a backend-side "fragmentation needed"
 // about a client segment reaches the client, quoting the client's own addresses, ports and sequence.
@@ -816,6 +897,8 @@ TEST_F(SynProxyTest, ErrorToTheVipAboutASplicedResponseReachesTheBackendInItsSeq
 }
 
 INSTANTIATE_TEST_SUITE_P(Clients, SynProxyBothFamiliesTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "Ipv6" : "Ipv4"; });
+INSTANTIATE_TEST_SUITE_P(Clients, SynProxyTwoPortTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "Ipv6" : "Ipv4"; });
 
 }  // namespace
