@@ -600,14 +600,6 @@ absl::Status checkServices(const Config& config) {
         !s.ok()) {
       return s;
     }
-    // The dataplane translates IPv6 clients to IPv4 (NAT64) from a port's own address; DSR and IPIP
-    // would deliver an IPv6 packet to an IPv4 backend.
-    if (service.vip6.has_value() && service.forwarding != ForwardingMode::kFullNat) {
-      return fieldError(path + ".forwarding",
-                        absl::StrFormat("%s cannot serve an IPv6 VIP: IPv6 clients reach IPv4 backends "
-                                        "through full-NAT only",
-                                        forwardingModeName(service.forwarding)));
-    }
     if (auto s = checkEnum(path + ".key", balanceKeyName(service.key), service.key); !s.ok()) return s;
     if (auto s = checkEnum(path + ".down_backend_flows", downBackendFlowsName(service.down_backend_flows),
                            service.down_backend_flows);

@@ -175,19 +175,30 @@ inline uint64_t screenIpv6Client(const rte_mbuf* m, const FlowTable::LineLookup&
   return ports_protocol | kNotEstablished;
 }
 
-// The outer IPv4 header of RFC 2003 encapsulation at `outer`, from the flow's precomputed addresses
-// and the one's-complement sum of the header's fixed fields (armFlow): only the total length and DF
-// (copied from the inner header) are added per packet. Three stores, fields as they sit in the header
-// (little-endian words): version/IHL, TOS, total length, packet id 0, flags; TTL, protocol, checksum;
-// source and destination.
+// The one's-complement sum of an outer IPv4 header's fixed fields as writeIpipOuter stores them:
+// version/IHL and TOS, TTL and protocol (IPPROTO_IPIP, or IPPROTO_IPV6 for an IPv6 packet), the
+// addresses (`rewrite_addrs`, as they sit in the header). Folded once when a flow is armed.
+inline uint16_t ipipOuterFixedSum(uint64_t rewrite_addrs, uint8_t inner_protocol) {
+  const uint8_t fixed[4] = {RTE_IPV4_VHL_DEF, 0, kIpipTtl, inner_protocol};
+  uint32_t fixed_words;
+  std::memcpy(&fixed_words, fixed, sizeof(fixed_words));
+  return checksumDeltaFold(uint64_t{fixed_words & 0xffff} + (fixed_words >> 16) + (rewrite_addrs & 0xffffffff) +
+                           (rewrite_addrs >> 32));
+}
+
+// The outer IPv4 header of RFC 2003 (or RFC 4213, `inner_protocol` IPPROTO_IPV6) encapsulation at
+// `outer`, from the flow's precomputed addresses and ipipOuterFixedSum (its ip_check_delta): only the
+// total length and DF (copied from an inner IPv4 header) are added per packet. Three stores, fields
+// as they sit in the header (little-endian words): version/IHL, TOS, total length, packet id 0,
+// flags; TTL, protocol, checksum; source and destination.
 [[gnu::always_inline]] inline void writeIpipOuter(uint8_t* outer, uint16_t inner_len_be, uint16_t inner_df,
-                                                  const FlowDirection& e) {
+                                                  const FlowDirection& e, uint8_t inner_protocol) {
   const uint16_t total_len_be =
       rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(inner_len_be) + sizeof(rte_ipv4_hdr)));
   const uint16_t check =
       static_cast<uint16_t>(~checksumFold(uint32_t{e.ip_check_delta} + total_len_be + inner_df));
   const uint64_t word0 = uint64_t{RTE_IPV4_VHL_DEF} | (uint64_t{total_len_be} << 16) | (uint64_t{inner_df} << 48);
-  const uint32_t word1 = uint32_t{kIpipTtl} | (uint32_t{IPPROTO_IPIP} << 8) | (uint32_t{check} << 16);
+  const uint32_t word1 = uint32_t{kIpipTtl} | (uint32_t{inner_protocol} << 8) | (uint32_t{check} << 16);
   std::memcpy(outer, &word0, sizeof(word0));
   std::memcpy(outer + 8, &word1, sizeof(word1));
   std::memcpy(outer + offsetof(rte_ipv4_hdr, src_addr), &e.rewrite_addrs, sizeof(e.rewrite_addrs));
@@ -346,7 +357,7 @@ template <class HomeLine>
     data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, sizeof(rte_ipv4_hdr)));
     // Both MACs are written below: of the Ethernet header only the ethertype must move.
     reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-    writeIpipOuter(data + kIpOffset, inner_len_be, inner_df, e);
+    writeIpipOuter(data + kIpOffset, inner_len_be, inner_df, e, IPPROTO_IPIP);
     tx_len += sizeof(rte_ipv4_hdr);
   } else if (e.armed_rewrite == ArmedRewrite::kFullNatUdp) {
     rewriteFullNat(data + kIpOffset, data + kL4Offset, e, true);
@@ -358,9 +369,33 @@ template <class HomeLine>
   return queueArmed(b, e, batch, m, pkt_len, tx_len);
 }
 
+// An IPv6 client frame of a DSR (kDsrL2) or IPIP (kIpip6) flow, armed: the MACs alone, or the IPv6
+// packet inside the outer IPv4 header forwardIpv6Direct writes. A frame that would not fit the
+// egress MTU is the slow path's ("packet too big").
+[[gnu::always_inline]] inline int32_t forwardIpv6DirectIfFits(const EstablishedBurst& b, FlowDirection& e,
+                                                              TxBatch& batch, rte_mbuf* m, uint8_t* data) {
+  const uint32_t pkt_len = rte_pktmbuf_pkt_len(m);
+  const bool ipip = e.armed_rewrite == ArmedRewrite::kIpip6;
+  const uint32_t tx_len = pkt_len + (ipip ? sizeof(rte_ipv4_hdr) : 0);
+  if (batch.count == batch.packets.size() || tx_len > batch.max_frame_len) return kNotTaken;
+  if (ipip) {
+    if (rte_pktmbuf_headroom(m) < sizeof(rte_ipv4_hdr)) return kNotTaken;
+    uint16_t payload_len_be;
+    std::memcpy(&payload_len_be, data + kIpOffset + offsetof(rte_ipv6_hdr, payload_len), sizeof(payload_len_be));
+    const uint16_t inner_len_be =
+        rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(payload_len_be) + sizeof(rte_ipv6_hdr)));
+    data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, sizeof(rte_ipv4_hdr)));
+    // Both MACs are written below: of the Ethernet header only the ethertype must move.
+    reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    writeIpipOuter(data + kIpOffset, inner_len_be, 0, e, IPPROTO_IPV6);
+  }
+  std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
+  return queueArmed(b, e, batch, m, pkt_len, tx_len);
+}
+
 // Second pass for an IPv6 client frame screenIpv6Client took: when its flow's client line is armed
-// (kNat64Client, the only way an IPv6 client line is armed), the frame becomes the IPv4 packet to the
-// backend, as forwardToIpv4Backend sends it: ports and L4 checksum from the line (the folded delta
+// as kNat64Client (DSR and IPIP lines: forwardIpv6DirectIfFits), the frame becomes the IPv4 packet to the
+// backend, as ipv6_path.cc's forwardToBackend sends it: ports and L4 checksum from the line (the folded delta
 // covers both pseudo-headers), the IPv4 header and L2 written where the IPv6 header ended, the frame
 // 20 bytes shorter at its front. The same returns as forwardIfArmed; counted at the IPv4 length, as
 // the slow path counts.
@@ -373,6 +408,7 @@ template <class HomeLine>
   if (found == nullptr || found->armed_epoch != b.epoch) [[unlikely]] return kNotTaken;
   FlowDirection& e = *found;
   TxBatch& batch = b.ctx.tx[e.egress_port];
+  if (e.armed_rewrite != ArmedRewrite::kNat64Client) [[unlikely]] return forwardIpv6DirectIfFits(b, e, batch, m, data);
   const uint32_t tx_len = rte_pktmbuf_pkt_len(m) - kIpv6Growth;
   if (batch.count == batch.packets.size() || tx_len > batch.max_frame_len) [[unlikely]] return kNotTaken;
 

@@ -48,8 +48,9 @@ enum class ProxyPhase : uint8_t {
 // (FlowEntry::client_v6) has two of its own: kNat64Client, its client's packet, whose IPv6 header
 // becomes the IPv4 header full-NAT sends; kNat64Reply, the reply, whose IPv4 header becomes IPv6 from
 // the VIP to the client. Their IPv6 addresses are the entry's (entryOfReplyLine,
-// LineLookup::findIpv6Client).
-enum class ArmedRewrite : uint8_t { kFullNatTcp, kFullNatUdp, kDsrL2, kIpip, kNat64Reply, kNat64Client };
+// LineLookup::findIpv6Client). An IPv6 client's DSR flow is armed as kDsrL2 (the MACs alone), its
+// IPIP flow as kIpip6: the IPv6 packet inside an outer IPv4 header, protocol 41 (ipv6_direct.h).
+enum class ArmedRewrite : uint8_t { kFullNatTcp, kFullNatUdp, kDsrL2, kIpip, kNat64Reply, kNat64Client, kIpip6 };
 
 // One direction of a flow as the established path sees it, in one cache line: the key a packet of
 // that direction carries, and everything an armed packet needs, precomputed by the slow path when it
@@ -67,7 +68,7 @@ struct alignas(64) FlowDirection {
                                   // the slow path (ICMP fragmentation needed or too_big)
   };
   uint16_t ip_check_delta = 0; // full-NAT: RFC 1624 delta of the IPv4 checksum, folded to 16 bits;
-                               // IPIP and kNat64Client: one's-complement sum of the fixed fields of
+                               // IPIP, kIpip6 and kNat64Client: one's-complement sum of the fixed fields of
                                // the IPv4 header written
   uint16_t l4_check_delta = 0; // full-NAT: the same for the TCP/UDP checksum (pseudo-header + ports)
   uint8_t l2_next_hop[12] = {};  // destination and source MAC, as on the wire

@@ -10,6 +10,7 @@
 
 #include "dataplane/checksum.h"
 #include "dataplane/flow_table.h"
+#include "dataplane/ipv6_direct.h"
 #include "dataplane/ipv6_path.h"
 #include "hashing/key_hash.h"
 
@@ -240,6 +241,8 @@ std::optional<Verdict> forwardIcmpv6ToBackend(BurstState& s, rte_mbuf* m, Parsed
   // so an lcore without the flow passes the error on.
   const FlowEntry* const e = s.ctx.flows.findByClientV6(client, s.ctx.flows.hashKeyV6(client));
   if (e == nullptr) return mayWalkOn(s) ? walkOn(s, m) : dropPacket(s, m, DropReason::kNoFlow);
+  // A dual-stack backend answered the client itself and understands the error as it is.
+  if (e->forwarding != ForwardingMode::kFullNat) return passIcmpv6ToDirectBackend(s, m, f, *e);
 
   uint32_t mtu_be;
   std::memcpy(&mtu_be, icmp + 4, sizeof(mtu_be));

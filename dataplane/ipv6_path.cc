@@ -10,6 +10,7 @@
 
 #include "dataplane/checksum.h"
 #include "dataplane/icmpv6_errors.h"
+#include "dataplane/ipv6_direct.h"
 #include "dataplane/syn_proxy.h"
 #include "hashing/key_hash.h"
 
@@ -210,8 +211,9 @@ std::optional<Verdict> refuseIfTooBigOnceTranslated(BurstState& s, rte_mbuf* m, 
 
 namespace {
 
-// A new IPv6 client flow: backend chosen as for IPv4 (the service's key over the IPv6 key), a local
-// IPv4 endpoint taken, the reply index added, and both directions' per-flow checksum deltas folded.
+// A new IPv6 client flow: backend chosen as for IPv4 (the service's key over the IPv6 key). In
+// full-NAT a local IPv4 endpoint is taken, the reply index added, and both directions' per-flow
+// checksum deltas folded; DSR and IPIP flows need none of that (their replies bypass Tether).
 FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, const hashing::FlowKeyV6& key,
                       uint64_t flow_hash, DropReason& why) {
   const uint64_t key_hash = svc.key == BalanceKey::kSourceAddress ? hashing::hashAddressV6(key.src_addr, svc.hash_seed)
@@ -224,17 +226,20 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, c
     why = DropReason::kFlowTableFull;
     return nullptr;
   }
-  if (!s.ctx.acquireLocalEndpoint(*e, s.snap, backend.egress_port)) {
+  const bool full_nat = svc.forwarding == ForwardingMode::kFullNat;
+  if (full_nat && !s.ctx.acquireLocalEndpoint(*e, s.snap, backend.egress_port)) {
     s.ctx.flows.erase(e);
     why = DropReason::kNoLocalPort;
     return nullptr;
   }
   setBackend(*e, backend);
   e->to_client.egress_port = s.rx_port;
-  e->forwarding = ForwardingMode::kFullNat;  // the only mode that can reach an IPv4 backend
+  e->forwarding = svc.forwarding;
   e->state = initialFlowState(f);
-  addReplyIndex(s.ctx.flows, e, e->local_address_be, key.protocol);
-  armNat64(*e);
+  if (full_nat) {
+    addReplyIndex(s.ctx.flows, e, e->local_address_be, key.protocol);
+    armNat64(*e);
+  }
   s.ctx.counters->flows_created.inc();
   s.ctx.counters->backends[backend.counter_slot].new_flows.inc();
   return e;
@@ -252,7 +257,7 @@ void armNat64Client(BurstState& s, FlowEntry& e, const LocalPort& egress) {
   d.armed_epoch = s.ctx.flows.snapshotEpoch(s.snap);
 }
 
-Verdict forwardToIpv4Backend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Service& svc) {
+Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Service& svc) {
   if (f.key.protocol == IPPROTO_UDP && static_cast<const rte_udp_hdr*>(f.l4)->dgram_cksum == 0) {
     return dropPacket(s, m, DropReason::kMalformed);  // a zero UDP checksum is not allowed over IPv6
   }
@@ -278,6 +283,7 @@ Verdict forwardToIpv4Backend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const S
   }
   e->to_backend.last_seen_tsc = s.now_tsc;
   if (f.key.protocol == IPPROTO_TCP) updateTcpState(*e, f.tcp_flags, true);
+  if (e->forwarding != ForwardingMode::kFullNat) return forwardIpv6Direct(s, m, f, *e);
   // The armed reply line holds the client's MAC (a client that moved re-arms it on the slow path),
   // and a FIN or RST sends the replies, too, back to the slow path.
   const rte_ether_addr& sender = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
@@ -302,7 +308,7 @@ Verdict forwardHttpV6(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint32_t servi
   FlowEntry* e = s.ctx.flows.findByClientV6(key, flow_hash);
   if (std::optional<Verdict> spliced = forwardIfSpliced(s, m, f, e)) return *spliced;
   // Created before the service became an HTTP one (reload): it keeps plain forwarding.
-  if (e != nullptr && e->proxy_phase == ProxyPhase::kNone) return forwardToIpv4Backend(s, m, f, s.snap.services[service]);
+  if (e != nullptr && e->proxy_phase == ProxyPhase::kNone) return forwardToBackend(s, m, f, s.snap.services[service]);
   return s.ctx.proxy->onClientSegment(s, m, f, flow_hash, service, e, &key);
 }
 
@@ -328,9 +334,13 @@ Verdict processIpv6(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
     return dropPacket(s, m, s.snap.service_index.isVip6(destination) ? DropReason::kUnknownVip : DropReason::kNotForUs);
   }
   const Service& svc = s.snap.services[service];
-  // HTTP services need this lcore's SYN proxy; without one they are forwarded as plain full-NAT.
-  if (svc.http.enabled && s.ctx.proxy != nullptr && f.key.protocol == IPPROTO_TCP) return forwardHttpV6(s, m, f, service);
-  return forwardToIpv4Backend(s, m, f, svc);
+  // HTTP services need this lcore's SYN proxy, which splices full-NAT flows only; without one they are
+  // forwarded as plain flows.
+  if (svc.http.enabled && s.ctx.proxy != nullptr && f.key.protocol == IPPROTO_TCP &&
+      svc.forwarding == ForwardingMode::kFullNat) {
+    return forwardHttpV6(s, m, f, service);
+  }
+  return forwardToBackend(s, m, f, svc);
 }
 
 Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e, uint64_t extra_l4_delta) {

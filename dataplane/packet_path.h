@@ -177,6 +177,11 @@ void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port
 // addresses (armFlow); false when the mbuf has no headroom for it.
 bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e);
 
+// Makes room for an outer IPv4 header between the L2 header (`l2_len` bytes, tagged or not) and the
+// packet: the frame grows 20 bytes at its front and its ethertype becomes IPv4. Returns where the
+// outer header goes, or nullptr when the mbuf has no headroom for it.
+uint8_t* prependOuterIpv4(rte_mbuf* m, uint16_t l2_len);
+
 // TCP state from a segment's flags: FIN or RST closes; the client's ACK of the handshake establishes.
 void updateTcpState(FlowEntry& e, uint8_t flags, bool from_client);
 

@@ -199,21 +199,28 @@ void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port
 // Encapsulates the IPv4 packet in an outer IPv4 header (RFC 2003) from the egress port's address to
 // the backend (writeIpipOuter); a tagged frame's L2 header moves to the front.
 bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e) {
-  const uint16_t l2_len = f.l2_len;
   const uint16_t inner_len_be = f.ip->total_length;
   const uint16_t inner_df = f.ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-  uint8_t* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, sizeof(rte_ipv4_hdr)));
-  if (data == nullptr) return false;
+  uint8_t* const outer = prependOuterIpv4(m, f.l2_len);
+  if (outer == nullptr) return false;
+  writeIpipOuter(outer, inner_len_be, inner_df, e.to_backend, IPPROTO_IPIP);
+  f.ip = reinterpret_cast<rte_ipv4_hdr*>(outer);
+  return true;
+}
+
+uint8_t* prependOuterIpv4(rte_mbuf* m, uint16_t l2_len) {
+  auto* const data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, sizeof(rte_ipv4_hdr)));
+  if (data == nullptr) return nullptr;
   if (l2_len == sizeof(rte_ether_hdr)) {
     // writeL2 rewrites both MACs next: of the untagged header only the ethertype must move.
     reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
   } else {
     std::memmove(data, data + sizeof(rte_ipv4_hdr), l2_len);
+    // The tag's inner ethertype, the last two bytes of the L2 header.
+    const uint16_t ipv4 = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    std::memcpy(data + l2_len - sizeof(ipv4), &ipv4, sizeof(ipv4));
   }
-  auto* outer = reinterpret_cast<rte_ipv4_hdr*>(data + l2_len);
-  writeIpipOuter(reinterpret_cast<uint8_t*>(outer), inner_len_be, inner_df, e.to_backend);
-  f.ip = outer;
-  return true;
+  return data + l2_len;
 }
 
 namespace {
@@ -324,12 +331,7 @@ void armFlow(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
       d.armed_rewrite = ArmedRewrite::kDsrL2;
       break;
     case ForwardingMode::kDsrIpip: {
-      // The outer header's fixed 16-bit words as stored: version/IHL + TOS, TTL + protocol, addresses.
-      const uint8_t fixed[4] = {RTE_IPV4_VHL_DEF, 0, kIpipTtl, IPPROTO_IPIP};
-      uint32_t fixed_words;
-      std::memcpy(&fixed_words, fixed, sizeof(fixed_words));
-      d.ip_check_delta = checksumDeltaFold(uint64_t{fixed_words & 0xffff} + (fixed_words >> 16) +
-                                           (d.rewrite_addrs & 0xffffffff) + (d.rewrite_addrs >> 32));
+      d.ip_check_delta = ipipOuterFixedSum(d.rewrite_addrs, IPPROTO_IPIP);
       d.ipip_max_inner_len = egress.mtu - sizeof(rte_ipv4_hdr);
       d.armed_rewrite = ArmedRewrite::kIpip;
       break;

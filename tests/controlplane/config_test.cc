@@ -345,6 +345,24 @@ services:
   EXPECT_EQ(formatListener(web6), "[fd00:99::100]:80/tcp");
 }
 
+// DSR and IPIP serve IPv6 VIPs from dual-stack backends, which are still named by their IPv4 address
+// (ARP resolves them, health checks reach them) and hold the VIP themselves.
+TEST(ParseConfigTest, Ipv6VipTakesDsrAndIpip) {
+  for (const auto& [text, mode] : {std::pair{"dsr", ForwardingMode::kDsrL2}, std::pair{"ipip", ForwardingMode::kDsrIpip}}) {
+    absl::StatusOr<Config> parsed = parseConfig(absl::StrCat(R"(
+ports: [{name: lan, address: 10.99.0.2/24, address6: "fd00:99::2/64"}]
+services:
+  - {name: web6, vip: "fd00:99::100", port: 80, forwarding: )", text, R"(,
+     backends: [{address: 10.99.0.11}, {address: 10.99.0.12, weight: 2}]}
+)"));
+    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status();
+    const ServiceConfig& web6 = parsed->services[0];
+    ASSERT_TRUE(web6.vip6.has_value());
+    EXPECT_EQ(web6.forwarding, mode) << text;
+    EXPECT_EQ(web6.backends[1].port, 80) << text;  // DSR's backend port defaults to the service's
+  }
+}
+
 // Cookie stickiness serves IPv6 clients too: the SYN proxy answers them over IPv6 and binds them to
 // the IPv4 backends through NAT64.
 TEST(ParseConfigTest, Ipv6VipTakesAnHttpBlock) {
@@ -889,12 +907,12 @@ const std::vector<BadYamlCase>& badYamlCases() {
        kPorts6 + "services:\n  - {" + kWeb6 + ", " + kBackend + "}\n" +
            "  - {name: web7, vip: \"fd00:99:0::100\", port: 80, " + kBackend + "}\n",
        "services[1]: [fd00:99::100]:80/tcp is already served by services[0] (web6)"},
-      // An IPv6 VIP is translated to IPv4 (NAT64), which only full-NAT does.
-      {"Vip6Dsr", service6(kWeb6 + ", forwarding: dsr, backends: [{address: 10.99.0.11}]"),
-       "services[0].forwarding: dsr cannot serve an IPv6 VIP: IPv6 clients reach IPv4 backends through "
-       "full-NAT only"},
-      {"Vip6Ipip", service6(kWeb6 + ", forwarding: ipip, backends: [{address: 10.99.0.11}]"),
-       "services[0].forwarding: ipip cannot serve an IPv6 VIP"},
+      // An IPv6 VIP in DSR or IPIP hands the client's packet to the backend unchanged, as an IPv4 one.
+      {"Vip6DsrBackendPort", service6(kWeb6 + ", forwarding: dsr, " + kBackend),
+       "services[0].backends[0].port: 8080 must equal the service port 80 with forwarding dsr"},
+      {"Vip6IpipHttp", service6(kWeb6 + ", forwarding: ipip, http: {sticky: [five_tuple]}, "
+                                        "backends: [{address: 10.99.0.11}]"),
+       "services[0].http: needs forwarding fullnat (forwarding is ipip)"},
       // share_sessions_with names another HTTP service that owns its sessions and reads the same cookie.
       {"ShareSessionsWithItself", webWith("http: {session_cookie: SID, share_sessions_with: web}"),
        "services[0].http.share_sessions_with: \"web\" is this service itself"},

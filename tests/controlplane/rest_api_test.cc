@@ -379,33 +379,32 @@ TEST(RestApiServices, Ipv6HttpServiceSharesSessions) {
   EXPECT_EQ(server.ops().currentConfig().services[2].http->share_sessions_with, owner);
 }
 
-// validateConfig's IPv6 rules reach REST clients with paths relative to the request body.
+// validateConfig's IPv6 rules reach REST clients with paths relative to the request body; DSR and
+// IPIP services on an IPv6 VIP are accepted like IPv4 ones.
 TEST(RestApiServices, Ipv6ServiceRulesAreEnforced) {
   Server server{"", configWithAddress6()};
-  json dsr = web6Body("fd00:99::100");
-  dsr["forwarding"] = "dsr";
-  dsr["backends"] = json::parse(R"([{"address": "10.99.0.11"}])");
-  HttpResult r = server.send("POST", "/api/v1/services", dsr);
-  EXPECT_EQ(r.status, 400) << r.raw;
-  EXPECT_EQ(r.error(),
-            "forwarding: dsr cannot serve an IPv6 VIP: IPv6 clients reach IPv4 backends through full-NAT only");
   json http = web6Body("fd00:99::100");
   http["forwarding"] = "dsr";
+  http["backends"] = json::parse(R"([{"address": "10.99.0.11"}])");
   http["http"] = json::parse(R"({"sticky": ["five_tuple"]})");
-  r = server.send("POST", "/api/v1/services", http);
+  HttpResult r = server.send("POST", "/api/v1/services", http);
   EXPECT_EQ(r.status, 400) << r.raw;
-  EXPECT_EQ(r.error(),
-            "forwarding: dsr cannot serve an IPv6 VIP: IPv6 clients reach IPv4 backends through full-NAT only");
+  EXPECT_EQ(r.error(), "http: needs forwarding fullnat (forwarding is dsr)");
   r = server.send("POST", "/api/v1/services", web6Body("fd00:99::2"));
   EXPECT_EQ(r.status, 400) << r.raw;
   EXPECT_EQ(r.error(), "vip: fd00:99::2 is the address6 of ports[0] (lan)");
   EXPECT_EQ(server.ops().applies(), 0);
 
-  ASSERT_EQ(server.send("POST", "/api/v1/services", web6Body("fd00:99::100")).status, 201);
+  json dsr = web6Body("fd00:99::100");
+  dsr["forwarding"] = "dsr";
+  dsr["backends"] = json::parse(R"([{"address": "10.99.0.11"}])");
+  r = server.send("POST", "/api/v1/services", dsr);
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["forwarding"], "dsr");
+  EXPECT_EQ(server.ops().currentConfig().services[2].forwarding, ForwardingMode::kDsrL2);
   r = server.send("PATCH", "/api/v1/services/web6", {{"forwarding", "ipip"}});
-  EXPECT_EQ(r.status, 400) << r.raw;
-  EXPECT_NE(r.error().find("forwarding: ipip cannot serve an IPv6 VIP"), std::string::npos) << r.error();
-  EXPECT_EQ(server.ops().currentConfig().services[2].forwarding, ForwardingMode::kFullNat);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(server.ops().currentConfig().services[2].forwarding, ForwardingMode::kDsrIpip);
 }
 
 // --- backends ------------------------------------------------------------------------------------

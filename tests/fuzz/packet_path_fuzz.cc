@@ -65,6 +65,8 @@ constexpr uint32_t kVip = ipv4(10, 99, 0, 100);
 constexpr uint32_t kClientIp = ipv4(10, 99, 0, 200);
 constexpr uint16_t kHttpPort = 80;
 constexpr uint16_t kTcpPort = 81;
+constexpr uint16_t kDsr6Port = 82;   // IPv6 only: DSR to dual-stack backends
+constexpr uint16_t kIpip6Port = 83;  // IPv6 only: 6in4 to dual-stack backends
 constexpr uint16_t kUdpPort = 9000;
 constexpr uint16_t kBackendPort = 8080;
 constexpr uint16_t kUdpBackendPort = 9001;
@@ -168,6 +170,15 @@ dp::Snapshot* makeSnapshot() {
     v6.vip6 = kVip6;
     v6.vip_be = 0;
     snap->services.push_back(std::move(v6));
+  }
+  for (auto [port, mode, first_slot] : {std::tuple(kDsr6Port, dp::ForwardingMode::kDsrL2, 24u),
+                                        std::tuple(kIpip6Port, dp::ForwardingMode::kDsrIpip, 28u)}) {
+    dp::Service direct = makeService(port, dp::Protocol::kTcp, port, false, first_slot);
+    direct.forwarding = mode;
+    direct.v6 = true;
+    direct.vip6 = kVip6;
+    direct.vip_be = 0;
+    snap->services.push_back(std::move(direct));
   }
   snap->service_index.build(snap->services);
   snap->ports[0] = {.address_be = rte_cpu_to_be_32(kPortIp), .netmask_be = RTE_BE32(0xffffff00), .mac = portMac(0),
@@ -615,6 +626,36 @@ std::vector<uint8_t> udpFragments() {
   return w.input;
 }
 
+// IPv6 clients of DSR and IPIP services: a connection to each, a segment too big for the backend
+// link once encapsulated, and a packet too big about a backend's direct reply.
+std::vector<uint8_t> ipv6Direct() {
+  namespace t = dp::test;
+  SeedWriter w;
+  const rte_ether_addr client = clientMac();
+  const auto segment = [&](uint16_t port, uint8_t flags, const Bytes& payload) {
+    return t::buildIpv6Frame(client, portMac(0), kClientIp6, kVip6, IPPROTO_TCP, t::tcpSegment(40200, port, flags, payload),
+                             offsetof(rte_tcp_hdr, cksum));
+  };
+  for (const uint16_t port : {kDsr6Port, kIpip6Port}) {
+    w.frame(ctl::kNewBurst, segment(port, kSyn, {}));
+    check(lastTx(w.input).size() == 1, "seed: the IPv6 SYN did not reach a dual-stack backend");
+    w.frame(ctl::kNewBurst, segment(port, kAck, {}));
+    w.frame(0, segment(port, kPshAck, Bytes(100, 'd')));
+    check(lastTx(w.input).size() == 2, "seed: the IPv6 segments did not reach the backend");
+  }
+  w.frame(ctl::kNewBurst, segment(kIpip6Port, kAck, Bytes(1500 - 40 - 20, 'x')));
+  check(lastTx(w.input).size() == 1, "seed: the oversized IPv6 segment was not answered");
+  const Bytes reply = t::buildIpv6Frame(backendMac(kBackendHosts[0]), client, kVip6, kClientIp6, IPPROTO_TCP,
+                                        t::tcpSegment(kDsr6Port, 40200, kAck, Bytes(200, 'r')), offsetof(rte_tcp_hdr, cksum));
+  Bytes too_big(8 + reply.size() - 14, 0);
+  too_big[0] = 2;
+  too_big[6] = 0x05;  // MTU 1280
+  std::copy(reply.begin() + 14, reply.end(), too_big.begin() + 8);
+  w.frame(ctl::kNewBurst, t::buildIpv6Frame(client, portMac(0), kClientIp6, kVip6, IPPROTO_ICMPV6, too_big, 2));
+  check(lastTx(w.input).size() == 1, "seed: packet too big did not reach the DSR backend");
+  return w.input;
+}
+
 void writeSeeds(const std::string& dir) {
   const std::string response = "HTTP/1.1 200 OK\r\nSet-Cookie: SID=s2; Path=/\r\nContent-Length: 2\r\n\r\nhi";
   const std::pair<std::string, std::vector<uint8_t>> seeds[] = {
@@ -625,6 +666,7 @@ void writeSeeds(const std::string& dir) {
       {"plain_tcp", plainTcpConversation()},
       {"udp_arp_icmp_vlan", udpAndOthers()},
       {"ipv6_nat64", ipv6Nat64()},
+      {"ipv6_direct", ipv6Direct()},
       {"udp_fragments", udpFragments()},
       {"http_ipv6_learnt_cookie",
        httpConversation({"GET /cart HTTP/1.1\r\nHost: shop\r\nCookie: SID=s1\r\n\r\n"}, response, kBackendHosts[1],

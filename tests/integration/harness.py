@@ -7,7 +7,8 @@ turns SIGTERM/SIGINT (meson's timeout) and its own hard deadline (SIGALRM) into 
 failure prints the tetherd log tail, the last stats and the backend logs before cleaning up.
 
 Addresses follow tools/topology --help: client 10.99.0.10, backend i at 10.99.0.(10+i), Tether's
-port 10.99.0.2/24, VIP 10.99.0.100. Exit status: 0 pass, 1 fail, 77 skip (meson's convention).
+port 10.99.0.2/24, VIP 10.99.0.100; for IPv6 (test_ipv6.py) the same last bytes in fd00:99::/64.
+Exit status: 0 pass, 1 fail, 77 skip (meson's convention).
 """
 import argparse
 import json
@@ -35,7 +36,8 @@ APPS = REPO / "tools" / "apps"
 VIP = "10.99.0.100"
 LB_ADDR = "10.99.0.2"
 CLIENT_ADDR = "10.99.0.10"
-# IPv6 clients (NAT64 full-NAT to the same IPv4 backends): add_ipv6_vip(), Topology.enable_client_ipv6().
+# IPv6 clients (NAT64 full-NAT to the same IPv4 backends, or dsr/ipip to backends that also have IPv6:
+# Topology(ipv6=True)): add_ipv6_vip(), Topology.enable_client_ipv6().
 CLIENT_ADDR6 = "fd00:99::10"
 LB_ADDR6 = "fd00:99::2"
 VIP6 = "fd00:99::100"
@@ -71,6 +73,11 @@ def web_backend_port(mode):
 
 def backend_addr(i):
     return "10.99.0.%d" % (10 + i)
+
+
+def backend_addr6(i):
+    """Backend i's own IPv6 address on eth0 (tools/topology --ipv6; dsr/ipip only)."""
+    return "fd00:99::%d" % (10 + i)
 
 
 def backend_name(addr):
@@ -123,8 +130,9 @@ def binomial_tolerance(n, p, z=4.0, slack=0.01):
 
 
 class Topology:
-    def __init__(self, prefix, mode="fullnat", backends=3):
-        self.prefix, self.mode, self.backends = prefix, mode, backends
+    def __init__(self, prefix, mode="fullnat", backends=3, ipv6=False):
+        """ipv6: the backends get IPv6 too (tools/topology --ipv6; dsr and ipip only)."""
+        self.prefix, self.mode, self.backends, self.ipv6 = prefix, mode, backends, ipv6
         self.is_up = False
 
     def ns(self, node):
@@ -146,9 +154,11 @@ class Topology:
 
     def up(self):
         self._topology("down", timeout=60)  # a leftover from a crashed run with the same prefix
-        log("topology up: prefix %s, mode %s, %d backends" % (self.prefix, self.mode, self.backends))
+        log("topology up: prefix %s, mode %s, %d backends%s" % (self.prefix, self.mode, self.backends,
+                                                               " with IPv6" if self.ipv6 else ""))
         self.is_up = True  # even a failed `up` may leave something for down() to remove
-        p = self._topology("up", "--mode", self.mode, "--backends", str(self.backends))
+        p = self._topology("up", "--mode", self.mode, "--backends", str(self.backends),
+                           *(["--ipv6"] if self.ipv6 else []))
         if p.returncode != 0:
             raise TestFailure("tools/topology up failed:\n%s%s" % (p.stdout, p.stderr))
 
@@ -257,7 +267,8 @@ def make_config(mode, backends, udp_backends=None, static_neighbors=True, stats_
 
 def add_ipv6_vip(cfg):
     """IPv6 clients on VIP6: the port's address6 and IPv6 copies of `web` and `echo` (web6, echo6), with
-    the same IPv4 backends, reached by full-NAT (configs/README.md, "IPv6 VIPs")."""
+    the same IPv4 backends in the same forwarding mode: full-NAT (NAT64, configs/README.md, "IPv6
+    VIPs"), or dsr/ipip to backends that hold the VIP6 themselves (Topology(ipv6=True))."""
     cfg["ports"][0]["address6"] = LB_ADDR6 + "/64"
     cfg["services"] += [dict(cfg["services"][0], name="web6", vip=VIP6),
                         dict(cfg["services"][1], name="echo6", vip=VIP6)]
@@ -597,8 +608,8 @@ class Context:
         self.topo = None
         self.tetherd = None
 
-    def topology(self, mode=None, backends=3):
-        self.topo = Topology(self.prefix, mode or self.args.mode, backends)
+    def topology(self, mode=None, backends=3, ipv6=False):
+        self.topo = Topology(self.prefix, mode or self.args.mode, backends, ipv6=ipv6)
         self.topo.up()
         return self.topo
 

@@ -10,9 +10,11 @@ Python standard library only; raw frames go through AF_PACKET and need root.
   http-burst  N curl processes (P at a time) against a URL; counts the response bodies
   udp         F UDP flows (one socket each) sending M datagrams to VIP:port; reports who answered
   arp         one ARP who-has from an interface; lists every reply
+  ndp         one IPv6 neighbour solicitation from an interface; lists every advertisement
   frames      sends crafted bad frames (truncated or inconsistent headers, bogus ethertype)
   ipip-udp    sends an IP-in-IP packet carrying UDP to VIP:port straight to a backend, waits for
-              the reply (checks a backend's decapsulation without a balancer)
+              the reply (checks a backend's decapsulation without a balancer); IPv6-in-IPv4
+              (protocol 41) when the VIP is IPv6
   hold        keep-alive HTTP session: GET / (who serves me), then a /blob download that pauses
               until a line arrives on stdin, then finishes and verifies the SHA-256
 
@@ -47,6 +49,7 @@ import time
 ETH_P_ALL = 0x0003
 ETH_P_ARP = 0x0806
 ETH_P_IP = 0x0800
+ETH_P_IPV6 = 0x86DD
 SIOCGIFADDR = 0x8915
 
 
@@ -70,6 +73,16 @@ def iface_ipv4(iface):
         return socket.inet_ntoa(fcntl.ioctl(s.fileno(), SIOCGIFADDR, req)[20:24])
     finally:
         s.close()
+
+
+def iface_ipv6(iface):
+    """The interface's global IPv6 address (/proc/net/if_inet6: address, index, prefix, scope 00)."""
+    with open("/proc/net/if_inet6") as f:
+        for line in f:
+            hexaddr, _index, _plen, scope, _flags, name = line.split()
+            if name == iface and scope == "00":
+                return socket.inet_ntop(socket.AF_INET6, bytes.fromhex(hexaddr))
+    raise SystemExit("%s has no global IPv6 address" % iface)
 
 
 def checksum16(data):
@@ -216,6 +229,46 @@ def cmd_arp(args):
     out({"my_mac": mac_str(my_mac), "my_ip": my_ip, "replies": replies})
 
 
+# --- ndp -------------------------------------------------------------------------------------------
+def cmd_ndp(args):
+    """A neighbour solicitation (RFC 4861 section 4.3) for --target, sent as the kernel sends one: to
+    the target's solicited-node group, hop limit 255, with our link-layer address. Lists every
+    advertisement for the target, so a second answerer (a backend announcing the VIP) shows."""
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IPV6))
+    s.bind((args.iface, ETH_P_IPV6))
+    my_mac = s.getsockname()[4]
+    src = iface_ipv6(args.iface)
+    target = socket.inet_pton(socket.AF_INET6, args.target)
+    group = socket.inet_pton(socket.AF_INET6, "ff02::1:ff00:0")[:13] + target[13:]
+    group_s = socket.inet_ntop(socket.AF_INET6, group)
+    ns = struct.pack("!BBHI16sBB6s", 135, 0, 0, 0, target, 1, 1, my_mac)  # option 1: source link-layer
+    ns = ns[:2] + struct.pack("!H", l4_checksum(src, group_s, 58, ns)) + ns[4:]
+    s.send(b"\x33\x33" + group[12:] + my_mac + struct.pack("!H", ETH_P_IPV6) +
+           ipv6_header(src, group_s, 58, len(ns), hop_limit=255) + ns)
+    replies = []
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([s], [], [], max(0.0, deadline - time.monotonic()))
+        if not r:
+            break
+        data, addr = s.recvfrom(2048)
+        if addr[2] == socket.PACKET_OUTGOING or len(data) < 14 + 40 + 24 or data[20] != 58:
+            continue
+        na = data[54:]
+        if na[0] != 136 or na[8:24] != target:
+            continue
+        tlla, off = None, 24
+        while off + 8 <= len(na) and na[off + 1]:
+            if na[off] == 2:  # target link-layer address
+                tlla = mac_str(na[off + 2:off + 8])
+            off += 8 * na[off + 1]
+        replies.append({"eth_src": mac_str(data[6:12]), "eth_dst": mac_str(data[0:6]),
+                        "src": socket.inet_ntop(socket.AF_INET6, data[22:38]),
+                        "dst": socket.inet_ntop(socket.AF_INET6, data[38:54]), "target_mac": tlla,
+                        "solicited": bool(na[4] & 0x40), "router": bool(na[4] & 0x80)})
+    out({"my_mac": mac_str(my_mac), "my_ip": src, "replies": replies})
+
+
 # --- frames ----------------------------------------------------------------------------------------
 def bad_frame(kind, src_mac, dst_mac, src, vip):
     """Returns (frame, expected drop class) for one kind of malformed/unsupported frame."""
@@ -270,19 +323,21 @@ def cmd_frames(args):
 
 # --- ipip-udp --------------------------------------------------------------------------------------
 def cmd_ipip_udp(args):
-    src = iface_ipv4(args.iface)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ipv6 = ":" in args.vip
+    src = iface_ipv6(args.iface) if ipv6 else iface_ipv4(args.iface)
+    udp = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind((src, 0))
     sport = udp.getsockname()[1]
     payload = args.payload.encode()
-    inner = ipv4_header(src, args.vip, 17, 8 + len(payload)) + udp_segment(src, args.vip, sport,
-                                                                           args.port, payload)
-    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, 4)  # kernel adds the outer header, proto 4
+    header = ipv6_header if ipv6 else ipv4_header
+    inner = header(src, args.vip, 17, 8 + len(payload)) + udp_segment(src, args.vip, sport, args.port, payload)
+    # The kernel adds the outer IPv4 header with the socket's protocol: 4, or 41 for IPv6 inside.
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, 41 if ipv6 else 4)
     raw.sendto(inner, (args.backend, 0))
     udp.settimeout(args.wait)
     try:
         data, peer = udp.recvfrom(65535)
-        out({"reply": data.decode(errors="replace"), "from": "%s:%d" % peer})
+        out({"reply": data.decode(errors="replace"), "from": ("[%s]:%d" if ipv6 else "%s:%d") % peer[:2]})
     except socket.timeout:
         out({"reply": None, "from": None})
 
@@ -663,6 +718,11 @@ def main():
     p.add_argument("--target", required=True)
     p.add_argument("--wait", type=float, default=1.0)
 
+    p = sub.add_parser("ndp")
+    p.add_argument("--iface", default="eth0")
+    p.add_argument("--target", required=True)
+    p.add_argument("--wait", type=float, default=1.0)
+
     p = sub.add_parser("frames")
     p.add_argument("--iface", default="eth0")
     p.add_argument("--dst-mac", required=True)
@@ -726,7 +786,7 @@ def main():
     p.add_argument("--duration", type=float, default=120)
 
     args = ap.parse_args()
-    {"http-burst": cmd_http_burst, "udp": cmd_udp, "arp": cmd_arp, "frames": cmd_frames,
+    {"http-burst": cmd_http_burst, "udp": cmd_udp, "arp": cmd_arp, "ndp": cmd_ndp, "frames": cmd_frames,
      "ipip-udp": cmd_ipip_udp, "frag-needed-udp": cmd_frag_needed_udp, "hold": cmd_hold, "http-loop": cmd_http_loop,
      "http-stream": cmd_http_stream, "udp-loop": cmd_udp_loop}[args.cmd](args)
 

@@ -7,7 +7,9 @@ Endpoints, all answered with Content-Length and an `X-Backend: <name>` header:
   POST /upload         -> SHA-256 hex of the request body + "\n" (Content-Length or chunked)
   GET  /health         -> "ok\n" (200), or 500 "sick\n" while sick (SIGUSR1)
 HTTP/1.1 with keep-alive, one thread per connection, so a slow client never blocks the others.
-Listens on every --port given (fullnat uses 8080; dsr/ipip also need the service port, 80).
+Listens on every --port given (fullnat uses 8080; dsr/ipip also need the service port, 80) of every
+--bind address: `--bind 0.0.0.0 --bind ::` serves IPv4 and IPv6 clients (an IPv6 VIP in dsr/ipip)
+on two sockets per port.
 
 Failure modes for health-check tests (tests/integration/test_health.py), switched by signals so that
 tools/topology needs no new options; each change is logged to stderr:
@@ -23,6 +25,7 @@ import hashlib
 import http.server
 import os
 import signal
+import socket
 import sys
 import threading
 import urllib.parse
@@ -43,6 +46,16 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
+
+
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        # IPv6 only: IPv4 clients keep their own socket on the same port, so what they see (and the
+        # dotted peer address /peer reports) does not depend on whether IPv6 is served too.
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
 
 
 def make_handler(name, verbose):
@@ -123,14 +136,15 @@ class Listeners:
     free to wait for control signals and can close (and reopen) the listening sockets without
     touching established connections."""
 
-    def __init__(self, bind, ports, handler):
-        self.bind, self.ports, self.handler = bind, ports, handler
+    def __init__(self, binds, ports, handler):
+        self.binds, self.ports, self.handler = binds, ports, handler
         self.servers = []
 
     def open(self):
         # SO_REUSEADDR (allow_reuse_address) lets a reopened listener bind while connections accepted
         # by the previous one still use the port.
-        self.servers = [Server((self.bind, port), self.handler) for port in self.ports]
+        self.servers = [(Server6 if ":" in bind else Server)((bind, port), self.handler)
+                        for bind in self.binds for port in self.ports]
         for srv in self.servers:
             threading.Thread(target=srv.serve_forever, daemon=True).start()
 
@@ -144,7 +158,7 @@ class Listeners:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", required=True)
-    ap.add_argument("--bind", default="0.0.0.0")
+    ap.add_argument("--bind", action="append", help="address to listen on, repeatable (default 0.0.0.0)")
     ap.add_argument("--port", type=int, action="append", required=True)
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = ap.parse_args()
@@ -152,9 +166,10 @@ def main():
     # Control signals are taken synchronously by the main thread (sigwaitinfo), never by a handler
     # thread: blocked here, before any thread starts, so every thread inherits the mask.
     signal.pthread_sigmask(signal.SIG_BLOCK, CONTROL_SIGNALS)
-    listeners = Listeners(args.bind, args.port, make_handler(args.name, args.verbose))
+    binds = args.bind or ["0.0.0.0"]
+    listeners = Listeners(binds, args.port, make_handler(args.name, args.verbose))
     listeners.open()
-    sys.stderr.write("%s: http on %s ports %s\n" % (args.name, args.bind, args.port))
+    sys.stderr.write("%s: http on %s ports %s\n" % (args.name, " ".join(binds), args.port))
     sys.stderr.flush()
     while True:
         sig = signal.sigwaitinfo(CONTROL_SIGNALS).si_signo
