@@ -218,6 +218,21 @@ struct Timeouts {
   uint32_t udp_s = kDefaultUdpTimeoutS;
 };
 
+// How many ICMP errors ("fragmentation needed", "packet too big") each worker lcore may originate: a
+// token bucket refilled at `per_second`, holding up to `burst`. RFC 4443 section 2.4 (f) requires a
+// limit, so a flood of oversized packets with forged sources cannot make Tether a reflector. The
+// defaults are Linux's (net.ipv4.icmp_msgs_per_sec, icmp_msgs_burst). Reloadable.
+inline constexpr uint32_t kDefaultIcmpErrorsPerSecond = 1000;
+inline constexpr uint32_t kDefaultIcmpErrorBurst = 50;
+inline constexpr uint32_t kMaxIcmpErrorsPerSecond = 1000000;
+inline constexpr uint32_t kMinIcmpErrorBurst = 1;
+inline constexpr uint32_t kMaxIcmpErrorBurst = 100000;
+
+struct IcmpErrorLimits {
+  uint32_t per_second = kDefaultIcmpErrorsPerSecond;  // 0..1000000; 0 = originate none
+  uint32_t burst = kDefaultIcmpErrorBurst;            // 1..100000
+};
+
 struct DataplaneConfig {  // [boot]
   uint32_t burst_size = kDefaultBurstSize;                 // 1..256
   uint32_t mbufs = kDefaultMbufs;                          // 1023..1048575
@@ -246,6 +261,7 @@ struct Config {
   SessionsConfig sessions;
   std::vector<PortConfig> ports;  // at least one
   Timeouts timeouts;
+  IcmpErrorLimits icmp_errors;
   std::vector<StaticNeighbor> neighbors;
   std::vector<ServiceConfig> services;  // unique (vip or vip6, port, protocol)
 };

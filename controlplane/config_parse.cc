@@ -347,6 +347,14 @@ Timeouts readTimeouts(Reader& r, const Field& field) {
   return timeouts;
 }
 
+IcmpErrorLimits readIcmpErrors(Reader& r, const Field& field) {
+  IcmpErrorLimits limits;
+  const MapView view = r.map(field, {"per_second", "burst"}, /*null_is_empty=*/true);
+  r.optionalInteger(view, "per_second", 0, kMaxIcmpErrorsPerSecond, limits.per_second);
+  r.optionalInteger(view, "burst", kMinIcmpErrorBurst, kMaxIcmpErrorBurst, limits.burst);
+  return limits;
+}
+
 StaticNeighbor readNeighbor(Reader& r, const Field& field) {
   StaticNeighbor neighbor;
   const MapView view = r.map(field, {"address", "mac"}, /*null_is_empty=*/false);
@@ -518,7 +526,7 @@ Config readConfig(Reader& r, const YAML::Node& root) {
   }
   // The root's path is empty so its children read "ports[0]", not "top level.ports[0]".
   const MapView view = r.map(Field{.node = root, .path = "", .line = lineOf(root)},
-                             {"dataplane", "sessions", "ports", "timeouts", "neighbors", "services"},
+                             {"dataplane", "sessions", "ports", "timeouts", "icmp_errors", "neighbors", "services"},
                              /*null_is_empty=*/false);
   if (const Field* dataplane = view.find("dataplane")) config.dataplane = readDataplane(r, *dataplane);
   if (const Field* sessions = view.find("sessions")) config.sessions = readSessions(r, *sessions);
@@ -526,6 +534,7 @@ Config readConfig(Reader& r, const YAML::Node& root) {
     for (const Field& item : r.list(*ports)) config.ports.push_back(readPort(r, item));
   }
   if (const Field* timeouts = view.find("timeouts")) config.timeouts = readTimeouts(r, *timeouts);
+  if (const Field* icmp_errors = view.find("icmp_errors")) config.icmp_errors = readIcmpErrors(r, *icmp_errors);
   if (const Field* neighbors = view.find("neighbors")) {
     for (const Field& item : r.list(*neighbors)) config.neighbors.push_back(readNeighbor(r, item));
   }

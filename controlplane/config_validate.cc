@@ -179,6 +179,13 @@ absl::Status checkTimeouts(const Timeouts& timeouts) {
   });
 }
 
+absl::Status checkIcmpErrors(const IcmpErrorLimits& limits) {
+  return checkRanges({
+      {"icmp_errors.per_second", limits.per_second, 0, kMaxIcmpErrorsPerSecond},
+      {"icmp_errors.burst", limits.burst, kMinIcmpErrorBurst, kMaxIcmpErrorBurst},
+  });
+}
+
 absl::Status checkPorts(const std::vector<PortConfig>& ports) {
   if (ports.empty()) return fieldError("ports", "at least one port is required");
   for (size_t i = 0; i < ports.size(); ++i) {
@@ -647,6 +654,7 @@ absl::Status validateConfig(const Config& config) {
   if (auto s = checkSessions(config.sessions); !s.ok()) return s;
   if (auto s = checkPorts(config.ports); !s.ok()) return s;
   if (auto s = checkTimeouts(config.timeouts); !s.ok()) return s;
+  if (auto s = checkIcmpErrors(config.icmp_errors); !s.ok()) return s;
   if (auto s = checkNeighbors(config.neighbors, config.ports); !s.ok()) return s;
   return checkServices(config);
 }

@@ -326,6 +326,19 @@ class RestApi::Impl {
   Reply getConfig(const Call& call);
   Reply getTimeouts(const Call& call);
   Reply patchTimeoutsHandler(const Call& call);
+  Reply getIcmpErrors(const Call& call);
+  Reply patchIcmpErrorsHandler(const Call& call);
+  // PATCH of one reloadable section of the config: `patch` the running config's copy, commit it as
+  // a whole, answer with the section as now configured.
+  template <class Section>
+  Reply patchSection(const Call& call, Section Config::*section,
+                     absl::Status (*patch)(const nlohmann::json&, Section&), nlohmann::json (*to_json)(const Section&)) {
+    std::lock_guard lock(write_mutex_);
+    Config next = ops_.currentConfig();
+    if (auto status = patch(call.body, next.*section); !status.ok()) return statusReply(status);
+    if (auto rejected = commit(next, {})) return *rejected;
+    return okJson(to_json(next.*section));
+  }
   Reply reload(const Call& call);
   Reply health(const Call& call);
   Reply stats(const Call& call);
@@ -373,6 +386,8 @@ const RestApi::Impl::Entry RestApi::Impl::kEntries[] = {
     {{"GET", "/api/v1/config"}, BodyKind::kNone, &Impl::getConfig},
     {{"GET", "/api/v1/config/timeouts"}, BodyKind::kNone, &Impl::getTimeouts},
     {{"PATCH", "/api/v1/config/timeouts"}, BodyKind::kJson, &Impl::patchTimeoutsHandler},
+    {{"GET", "/api/v1/config/icmp_errors"}, BodyKind::kNone, &Impl::getIcmpErrors},
+    {{"PATCH", "/api/v1/config/icmp_errors"}, BodyKind::kJson, &Impl::patchIcmpErrorsHandler},
     {{"POST", "/api/v1/reload"}, BodyKind::kNone, &Impl::reload},
     {{"GET", "/api/v1/health"}, BodyKind::kNone, &Impl::health},
     {{"GET", "/api/v1/stats"}, BodyKind::kNone, &Impl::stats},
@@ -758,11 +773,15 @@ Reply RestApi::Impl::getTimeouts(const Call&) {
 }
 
 Reply RestApi::Impl::patchTimeoutsHandler(const Call& call) {
-  std::lock_guard lock(write_mutex_);
-  Config next = ops_.currentConfig();
-  if (auto status = patchTimeouts(call.body, next.timeouts); !status.ok()) return statusReply(status);
-  if (auto rejected = commit(next, {})) return *rejected;
-  return okJson(timeoutsToJson(next.timeouts));
+  return patchSection(call, &Config::timeouts, patchTimeouts, timeoutsToJson);
+}
+
+Reply RestApi::Impl::getIcmpErrors(const Call&) {
+  return okJson(icmpErrorsToJson(ops_.currentConfig().icmp_errors));
+}
+
+Reply RestApi::Impl::patchIcmpErrorsHandler(const Call& call) {
+  return patchSection(call, &Config::icmp_errors, patchIcmpErrors, icmpErrorsToJson);
 }
 
 Reply RestApi::Impl::reload(const Call&) {

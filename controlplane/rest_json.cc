@@ -197,6 +197,7 @@ constexpr std::string_view kHttpFields[] = {
     "session_lifetime_s", "share_sessions_with"};
 constexpr std::string_view kTimeoutFields[] = {"tcp_syn_s", "tcp_established_s", "tcp_closing_s",
                                                "udp_s"};
+constexpr std::string_view kIcmpErrorFields[] = {"per_second", "burst"};
 
 // PATCH names these explicitly rather than calling them unknown: they exist, but identify the resource.
 bool rejectImmutable(BodyReader& reader, const json& body, FieldList immutable,
@@ -459,6 +460,10 @@ nlohmann::json sessionToJson(const SessionView& session) {
   return out;
 }
 
+nlohmann::json icmpErrorsToJson(const IcmpErrorLimits& limits) {
+  return {{"per_second", limits.per_second}, {"burst", limits.burst}};
+}
+
 nlohmann::json timeoutsToJson(const Timeouts& timeouts) {
   return {{"tcp_syn_s", timeouts.tcp_syn_s},
           {"tcp_established_s", timeouts.tcp_established_s},
@@ -496,6 +501,7 @@ nlohmann::json configToJson(const Config& config) {
           {"sessions", {{"capacity", config.sessions.capacity}, {"shards", config.sessions.shards}}},
           {"ports", ports},
           {"timeouts", timeoutsToJson(config.timeouts)},
+          {"icmp_errors", icmpErrorsToJson(config.icmp_errors)},
           {"neighbors", neighbors},
           {"services", services}};
 }
@@ -666,6 +672,19 @@ absl::Status patchTimeouts(const nlohmann::json& body, Timeouts& timeouts) {
   }
   if (!reader.ok()) return reader.status();
   timeouts = next;
+  return absl::OkStatus();
+}
+
+absl::Status patchIcmpErrors(const nlohmann::json& body, IcmpErrorLimits& limits) {
+  BodyReader reader;
+  if (!reader.object(body, "", kIcmpErrorFields) || !requireSomeField(reader, body, kIcmpErrorFields)) {
+    return reader.status();
+  }
+  IcmpErrorLimits next = limits;
+  reader.integer(body, "", "per_second", 0, kMaxIcmpErrorsPerSecond, next.per_second);
+  reader.integer(body, "", "burst", kMinIcmpErrorBurst, kMaxIcmpErrorBurst, next.burst);
+  if (!reader.ok()) return reader.status();
+  limits = next;
   return absl::OkStatus();
 }
 

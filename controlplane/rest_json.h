@@ -39,6 +39,7 @@ nlohmann::json healthCheckToJson(const HealthCheckConfig& health_check);
 nlohmann::json serviceToJson(const ServiceConfig& service);  // "http" only when the service has one
 nlohmann::json httpToJson(const HttpConfig& http);
 nlohmann::json timeoutsToJson(const Timeouts& timeouts);
+nlohmann::json icmpErrorsToJson(const IcmpErrorLimits& limits);
 nlohmann::json configToJson(const Config& config);
 // {"backends": [{service, address, port, state, transitions, last_error}], "summary": {up, down, unknown}}
 nlohmann::json healthToJson(const std::vector<BackendHealth>& health);
@@ -75,5 +76,7 @@ absl::Status patchBackend(const nlohmann::json& body, BackendConfig& backend);
 // field; `"http": null` removes the block).
 absl::Status patchService(const nlohmann::json& body, ServiceConfig& service);
 absl::Status patchTimeouts(const nlohmann::json& body, Timeouts& timeouts);
+// The same for `icmp_errors` (per_second 0..1000000, burst 1..100000).
+absl::Status patchIcmpErrors(const nlohmann::json& body, IcmpErrorLimits& limits);
 
 }  // namespace lb::controlplane

@@ -117,6 +117,9 @@ absl::StatusOr<std::unique_ptr<dataplane::Snapshot>> buildSnapshot(const BuildIn
   snap->timeouts.tcp_established_tsc = config.timeouts.tcp_established_s * in.tsc_hz;
   snap->timeouts.tcp_closing_tsc = config.timeouts.tcp_closing_s * in.tsc_hz;
   snap->timeouts.udp_tsc = config.timeouts.udp_s * in.tsc_hz;
+  snap->icmp_errors.enabled = config.icmp_errors.per_second != 0;
+  snap->icmp_errors.interval_tsc = config.icmp_errors.per_second == 0 ? 0 : in.tsc_hz / config.icmp_errors.per_second;
+  snap->icmp_errors.burst = config.icmp_errors.burst;
 
   std::vector<BackendKey> live_keys;
   std::vector<std::string> live_http_services;

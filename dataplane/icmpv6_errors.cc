@@ -178,7 +178,7 @@ Verdict relayIcmpToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, const 
 }
 
 Verdict refuseTooBigV6(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint32_t mtu6) {
-  if (!s.ctx.icmp_errors.allow(s.now_tsc)) return dropPacket(s, m, DropReason::kTooBig);
+  if (!s.ctx.icmp_errors.allow(s.now_tsc, s.snap.icmp_errors)) return dropPacket(s, m, DropReason::kTooBig);
   // [L2][IPv6][ICMPv6][the packet as received, cut to fit 1280 bytes]: the packet stays where it is
   // (IPv6 frames are one segment) and the two new headers go into the headroom before it.
   constexpr uint32_t kGrowth = sizeof(rte_ipv6_hdr) + kIcmpHeaderLen;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/icmp_error_budget.h"
 #include "dataplane/lcore_counters.h"
 #include "dataplane/service_types.h"
 #include "hashing/selector.h"
@@ -200,6 +201,7 @@ struct Snapshot {
   std::array<LocalPort, kMaxPorts> ports{};
   uint16_t port_count = 0;
   FlowTimeouts timeouts;
+  IcmpErrorRate icmp_errors;  // each lcore's budget for the ICMP errors it originates
   // Indexed by backend counter slot: 1 when that backend is down or disabled in a service whose
   // policy resets established flows. Checked on every established packet, hence inline, not a vector.
   std::array<uint8_t, kMaxBackendCounters> reset_flows_of_slot{};

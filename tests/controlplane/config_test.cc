@@ -345,6 +345,19 @@ services:
   EXPECT_EQ(formatListener(web6), "[fd00:99::100]:80/tcp");
 }
 
+// The ICMP error budget: Linux's defaults when absent, the file's values when given, 0 allowed.
+TEST(ParseConfigTest, IcmpErrorsDefaultAndParse) {
+  const std::string ports = "ports: [{name: lan, address: 10.99.0.2/24}]\n";
+  absl::StatusOr<Config> absent = parseConfig(ports);
+  ASSERT_TRUE(absent.ok()) << absent.status();
+  EXPECT_EQ(absent->icmp_errors.per_second, 1000u);
+  EXPECT_EQ(absent->icmp_errors.burst, 50u);
+  absl::StatusOr<Config> set = parseConfig(ports + "icmp_errors: {per_second: 0, burst: 7}\n");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->icmp_errors.per_second, 0u);
+  EXPECT_EQ(set->icmp_errors.burst, 7u);
+}
+
 // DSR and IPIP serve IPv6 VIPs from dual-stack backends, which are still named by their IPv4 address
 // (ARP resolves them, health checks reach them) and hold the VIP themselves.
 TEST(ParseConfigTest, Ipv6VipTakesDsrAndIpip) {
@@ -495,6 +508,7 @@ const std::vector<BadYamlCase>& badYamlCases() {
        "ports[0].mtu: unknown key"},
       // Unknown key in timeouts.
       {"UnknownTimeoutKey", timeoutsWith("tcp_fin_s: 5"), "timeouts.tcp_fin_s: unknown key"},
+      {"UnknownIcmpErrorsKey", kPorts + "icmp_errors: {rate: 5}\n", "icmp_errors.rate: unknown key"},
       // Unknown key in a neighbor.
       {"UnknownNeighborKey", neighborWith("address: 10.99.0.11, mac: 02:00:00:00:00:01, port: 0"),
        "neighbors[0].port: unknown key"},
@@ -651,6 +665,9 @@ const std::vector<BadYamlCase>& badYamlCases() {
        "dataplane.fragment_timeout_ms: 5 is out of range 10..60000"},
       // Timeouts are at least 1 s...
       {"TimeoutZero", timeoutsWith("udp_s: 0"), "timeouts.udp_s: 0 is out of range 1..86400"},
+      {"IcmpErrorBurstZero", kPorts + "icmp_errors: {burst: 0}\n", "icmp_errors.burst: 0 is out of range 1..100000"},
+      {"IcmpErrorsTooFast", kPorts + "icmp_errors: {per_second: 1000001}\n",
+       "icmp_errors.per_second: 1000001 is out of range 0..1000000"},
       // ... and at most a day.
       {"TimeoutTooLong", timeoutsWith("tcp_syn_s: 86401"),
        "timeouts.tcp_syn_s: 86401 is out of range 1..86400"},

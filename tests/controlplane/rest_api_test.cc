@@ -556,6 +556,27 @@ TEST(RestApiConfig, TimeoutsGetAndPatch) {
   EXPECT_EQ(server.ops().applies(), 1);
 }
 
+// The ICMP error budget reads back as set; a PATCH changes the fields it names, a value out of range
+// is refused with its name and nothing applied.
+TEST(RestApiConfig, IcmpErrorsGetAndPatch) {
+  Server server;
+  HttpResult r = server.get("/api/v1/config/icmp_errors");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body, json({{"per_second", 1000}, {"burst", 50}}));
+  r = server.send("PATCH", "/api/v1/config/icmp_errors", {{"per_second", 0}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body, json({{"per_second", 0}, {"burst", 50}}));
+  EXPECT_EQ(server.ops().currentConfig().icmp_errors.per_second, 0u);
+  EXPECT_EQ(server.get("/api/v1/config").body["icmp_errors"], r.body);
+  r = server.send("PATCH", "/api/v1/config/icmp_errors", {{"burst", 0}});
+  EXPECT_EQ(r.status, 400) << r.raw;
+  EXPECT_EQ(r.error(), "burst: 0 is out of range 1..100000");
+  r = server.send("PATCH", "/api/v1/config/icmp_errors", {{"per_sec", 5}});
+  EXPECT_EQ(r.status, 400) << r.raw;
+  EXPECT_EQ(server.ops().currentConfig().icmp_errors.burst, 50u);
+  EXPECT_EQ(server.ops().applies(), 1);
+}
+
 // POST /reload applies what the file now says and returns the new config.
 TEST(RestApiConfig, ReloadAppliesTheFile) {
   Server server;

@@ -254,32 +254,60 @@ TEST_F(PathMtuTest, Nat64ReplyWithDfOverTheClientLinkTellsTheBackend) {
   EXPECT_EQ(w_.totalDrops(), 0u);
 }
 
-// The errors an lcore originates are budgeted (IcmpErrorBudget, RFC 4443 section 2.4 (f)): of a
-// flood of oversized DF packets at one instant, a burst is answered and the rest are dropped as
-// too_big; a second later answers flow again. IPv6's "packet too big" draws on the same budget.
+// The errors an lcore originates are budgeted (IcmpErrorBudget, RFC 4443 section 2.4 (f)) at the
+// snapshot's rate: of a flood of oversized DF packets at one instant, a burst is answered and the rest
+// are dropped as too_big; one interval later one more is answered. IPv6's "packet too big" draws on
+// the same budget. A new snapshot's rate applies at once, and a rate of 0 answers none.
 TEST_F(PathMtuTest, AnswersAreBudgeted) {
   setMtu(1400);
   openTcp(kWebPort);
   openTcp6();
-  const uint64_t second = rte_get_tsc_hz();
-  ASSERT_GT(second, 0u);
+  constexpr uint64_t kInterval = 1000;
+  constexpr uint64_t kBurst = 5;
+  snap_->icmp_errors = IcmpErrorRate{.enabled = true, .interval_tsc = kInterval, .burst = kBurst};
   const Bytes big = clientSegment(kWebPort, 1401, true);
-  constexpr uint64_t kFlood = IcmpErrorBudget::kBurst + 20;
+  constexpr uint64_t kStart = 1'000'000;
+  constexpr uint64_t kFlood = kBurst + 20;
   uint64_t answered_now = 0;
   for (uint64_t i = 0; i < kFlood; ++i) {
-    const Verdict v = w_.process(*snap_, big, 0, 10 * second);
+    const Verdict v = w_.process(*snap_, big, 0, kStart);
     answered_now += v.kind == VerdictKind::kAnswered;
     w_.drain();
   }
-  EXPECT_EQ(answered_now, IcmpErrorBudget::kBurst + 1);
+  EXPECT_EQ(answered_now, kBurst + 1);
   EXPECT_EQ(w_.drops(DropReason::kTooBig), kFlood - answered_now);
   EXPECT_EQ(answered(), answered_now);
-  EXPECT_EQ(w_.process(*snap_, clientSegment6(1500), 0, 10 * second).drop, DropReason::kTooBig)
+  EXPECT_EQ(w_.process(*snap_, clientSegment6(1500), 0, kStart).drop, DropReason::kTooBig)
       << "IPv6's answers share the budget";
 
-  EXPECT_EQ(w_.process(*snap_, big, 0, 11 * second).kind, VerdictKind::kAnswered);
-  EXPECT_EQ(w_.process(*snap_, clientSegment6(1500), 0, 11 * second).kind, VerdictKind::kAnswered);
+  EXPECT_EQ(w_.process(*snap_, big, 0, kStart + kInterval).kind, VerdictKind::kAnswered);
+  EXPECT_EQ(w_.process(*snap_, clientSegment6(1500), 0, kStart + kInterval).drop, DropReason::kTooBig)
+      << "one interval refills one error";
+  EXPECT_EQ(w_.process(*snap_, clientSegment6(1500), 0, kStart + 2 * kInterval).kind, VerdictKind::kAnswered);
   EXPECT_EQ(answered(), answered_now + 2);
+  w_.drain();
+
+  // A reload to a rate 10 times higher: once the bucket is full again, a burst goes at once and a
+  // tenth of the old interval refills one more.
+  snap_ = std::make_unique<Snapshot>(*snap_);
+  snap_->icmp_errors.interval_tsc = kInterval / 10;
+  const uint64_t later = kStart + 10 * kInterval;
+  uint64_t answered_later = 0;
+  for (uint64_t i = 0; i < kFlood; ++i) {
+    answered_later += w_.process(*snap_, big, 0, later).kind == VerdictKind::kAnswered;
+    w_.drain();
+  }
+  EXPECT_EQ(answered_later, kBurst + 1);
+  EXPECT_EQ(w_.process(*snap_, big, 0, later + kInterval / 10).kind, VerdictKind::kAnswered);
+  w_.drain();
+  // And to none at all: even after a quiet hour nothing is answered.
+  snap_ = std::make_unique<Snapshot>(*snap_);
+  snap_->icmp_errors.enabled = false;
+  const uint64_t dropped = w_.drops(DropReason::kTooBig);
+  EXPECT_EQ(w_.process(*snap_, big, 0, kStart + 3600 * kInterval).drop, DropReason::kTooBig);
+  EXPECT_EQ(w_.process(*snap_, clientSegment6(1500), 0, kStart + 3600 * kInterval).drop, DropReason::kTooBig);
+  EXPECT_EQ(w_.drops(DropReason::kTooBig), dropped + 2);
+  EXPECT_EQ(answered(), answered_now + 2 + answered_later + 1);
 }
 
 }  // namespace

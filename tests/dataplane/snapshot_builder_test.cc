@@ -106,6 +106,20 @@ TEST(SnapshotBuilderTest, CopiesPortsServicesAndTimeouts) {
   EXPECT_EQ(snap->timeouts.tcp_established_tsc, 300000u);
   EXPECT_EQ(snap->timeouts.tcp_closing_tsc, 7000u);
   EXPECT_EQ(snap->timeouts.udp_tsc, 30000u);
+  // The ICMP error budget: Linux's defaults, in TSC ticks per error; 0 per second sends none.
+  EXPECT_TRUE(snap->icmp_errors.enabled);
+  EXPECT_EQ(snap->icmp_errors.interval_tsc, 1u);  // 1000 a second at 1000 ticks a second
+  EXPECT_EQ(snap->icmp_errors.burst, 50u);
+  source.config.icmp_errors = {.per_second = 10, .burst = 3};
+  const auto slower = source.build();
+  ASSERT_NE(slower, nullptr);
+  EXPECT_TRUE(slower->icmp_errors.enabled);
+  EXPECT_EQ(slower->icmp_errors.interval_tsc, 100u);
+  EXPECT_EQ(slower->icmp_errors.burst, 3u);
+  source.config.icmp_errors.per_second = 0;
+  const auto silent = source.build();
+  ASSERT_NE(silent, nullptr);
+  EXPECT_FALSE(silent->icmp_errors.enabled);
 
   ASSERT_EQ(snap->services.size(), source.config.services.size());
   EXPECT_EQ(serviceOn(*snap, kDsrPort).forwarding, ForwardingMode::kDsrL2);
