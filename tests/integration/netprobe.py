@@ -200,6 +200,18 @@ def cmd_udp(args):
 
 
 # --- arp -------------------------------------------------------------------------------------------
+def incoming_frames(s, wait):
+    """The frames a packet socket receives within `wait` seconds, our own outgoing ones left out."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([s], [], [], max(0.0, deadline - time.monotonic()))
+        if not r:
+            return
+        data, addr = s.recvfrom(2048)
+        if addr[2] != socket.PACKET_OUTGOING:
+            yield data
+
+
 def cmd_arp(args):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
     s.bind((args.iface, ETH_P_ARP))
@@ -210,13 +222,8 @@ def cmd_arp(args):
     frame = b"\xff" * 6 + my_mac + struct.pack("!H", ETH_P_ARP) + arp
     s.send(frame + b"\0" * max(0, 60 - len(frame)))
     replies = []
-    deadline = time.monotonic() + args.wait
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([s], [], [], max(0.0, deadline - time.monotonic()))
-        if not r:
-            break
-        data, addr = s.recvfrom(2048)
-        if addr[2] == socket.PACKET_OUTGOING or len(data) < 42:
+    for data in incoming_frames(s, args.wait):
+        if len(data) < 42:
             continue
         htype, ptype, hlen, plen, op, sha, spa, tha, tpa = struct.unpack("!HHBBH6s4s6s4s", data[14:42])
         # Only answers to us: a gratuitous ARP (target = sender) is not a reply to our question.
@@ -246,13 +253,8 @@ def cmd_ndp(args):
     s.send(b"\x33\x33" + group[12:] + my_mac + struct.pack("!H", ETH_P_IPV6) +
            ipv6_header(src, group_s, 58, len(ns), hop_limit=255) + ns)
     replies = []
-    deadline = time.monotonic() + args.wait
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([s], [], [], max(0.0, deadline - time.monotonic()))
-        if not r:
-            break
-        data, addr = s.recvfrom(2048)
-        if addr[2] == socket.PACKET_OUTGOING or len(data) < 14 + 40 + 24 or data[20] != 58:
+    for data in incoming_frames(s, args.wait):
+        if len(data) < 14 + 40 + 24 or data[20] != 58:
             continue
         na = data[54:]
         if na[0] != 136 or na[8:24] != target:
