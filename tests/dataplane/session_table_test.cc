@@ -400,7 +400,11 @@ TEST(SessionTableConcurrencyTest, ReadersNeverSeeTornOrLostEntries) {
       }
       window.push_back(k);
       if (window.size() - oldest > 1800) {  // keep at most 1800 live churn keys per writer
-        while (table.erase(window[oldest], c) == SessionEraseResult::kBusy) {
+        // One key in 1024 is left to expiry, so reclaiming churn never depends on a writer being
+        // descheduled for longer than the idle timeout (the others live about a millisecond).
+        if (oldest % 1024 != 0) {
+          while (table.erase(window[oldest], c) == SessionEraseResult::kBusy) {
+          }
         }
         ++oldest;
       }
