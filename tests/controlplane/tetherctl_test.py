@@ -169,6 +169,20 @@ class TetherctlTest(unittest.TestCase):
         self.assertIn(["tcp_syn_s", "5"], rows)
         self.fails("tcp_established_s: 0 is out of range 1..86400", "timeouts", "set", "--tcp-established", "0")
 
+    def test_icmp_errors(self):
+        rows = self.rows(self.ok("icmp-errors", "set", "--per-second", "100"))
+        self.assertEqual(rows[0], ["ICMP ERRORS", "VALUE"])
+        self.assertIn(["per_second", "100"], rows)
+        burst = next(r[1] for r in rows if r[0] == "burst")
+        self.assertIn(["burst", burst], self.rows(self.ok("icmp-errors", "show")), "an unset field keeps its value")
+        rows = self.rows(self.ok("icmp-errors", "set", "--per-second", "0", "--burst", "7"))
+        self.assertIn(["per_second", "0"], rows)
+        self.assertIn(["burst", "7"], rows)
+        self.assertEqual(json.loads(self.ok("--json", "icmp-errors", "show")), {"per_second": 0, "burst": 7})
+        self.fails("burst: 0 is out of range 1..100000", "icmp-errors", "set", "--burst", "0")
+        self.fails("has no fields to change", "icmp-errors", "set")
+        self.assertIn(["burst", "7"], self.rows(self.ok("icmp-errors", "show")), "a refused change keeps the budget")
+
     def test_config_is_json(self):
         doc = json.loads(self.ok("config"))
         self.assertEqual(doc["ports"][0]["address"], "10.99.0.2/24")

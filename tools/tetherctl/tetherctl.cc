@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <iostream>
 #include <map>
 #include <string>
@@ -175,6 +176,7 @@ struct Args {
   std::string service, backend, state;  // backends ...
   int64_t weight = 0;
   int64_t tcp_syn_s = 0, tcp_established_s = 0, tcp_closing_s = 0, udp_s = 0;
+  int64_t icmp_per_second = 0, icmp_burst = 0;
   int interval_ms = 1000, iterations = 0;
   // sessions ...
   std::string session_cookie;  // the cookie's value, or a session key with --key
@@ -361,13 +363,19 @@ void addBackendCommands(CLI::App& app, const Globals& g, Args& a, Action& action
 
 // --- timeouts, config, health, stats, metrics, reload, top ---------------------------------------
 
-void printTimeouts(const json& timeouts) {
-  Table table({{"TIMEOUT"}, {"SECONDS", Align::kRight}});
-  for (const char* key : {"tcp_syn_s", "tcp_established_s", "tcp_closing_s", "udp_s"}) {
-    table.add({key, str(timeouts.value(key, json()))});
-  }
+// One config section (GET/PATCH /config/<section>) as a two-column table, its keys in `keys` order.
+void printSection(const json& section, std::initializer_list<const char*> keys, const char* name_header,
+                  const char* value_header) {
+  Table table({{name_header}, {value_header, Align::kRight}});
+  for (const char* key : keys) table.add({key, str(section.value(key, json()))});
   table.print(std::cout);
 }
+
+void printTimeouts(const json& timeouts) {
+  printSection(timeouts, {"tcp_syn_s", "tcp_established_s", "tcp_closing_s", "udp_s"}, "TIMEOUT", "SECONDS");
+}
+
+void printIcmpErrors(const json& budget) { printSection(budget, {"per_second", "burst"}, "ICMP ERRORS", "VALUE"); }
 
 void printStats(const json& stats) {
   std::cout << "uptime " << str(stats.value("uptime_s", json(0))) << " s  generation "
@@ -447,6 +455,29 @@ void addOtherCommands(CLI::App& app, const Globals& g, Args& a, Action& action) 
       if (set->count("--udp") > 0) body["udp_s"] = udp;
       const json reply = client.patch(std::string(kApi) + "/config/timeouts", body);
       g.json ? printJson(reply) : printTimeouts(reply);
+    };
+  });
+
+  CLI::App* icmp = app.add_subcommand("icmp-errors", "show or set the budget of ICMP errors each worker originates");
+  icmp->require_subcommand(1);
+  icmp->add_subcommand("show", "errors per second and burst, per worker")->callback([&] {
+    action = [&](const ApiClient& client) {
+      const json reply = client.get(std::string(kApi) + "/config/icmp_errors");
+      g.json ? printJson(reply) : printIcmpErrors(reply);
+    };
+  });
+  int64_t& per_second = a.icmp_per_second;
+  int64_t& icmp_burst = a.icmp_burst;
+  CLI::App* icmp_set = icmp->add_subcommand("set", "change the rate, the burst or both");
+  icmp_set->add_option("--per-second", per_second, "errors per second per worker (0..1000000; 0 = none)");
+  icmp_set->add_option("--burst", icmp_burst, "errors sent back to back after a quiet spell (1..100000)");
+  icmp_set->callback([&, icmp_set] {
+    action = [&, icmp_set](const ApiClient& client) {
+      json body = json::object();
+      if (icmp_set->count("--per-second") > 0) body["per_second"] = per_second;
+      if (icmp_set->count("--burst") > 0) body["burst"] = icmp_burst;
+      const json reply = client.patch(std::string(kApi) + "/config/icmp_errors", body);
+      g.json ? printJson(reply) : printIcmpErrors(reply);
     };
   });
 
