@@ -16,9 +16,7 @@ namespace {
 // IPIP, the outer header's addresses and fixed sum. Made afresh for every packet the slow path
 // sends, so a backend's new MAC is in the line before it is armed again.
 void prepareClientLine(FlowDirection& d, const FlowEntry& e, const LocalPort& egress) {
-  std::memcpy(d.l2_next_hop, &e.backend_mac, RTE_ETHER_ADDR_LEN);
-  std::memcpy(d.l2_next_hop + RTE_ETHER_ADDR_LEN, &egress.mac, RTE_ETHER_ADDR_LEN);
-  d.traffic_offset = toBackendTrafficOffset(e.backend_counter_slot);
+  setLineToBackend(e, d, egress);
   if (e.forwarding == ForwardingMode::kDsrIpip) {
     d.rewrite_addrs = uint64_t{egress.address_be} | (uint64_t{e.backend_address_be} << 32);
     d.ip_check_delta = ipipOuterFixedSum(d.rewrite_addrs, IPPROTO_IPV6);

@@ -250,9 +250,7 @@ FlowEntry* createFlow(BurstState& s, const Service& svc, const ParsedFrame& f, c
 // sums are the flow's since armNat64; the next hop is the snapshot's.
 void armNat64Client(BurstState& s, FlowEntry& e, const LocalPort& egress) {
   FlowDirection& d = e.to_backend;
-  std::memcpy(d.l2_next_hop, &e.backend_mac, RTE_ETHER_ADDR_LEN);
-  std::memcpy(d.l2_next_hop + RTE_ETHER_ADDR_LEN, &egress.mac, RTE_ETHER_ADDR_LEN);
-  d.traffic_offset = toBackendTrafficOffset(e.backend_counter_slot);
+  setLineToBackend(e, d, egress);
   d.armed_rewrite = ArmedRewrite::kNat64Client;
   d.armed_epoch = s.ctx.flows.snapshotEpoch(s.snap);
 }

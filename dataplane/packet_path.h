@@ -156,6 +156,20 @@ inline void setBackend(FlowEntry& e, const BackendTarget& b) {
   e.backend_counter_slot = static_cast<uint16_t>(b.counter_slot);
 }
 
+// Where an armed line's packets go and are counted: `destination` from `egress`'s MAC, into the
+// traffic counters at `traffic_offset`. Every arm sets these three the same way.
+inline void setLineNextHop(FlowDirection& d, const rte_ether_addr& destination, const LocalPort& egress,
+                           uint32_t traffic_offset) {
+  std::memcpy(d.l2_next_hop, &destination, RTE_ETHER_ADDR_LEN);
+  std::memcpy(d.l2_next_hop + RTE_ETHER_ADDR_LEN, &egress.mac, RTE_ETHER_ADDR_LEN);
+  d.traffic_offset = traffic_offset;
+}
+
+// The to_backend line's next hop: the flow's backend, counted as its traffic toward the backend.
+inline void setLineToBackend(const FlowEntry& e, FlowDirection& d, const LocalPort& egress) {
+  setLineNextHop(d, e.backend_mac, egress, toBackendTrafficOffset(e.backend_counter_slot));
+}
+
 // Indexes a full-NAT flow by the 5-tuple its backend's replies carry (backend -> local address and
 // the flow's local port), so returnToClient finds it.
 inline void addReplyIndex(FlowTable& flows, FlowEntry* e, uint32_t local_address_be, uint8_t protocol) {

@@ -319,9 +319,7 @@ void armFlow(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
   // Full-NAT's source is the flow's local address; IPIP's outer source is the port's own.
   const uint32_t source = e.forwarding == ForwardingMode::kFullNat ? e.local_address_be : egress.address_be;
   d.rewrite_addrs = uint64_t{source} | (uint64_t{e.backend_address_be} << 32);
-  std::memcpy(d.l2_next_hop, &e.backend_mac, RTE_ETHER_ADDR_LEN);
-  std::memcpy(d.l2_next_hop + RTE_ETHER_ADDR_LEN, &egress.mac, RTE_ETHER_ADDR_LEN);
-  d.traffic_offset = toBackendTrafficOffset(e.backend_counter_slot);
+  setLineToBackend(e, d, egress);
   switch (e.forwarding) {
     case ForwardingMode::kFullNat:
       precomputeFullNat(d, f.key, source, e.backend_address_be,
@@ -354,9 +352,7 @@ void armReply(BurstState& s, FlowEntry& e, const ParsedFrame& f) {
   } else {
     precomputeFullNat(d, f.key, client.dst_addr_be, client.src_addr_be, answer_ports);
   }
-  std::memcpy(d.l2_next_hop, &e.client_mac, RTE_ETHER_ADDR_LEN);
-  std::memcpy(d.l2_next_hop + RTE_ETHER_ADDR_LEN, &s.snap.ports[d.egress_port].mac, RTE_ETHER_ADDR_LEN);
-  d.traffic_offset = fromBackendTrafficOffset(e.backend_counter_slot);
+  setLineNextHop(d, e.client_mac, s.snap.ports[d.egress_port], fromBackendTrafficOffset(e.backend_counter_slot));
 }
 
 // Whether an IPv4 packet bound for a link of `usable_mtu` must be refused (refuseTooBig) rather than
