@@ -12,7 +12,6 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
-#include <initializer_list>
 #include <iostream>
 #include <map>
 #include <string>
@@ -175,8 +174,7 @@ struct Args {
   ServiceOptions service_add, service_set;
   std::string service, backend, state;  // backends ...
   int64_t weight = 0;
-  int64_t tcp_syn_s = 0, tcp_established_s = 0, tcp_closing_s = 0, udp_s = 0;
-  int64_t icmp_per_second = 0, icmp_burst = 0;
+  std::map<std::string, int64_t> section_values;  // timeouts | icmp-errors set: "<command><option>"
   int interval_ms = 1000, iterations = 0;
   // sessions ...
   std::string session_cookie;  // the cookie's value, or a session key with --key
@@ -363,19 +361,71 @@ void addBackendCommands(CLI::App& app, const Globals& g, Args& a, Action& action
 
 // --- timeouts, config, health, stats, metrics, reload, top ---------------------------------------
 
-// One config section (GET/PATCH /config/<section>) as a two-column table, its keys in `keys` order.
-void printSection(const json& section, std::initializer_list<const char*> keys, const char* name_header,
-                  const char* value_header) {
-  Table table({{name_header}, {value_header, Align::kRight}});
-  for (const char* key : keys) table.add({key, str(section.value(key, json()))});
+// A config section that `tetherctl SECTION show` GETs and `tetherctl SECTION set --OPTION N ...`
+// PATCHes (/config/<path>), with only the fields given on the command line.
+struct SectionField {
+  const char* option;  // on the command line
+  const char* key;     // in the JSON body and reply
+  const char* help;
+};
+struct ConfigSection {
+  const char* command;
+  const char* help;
+  const char* path;
+  const char* show_help;
+  const char* set_help;
+  const char* name_header;
+  const char* value_header;
+  std::vector<SectionField> fields;  // in the order `show` prints them
+};
+
+const ConfigSection kConfigSections[] = {
+    {"timeouts", "show or set flow idle timeouts", "/config/timeouts", "flow idle timeouts in seconds",
+     "change one or more timeouts (seconds, 1..86400)", "TIMEOUT", "SECONDS",
+     {{"--tcp-syn", "tcp_syn_s", "half-open TCP flows"},
+      {"--tcp-established", "tcp_established_s", "established TCP flows"},
+      {"--tcp-closing", "tcp_closing_s", "TCP flows after FIN or RST"},
+      {"--udp", "udp_s", "idle UDP flows"}}},
+    {"icmp-errors", "show or set the budget of ICMP errors each worker originates", "/config/icmp_errors",
+     "errors per second and burst, per worker", "change the rate, the burst or both", "ICMP ERRORS", "VALUE",
+     {{"--per-second", "per_second", "errors per second per worker (0..1000000; 0 = none)"},
+      {"--burst", "burst", "errors sent back to back after a quiet spell (1..100000)"}}},
+};
+
+void printSection(const ConfigSection& section, const json& reply) {
+  Table table({{section.name_header}, {section.value_header, Align::kRight}});
+  for (const SectionField& field : section.fields) table.add({field.key, str(reply.value(field.key, json()))});
   table.print(std::cout);
 }
 
-void printTimeouts(const json& timeouts) {
-  printSection(timeouts, {"tcp_syn_s", "tcp_established_s", "tcp_closing_s", "udp_s"}, "TIMEOUT", "SECONDS");
+// `values` holds every option's parsed value (std::map: its elements stay where they are while CLI11
+// writes into them).
+void addSectionCommands(CLI::App& app, const Globals& g, const ConfigSection& section,
+                        std::map<std::string, int64_t>& values, Action& action) {
+  CLI::App* command = app.add_subcommand(section.command, section.help);
+  command->require_subcommand(1);
+  const std::string path = std::string(kApi) + section.path;
+  command->add_subcommand("show", section.show_help)->callback([&, path] {
+    action = [&, path](const ApiClient& client) {
+      const json reply = client.get(path);
+      g.json ? printJson(reply) : printSection(section, reply);
+    };
+  });
+  CLI::App* set = command->add_subcommand("set", section.set_help);
+  for (const SectionField& field : section.fields) {
+    set->add_option(field.option, values[std::string(section.command) + field.option], field.help);
+  }
+  set->callback([&, set, path] {
+    action = [&, set, path](const ApiClient& client) {
+      json body = json::object();
+      for (const SectionField& field : section.fields) {
+        if (set->count(field.option) > 0) body[field.key] = values[std::string(section.command) + field.option];
+      }
+      const json reply = client.patch(path, body);
+      g.json ? printJson(reply) : printSection(section, reply);
+    };
+  });
 }
-
-void printIcmpErrors(const json& budget) { printSection(budget, {"per_second", "burst"}, "ICMP ERRORS", "VALUE"); }
 
 void printStats(const json& stats) {
   std::cout << "uptime " << str(stats.value("uptime_s", json(0))) << " s  generation "
@@ -429,57 +479,7 @@ void printStats(const json& stats) {
 }
 
 void addOtherCommands(CLI::App& app, const Globals& g, Args& a, Action& action) {
-  CLI::App* timeouts = app.add_subcommand("timeouts", "show or set flow idle timeouts");
-  timeouts->require_subcommand(1);
-  timeouts->add_subcommand("show", "flow idle timeouts in seconds")->callback([&] {
-    action = [&](const ApiClient& client) {
-      const json reply = client.get(std::string(kApi) + "/config/timeouts");
-      g.json ? printJson(reply) : printTimeouts(reply);
-    };
-  });
-  int64_t& syn = a.tcp_syn_s;
-  int64_t& established = a.tcp_established_s;
-  int64_t& closing = a.tcp_closing_s;
-  int64_t& udp = a.udp_s;
-  CLI::App* set = timeouts->add_subcommand("set", "change one or more timeouts (seconds, 1..86400)");
-  set->add_option("--tcp-syn", syn, "half-open TCP flows");
-  set->add_option("--tcp-established", established, "established TCP flows");
-  set->add_option("--tcp-closing", closing, "TCP flows after FIN or RST");
-  set->add_option("--udp", udp, "idle UDP flows");
-  set->callback([&, set] {
-    action = [&, set](const ApiClient& client) {
-      json body = json::object();
-      if (set->count("--tcp-syn") > 0) body["tcp_syn_s"] = syn;
-      if (set->count("--tcp-established") > 0) body["tcp_established_s"] = established;
-      if (set->count("--tcp-closing") > 0) body["tcp_closing_s"] = closing;
-      if (set->count("--udp") > 0) body["udp_s"] = udp;
-      const json reply = client.patch(std::string(kApi) + "/config/timeouts", body);
-      g.json ? printJson(reply) : printTimeouts(reply);
-    };
-  });
-
-  CLI::App* icmp = app.add_subcommand("icmp-errors", "show or set the budget of ICMP errors each worker originates");
-  icmp->require_subcommand(1);
-  icmp->add_subcommand("show", "errors per second and burst, per worker")->callback([&] {
-    action = [&](const ApiClient& client) {
-      const json reply = client.get(std::string(kApi) + "/config/icmp_errors");
-      g.json ? printJson(reply) : printIcmpErrors(reply);
-    };
-  });
-  int64_t& per_second = a.icmp_per_second;
-  int64_t& icmp_burst = a.icmp_burst;
-  CLI::App* icmp_set = icmp->add_subcommand("set", "change the rate, the burst or both");
-  icmp_set->add_option("--per-second", per_second, "errors per second per worker (0..1000000; 0 = none)");
-  icmp_set->add_option("--burst", icmp_burst, "errors sent back to back after a quiet spell (1..100000)");
-  icmp_set->callback([&, icmp_set] {
-    action = [&, icmp_set](const ApiClient& client) {
-      json body = json::object();
-      if (icmp_set->count("--per-second") > 0) body["per_second"] = per_second;
-      if (icmp_set->count("--burst") > 0) body["burst"] = icmp_burst;
-      const json reply = client.patch(std::string(kApi) + "/config/icmp_errors", body);
-      g.json ? printJson(reply) : printIcmpErrors(reply);
-    };
-  });
+  for (const ConfigSection& section : kConfigSections) addSectionCommands(app, g, section, a.section_values, action);
 
   app.add_subcommand("config", "the whole running configuration (JSON)")->callback([&] {
     action = [&](const ApiClient& client) { printJson(client.get(std::string(kApi) + "/config")); };
