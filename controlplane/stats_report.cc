@@ -4,17 +4,11 @@
 #include <fstream>
 #include <tuple>
 
+#include "controlplane/lcore_counters_json.h"
+
 namespace lb::controlplane {
 namespace {
 
-using dataplane::kDropReasonCount;
-using dataplane::kDropReasonNames;
-
-nlohmann::json dropsJson(const uint64_t (&drops)[kDropReasonCount]) {
-  nlohmann::json out = nlohmann::json::object();
-  for (size_t r = 0; r < kDropReasonCount; ++r) out[std::string(kDropReasonNames[r])] = drops[r];
-  return out;
-}
 
 using dataplane::kRebindCauseCount;
 using dataplane::kStickyMethodCount;
@@ -77,9 +71,6 @@ nlohmann::json statsJson(const std::vector<WorkerCounters>& workers, const Confi
   doc["last_publish_us"] = control.last_publish_us;
   doc["uptime_s"] = control.uptime_s;
 
-  uint64_t total_drops[kDropReasonCount] = {};
-  uint64_t totals[6] = {};
-  uint64_t flows_active = 0;
   nlohmann::json lcores = nlohmann::json::array();
   ProxyTotals proxy_totals;
   for (const WorkerCounters& w : workers) {
@@ -87,45 +78,17 @@ nlohmann::json statsJson(const std::vector<WorkerCounters>& workers, const Confi
     ProxyTotals proxy;
     proxy.add(c.proxy);
     proxy_totals.add(c.proxy);
-    uint64_t drops[kDropReasonCount];
-    for (size_t r = 0; r < kDropReasonCount; ++r) {
-      drops[r] = c.drops[r].read();
-      total_drops[r] += drops[r];
-    }
-    const uint64_t values[6] = {c.rx_packets.read(), c.rx_bytes.read(), c.tx_packets.read(),
-                                c.tx_bytes.read(), c.flows_created.read(), c.flows_expired.read()};
-    for (int i = 0; i < 6; ++i) totals[i] += values[i];
-    const uint64_t active = c.flows_active.load(std::memory_order_relaxed);
-    flows_active += active;
-    lcores.push_back({{"lcore", w.lcore_id},
-                      {"rx_packets", values[0]},
-                      {"rx_bytes", values[1]},
-                      {"tx_packets", values[2]},
-                      {"tx_bytes", values[3]},
-                      {"flows_created", values[4]},
-                      {"flows_expired", values[5]},
-                      {"flows_reset", c.flows_reset.read()},
-                      {"established_path", c.established_path.read()},
-                      {"flows_active", active},
-                      {"arp_replies", c.arp_replies.read()},
-                      {"icmp_replies", c.icmp_replies.read()},
-                      {"nd_replies", c.nd_replies.read()},
-                      {"icmp_too_big", c.icmp_too_big.read()},
-                      {"icmp_relayed", c.icmp_relayed.read()},
-                      {"icmp_to_backend", c.icmp_to_backend.read()},
-                      {"handoff_out", c.handoff_out.read()},
-                      {"handoff_in", c.handoff_in.read()},
-                      {"fragments_in", c.fragments_in.read()},
-                      {"datagrams_reassembled", c.datagrams_reassembled.read()},
-                      {"fragments_out", c.fragments_out.read()},
-                      {"drops", dropsJson(drops)},
-                      {"proxy", proxyJson(proxy, control.tsc_hz)}});
+    nlohmann::json lcore = lcoreCountersJson(c);
+    lcore["lcore"] = w.lcore_id;
+    lcore["proxy"] = proxyJson(proxy, control.tsc_hz);
+    lcores.push_back(std::move(lcore));
   }
   doc["lcores"] = lcores;
-  doc["totals"] = {{"rx_packets", totals[0]}, {"rx_bytes", totals[1]},     {"tx_packets", totals[2]},
-                   {"tx_bytes", totals[3]},   {"flows_created", totals[4]}, {"flows_expired", totals[5]},
-                   {"drops", dropsJson(total_drops)}};
-  doc["flows_active"] = flows_active;
+  // The totals sum the very values the lcore objects report; flows_active stands at the top.
+  nlohmann::json totals = sumLcoreCounters(lcores);
+  doc["flows_active"] = totals["flows_active"];
+  totals.erase("flows_active");
+  doc["totals"] = std::move(totals);
   doc["proxy"] = proxyJson(proxy_totals, control.tsc_hz);
   if (sessions.present) doc["sessions"] = sessionsJson(sessions);
 

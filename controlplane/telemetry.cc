@@ -17,13 +17,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "controlplane/address.h"
+#include "controlplane/lcore_counters_json.h"
 #include "dataplane/lcore_counters.h"
 
 namespace lb::controlplane {
 namespace {
 
-using dataplane::kDropReasonCount;
-using dataplane::kDropReasonNames;
 
 // rte_telemetry_register_cmd takes a plain function pointer and no user data (DPDK 22.11), so the
 // callbacks find their sources here. The shared_mutex lets unregisterTelemetry() wait out callbacks
@@ -40,31 +39,6 @@ std::string_view stateName(HealthState s) {
     case HealthState::kUnknown: break;
   }
   return "unknown";
-}
-
-nlohmann::json lcoreJson(const dataplane::LcoreCounters& c) {
-  nlohmann::json drops = nlohmann::json::object();
-  for (size_t r = 0; r < kDropReasonCount; ++r) drops[std::string(kDropReasonNames[r])] = c.drops[r].read();
-  return {{"rx_packets", c.rx_packets.read()},
-          {"rx_bytes", c.rx_bytes.read()},
-          {"tx_packets", c.tx_packets.read()},
-          {"tx_bytes", c.tx_bytes.read()},
-          {"flows_created", c.flows_created.read()},
-          {"flows_expired", c.flows_expired.read()},
-          {"flows_active", c.flows_active.load(std::memory_order_relaxed)},
-          {"established_path", c.established_path.read()},
-          {"arp_replies", c.arp_replies.read()},
-          {"icmp_replies", c.icmp_replies.read()},
-          {"nd_replies", c.nd_replies.read()},
-          {"icmp_too_big", c.icmp_too_big.read()},
-          {"icmp_relayed", c.icmp_relayed.read()},
-          {"icmp_to_backend", c.icmp_to_backend.read()},
-          {"handoff_out", c.handoff_out.read()},
-          {"handoff_in", c.handoff_in.read()},
-          {"fragments_in", c.fragments_in.read()},
-          {"datagrams_reassembled", c.datagrams_reassembled.read()},
-          {"fragments_out", c.fragments_out.read()},
-          {"drops", drops}};
 }
 
 absl::Status firstError(absl::Status a, const absl::Status& b) { return a.ok() ? b : a; }
@@ -230,31 +204,11 @@ absl::Status jsonToTelData(const nlohmann::json& value, rte_tel_data* out) {
 }
 
 nlohmann::json telemetryStatsJson(const TelemetrySources& s) {
-  uint64_t drops[kDropReasonCount] = {};
-  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0, created = 0, expired = 0, active = 0;
-  for (const WorkerCounters& w : s.workers) {
-    const dataplane::LcoreCounters& c = *w.counters;
-    rx_packets += c.rx_packets.read();
-    rx_bytes += c.rx_bytes.read();
-    tx_packets += c.tx_packets.read();
-    tx_bytes += c.tx_bytes.read();
-    created += c.flows_created.read();
-    expired += c.flows_expired.read();
-    active += c.flows_active.load(std::memory_order_relaxed);
-    for (size_t r = 0; r < kDropReasonCount; ++r) drops[r] += c.drops[r].read();
-  }
-  nlohmann::json drops_json = nlohmann::json::object();
-  for (size_t r = 0; r < kDropReasonCount; ++r) drops_json[std::string(kDropReasonNames[r])] = drops[r];
-  nlohmann::json doc = {{"workers", s.workers.size()},
-                        {"rx_packets", rx_packets},
-                        {"rx_bytes", rx_bytes},
-                        {"tx_packets", tx_packets},
-                        {"tx_bytes", tx_bytes},
-                        {"flows_created", created},
-                        {"flows_expired", expired},
-                        {"flows_active", active},
-                        {"flow_table_capacity", uint64_t{s.flow_entries_per_lcore} * s.workers.size()},
-                        {"drops", drops_json}};
+  nlohmann::json lcores = nlohmann::json::array();
+  for (const WorkerCounters& w : s.workers) lcores.push_back(lcoreCountersJson(*w.counters));
+  nlohmann::json doc = sumLcoreCounters(lcores);
+  doc["workers"] = s.workers.size();
+  doc["flow_table_capacity"] = uint64_t{s.flow_entries_per_lcore} * s.workers.size();
   if (s.stats) {
     const nlohmann::json stats = s.stats();
     // "proxy": HTTP proxy totals over every worker; "sessions": the session table (when it exists).
@@ -270,10 +224,10 @@ nlohmann::json telemetryLcoresJson(const TelemetrySources& s, const char* lcore_
   for (const WorkerCounters& w : s.workers) {
     const std::string id = std::to_string(w.lcore_id);
     if (lcore_param != nullptr && *lcore_param != '\0') {
-      if (id == lcore_param) return lcoreJson(*w.counters);
+      if (id == lcore_param) return lcoreCountersJson(*w.counters);
       continue;
     }
-    doc[id] = lcoreJson(*w.counters);
+    doc[id] = lcoreCountersJson(*w.counters);
   }
   if (lcore_param != nullptr && *lcore_param != '\0') return nullptr;
   return doc;
