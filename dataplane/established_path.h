@@ -345,21 +345,30 @@ template <class HomeLine>
     std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
     return port;
   }
-  uint32_t tx_len = pkt_len;
   if (e.armed_rewrite == ArmedRewrite::kIpip) {
-    if (rte_pktmbuf_headroom(m) < sizeof(rte_ipv4_hdr)) [[unlikely]] return kNotTaken;
+    const uint16_t headroom = m->data_off;  // rte_pktmbuf_headroom, read once for the prepend below
+    if (headroom < sizeof(rte_ipv4_hdr)) [[unlikely]] return kNotTaken;
     uint16_t inner_len_be;
     std::memcpy(&inner_len_be, data + kIpOffset + offsetof(rte_ipv4_hdr, total_length), sizeof(inner_len_be));
     if (rte_be_to_cpu_16(inner_len_be) > e.ipip_max_inner_len) [[unlikely]] return kNotTaken;
     uint16_t inner_df;
     std::memcpy(&inner_df, data + kIpOffset + offsetof(rte_ipv4_hdr, fragment_offset), sizeof(inner_df));
     inner_df &= RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-    data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, sizeof(rte_ipv4_hdr)));
+    // Queued before the frame and mbuf are written, as full-NAT TCP above is.
+    const int32_t port = queueArmed(b, e, batch, m, pkt_len, pkt_len + sizeof(rte_ipv4_hdr));
+    // rte_pktmbuf_prepend, without checking the headroom again after the stores above.
+    m->data_off = static_cast<uint16_t>(headroom - sizeof(rte_ipv4_hdr));
+    m->data_len = static_cast<uint16_t>(m->data_len + sizeof(rte_ipv4_hdr));
+    m->pkt_len = pkt_len + sizeof(rte_ipv4_hdr);
+    data -= sizeof(rte_ipv4_hdr);
     // Both MACs are written below: of the Ethernet header only the ethertype must move.
     reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
     writeIpipOuter(data + kIpOffset, inner_len_be, inner_df, e, IPPROTO_IPIP);
-    tx_len += sizeof(rte_ipv4_hdr);
-  } else if (e.armed_rewrite == ArmedRewrite::kFullNatUdp) {
+    std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
+    return port;
+  }
+  uint32_t tx_len = pkt_len;
+  if (e.armed_rewrite == ArmedRewrite::kFullNatUdp) {
     rewriteFullNat(data + kIpOffset, data + kL4Offset, e, true);
   } else if (e.armed_rewrite == ArmedRewrite::kNat64Reply) {
     if (!translateArmedReplyToIpv6(m, data, e, batch.max_frame_len)) return kNotTaken;
