@@ -345,6 +345,9 @@ template <class HomeLine>
     std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
     return port;
   }
+  // The other kinds read the batch's count again: kept in a register from the check above, it was
+  // spilled in the full-NAT TCP path too (one instruction per packet there).
+  asm volatile("" ::: "memory");
   if (e.armed_rewrite == ArmedRewrite::kIpip) {
     const uint16_t headroom = m->data_off;  // rte_pktmbuf_headroom, read once for the prepend below
     if (headroom < sizeof(rte_ipv4_hdr)) [[unlikely]] return kNotTaken;
@@ -367,15 +370,18 @@ template <class HomeLine>
     std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
     return port;
   }
-  uint32_t tx_len = pkt_len;
+  if (e.armed_rewrite == ArmedRewrite::kNat64Reply) {
+    // Its checks come with the translation, so it is queued after.
+    if (!translateArmedReplyToIpv6(m, data, e, batch.max_frame_len)) return kNotTaken;
+    std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
+    return queueArmed(b, e, batch, m, pkt_len, pkt_len + kIpv6Growth);
+  }
+  const int32_t port = queueArmed(b, e, batch, m, pkt_len, pkt_len);
   if (e.armed_rewrite == ArmedRewrite::kFullNatUdp) {
     rewriteFullNat(data + kIpOffset, data + kL4Offset, e, true);
-  } else if (e.armed_rewrite == ArmedRewrite::kNat64Reply) {
-    if (!translateArmedReplyToIpv6(m, data, e, batch.max_frame_len)) return kNotTaken;
-    tx_len += kIpv6Growth;
   }  // kDsrL2: the MACs alone
   std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
-  return queueArmed(b, e, batch, m, pkt_len, tx_len);
+  return port;
 }
 
 // An IPv6 client frame of a DSR (kDsrL2) or IPIP (kIpip6) flow, armed: the MACs alone, or the IPv6
