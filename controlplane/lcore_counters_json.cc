@@ -39,7 +39,10 @@ nlohmann::json sumLcoreCounters(const nlohmann::json& lcores) {
   for (const std::string_view reason : dataplane::kDropReasonNames) drops[std::string(reason)] = uint64_t{0};
   for (const nlohmann::json& lcore : lcores) {
     for (const char* key : kSummedCounters) sum[key] = sum[key].get<uint64_t>() + lcore.at(key).get<uint64_t>();
-    for (auto& [reason, count] : drops.items()) count = count.get<uint64_t>() + lcore.at("drops").at(reason).get<uint64_t>();
+    const nlohmann::json& lcore_drops = lcore.at("drops");
+    for (auto& [reason, count] : drops.items()) {
+      count = count.get<uint64_t>() + lcore_drops.at(reason).get<uint64_t>();
+    }
   }
   sum["drops"] = std::move(drops);
   return sum;

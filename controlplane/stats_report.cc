@@ -9,7 +9,6 @@
 namespace lb::controlplane {
 namespace {
 
-
 using dataplane::kRebindCauseCount;
 using dataplane::kStickyMethodCount;
 using dataplane::ProxyCounters;

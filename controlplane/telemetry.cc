@@ -23,7 +23,6 @@
 namespace lb::controlplane {
 namespace {
 
-
 // rte_telemetry_register_cmd takes a plain function pointer and no user data (DPDK 22.11), so the
 // callbacks find their sources here. The shared_mutex lets unregisterTelemetry() wait out callbacks
 // still reading counters that the daemon is about to free.

@@ -3,8 +3,8 @@
 //   tetherctl [--server http://127.0.0.1:9180] [--token T] [--json] <command> ...
 //
 // Commands: services list|show|add|delete|set, backends list|show|add|remove|weight|drain|enable|disable,
-// timeouts show|set, config, health, stats, metrics, reload, top, sessions list|lookup|delete. Output is aligned tables by default;
-// --json prints the server's JSON (for `top`, one JSON object per refresh). --server and --token may
+// timeouts show|set, icmp-errors show|set, config, health, stats, metrics, reload, top,
+// sessions list|lookup|delete. Output is aligned tables by default; --json prints the server's JSON (for `top`, one JSON object per refresh). --server and --token may
 // also come from TETHER_SERVER and TETHER_TOKEN.
 //
 // Exit status: 0 success; 1 the server refused (its message is printed) or the command line is wrong;
