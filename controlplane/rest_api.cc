@@ -331,8 +331,8 @@ class RestApi::Impl {
   // PATCH of one reloadable section of the config: `patch` the running config's copy, commit it as
   // a whole, answer with the section as now configured.
   template <class Section>
-  Reply patchSection(const Call& call, Section Config::*section,
-                     absl::Status (*patch)(const nlohmann::json&, Section&), nlohmann::json (*to_json)(const Section&)) {
+  Reply patchSection(const Call& call, Section Config::*section, absl::Status (*patch)(const nlohmann::json&, Section&),
+                     nlohmann::json (*to_json)(const Section&)) {
     std::lock_guard lock(write_mutex_);
     Config next = ops_.currentConfig();
     if (auto status = patch(call.body, next.*section); !status.ok()) return statusReply(status);

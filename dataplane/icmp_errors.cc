@@ -126,7 +126,8 @@ uint32_t quotedSeq(const Quote& q) {
 
 Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable_mtu) {
   rte_ipv4_hdr* ip = f.ip;
-  if ((ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) == 0 || !s.ctx.icmp_errors.allow(s.now_tsc, s.snap.icmp_errors)) {
+  if ((ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) == 0 ||
+      !s.ctx.icmp_errors.allow(s.now_tsc, s.snap.icmp_errors)) {
     return dropPacket(s, m, DropReason::kTooBig);
   }
   // The parser checked that the L4 header (at least 8 bytes) follows the IP header inside the frame.

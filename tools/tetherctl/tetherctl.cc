@@ -4,8 +4,9 @@
 //
 // Commands: services list|show|add|delete|set, backends list|show|add|remove|weight|drain|enable|disable,
 // timeouts show|set, icmp-errors show|set, config, health, stats, metrics, reload, top,
-// sessions list|lookup|delete. Output is aligned tables by default; --json prints the server's JSON (for `top`, one JSON object per refresh). --server and --token may
-// also come from TETHER_SERVER and TETHER_TOKEN.
+// sessions list|lookup|delete. Output is aligned tables by default; --json prints the server's JSON
+// (for `top`, one JSON object per refresh). --server and --token may also come from TETHER_SERVER
+// and TETHER_TOKEN.
 //
 // Exit status: 0 success; 1 the server refused (its message is printed) or the command line is wrong;
 // 2 the server could not be reached.
