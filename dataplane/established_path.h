@@ -309,34 +309,29 @@ struct EstablishedBurst {
   return e.egress_port;
 }
 
-// Second pass for one frame screenEstablished took: find its flow direction and, when that is armed
-// under this snapshot, forward it. Returns the egress port it was queued for, or kNotTaken, having changed
-// nothing, when the frame is the slow path's: no armed flow, or an outcome other than forwarding (no
-// headroom for IPIP, a full transmit batch), which the slow path reaches and counts the same way. So
-// this path calls nothing, and the loop around it keeps its values in registers across frames. A
-// frame longer than the egress port's MTU allows (TxBatch::max_frame_len; for IPIP, once
-// encapsulated) is also the slow path's: it fragments the packet or answers with ICMP.
+// Second pass for one frame screenEstablished took, once its flow direction's line is found (nullptr:
+// none): when that line is armed under this snapshot, forward the frame. Returns the egress port it
+// was queued for, or kNotTaken, having changed nothing, when the frame is the slow path's: no armed
+// flow, or an outcome other than forwarding (no headroom for IPIP, a full transmit batch), which the
+// slow path reaches and counts the same way. So this path calls nothing, and the loop around it keeps
+// its values in registers across frames. A frame longer than the egress port's MTU allows
+// (TxBatch::max_frame_len; for IPIP, once encapsulated) is also the slow path's: it fragments the
+// packet or answers with ICMP.
 inline constexpr int32_t kNotTaken = -1;
-// `home_line`: the line stage 2 prefetched for `tag` (FlowTable::LineLookup::findFromHome), when the
-// table has not changed since; kNoHomeLine (probe the index) otherwise.
-struct NoHomeLine {};
-inline constexpr NoHomeLine kNoHomeLine{};
-template <class HomeLine>
-[[gnu::always_inline]] inline int32_t forwardIfArmed(const EstablishedBurst& b, rte_mbuf* m, uint8_t* data,
-                                                     uint64_t ports_protocol, uint32_t tag, HomeLine home_line) {
-  uint64_t addrs;
-  std::memcpy(&addrs, data + kAddrsOffset, sizeof(addrs));
-  FlowDirection* found;
-  if constexpr (std::is_same_v<HomeLine, NoHomeLine>) {
-    found = b.lookup.find(addrs, ports_protocol, tag);
-  } else {
-    found = b.lookup.findFromHome(addrs, ports_protocol, tag, home_line);
-  }
+// kReserved: the caller made sure, once for the burst, that every transmit batch has room for all of
+// its frames (batchesHaveRoom), so the per-frame check goes.
+enum class BatchRoom : uint8_t { kCheck, kReserved };
+template <BatchRoom kRoom>
+[[gnu::always_inline]] inline int32_t forwardArmedLine(const EstablishedBurst& b, rte_mbuf* m, uint8_t* data,
+                                                       FlowDirection* found) {
   if (found == nullptr || found->armed_epoch != b.epoch) [[unlikely]] return kNotTaken;
   FlowDirection& e = *found;
   TxBatch& batch = b.ctx.tx[e.egress_port];
   const uint32_t pkt_len = rte_pktmbuf_pkt_len(m);
-  if (batch.count == batch.packets.size() || pkt_len > batch.max_frame_len) [[unlikely]] return kNotTaken;
+  if ((kRoom == BatchRoom::kCheck && batch.count == batch.packets.size()) || pkt_len > batch.max_frame_len)
+      [[unlikely]] {
+    return kNotTaken;
+  }
   if (e.armed_rewrite == ArmedRewrite::kFullNatTcp) [[likely]] {
     // Queued before the rewrite: stores into the frame may alias anything, so after them the
     // compiler would load the batch and the counters' addresses again.
@@ -382,6 +377,15 @@ template <class HomeLine>
   }  // kDsrL2: the MACs alone
   std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
   return port;
+}
+
+// forwardArmedLine with the line found by probing the index from the frame's tag.
+template <BatchRoom kRoom>
+[[gnu::always_inline]] inline int32_t forwardIfArmed(const EstablishedBurst& b, rte_mbuf* m, uint8_t* data,
+                                                     uint64_t ports_protocol, uint32_t tag) {
+  uint64_t addrs;
+  std::memcpy(&addrs, data + kAddrsOffset, sizeof(addrs));
+  return forwardArmedLine<kRoom>(b, m, data, b.lookup.find(addrs, ports_protocol, tag));
 }
 
 // An IPv6 client frame of a DSR (kDsrL2) or IPIP (kIpip6) flow, armed: the MACs alone, or the IPv6

@@ -223,9 +223,8 @@ class FlowTable {
     // sit there. The tag check stays although a prefetch cannot fault: without it (the address
     // computed from whatever the slot holds) the 4K-flow benchmark ran 15% slower, in each of four
     // alternating runs.
-    // Returns the line it prefetched, or nullptr: the home slot's line is where find() looks first
-    // (its `home_line`), which spares the probe for most packets of a burst whose table did not change
-    // since.
+    // Returns the line it prefetched, or nullptr: the home slot's line, which atHome checks before
+    // anything probes, for most packets of a burst whose table did not change since.
     FlowDirection* prefetchLine(uint32_t tag) const {
       const uint64_t slot = index_[tag & mask_];
       if (static_cast<uint32_t>(slot >> 32) != tag) return nullptr;
@@ -238,17 +237,13 @@ class FlowTable {
     FlowDirection* find(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) const {
       return probe(tag, KeyMatches{addrs, ports_protocol});
     }
-    // The same, first at `home_line`: what prefetchLine returned for `tag` with no insert or erase
-    // since (a key is in the table once, so a line holding it is the one the probe would find), or
-    // nullptr. The probe is out of line: a loop that calls this keeps the index's pointers out of
-    // its registers.
-    FlowDirection* findFromHome(uint64_t addrs, uint64_t ports_protocol, uint32_t tag,
-                                FlowDirection* home_line) const {
+    // `home_line` when it holds the key (addrs, ports_protocol), else nullptr: what prefetchLine
+    // returned for the key's tag with no insert or erase since (a key is in the table once, so a line
+    // holding it is the one find() would return), or nullptr. Without the probe, so the loop that asks
+    // calls nothing and keeps its values in registers; a key that is not at home is find()'s.
+    static FlowDirection* atHome(uint64_t addrs, uint64_t ports_protocol, FlowDirection* home_line) {
       if (home_line != nullptr && KeyMatches{addrs, ports_protocol}(*home_line)) [[likely]] return home_line;
-      return findOutOfLine(addrs, ports_protocol, tag);
-    }
-    [[gnu::noinline]] FlowDirection* findOutOfLine(uint64_t addrs, uint64_t ports_protocol, uint32_t tag) const {
-      return find(addrs, ports_protocol, tag);
+      return nullptr;
     }
 
     // An IPv6 client's line (FlowEntry::client_v6): the client line whose ports and protocol are

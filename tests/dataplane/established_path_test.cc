@@ -348,6 +348,27 @@ TEST_F(EstablishedPathTest, FullTransmitBatchCountsTxFull) {
   EXPECT_EQ(w_->drain(), batch.packets.size());
 }
 
+// A batch with room for part of a burst: the loop that skips the per-frame check does not run, and
+// each frame is checked: the first fills the batch, the second is counted as tx_full.
+TEST_F(EstablishedPathTest, BatchWithRoomForPartOfTheBurstChecksEachFrame) {
+  const Snapshot& snap = standardSnapshot();
+  openTcp(snap, kWebPort);
+  TxBatch& batch = w_->ctx().tx[0];
+  const Bytes filler = fromClient().udp(1, 2).build();
+  while (batch.count < batch.packets.size() - 1) {
+    batch.packets[batch.count++] = toMbuf(testPool(), filler);
+    batch.bytes += filler.size();
+  }
+  std::vector<rte_mbuf*> mbufs;
+  for (const uint32_t seq : {6000u, 6001u}) {
+    mbufs.push_back(toMbuf(testPool(), fromClient().tcp(kClientPort, kWebPort, kAck, seq).payload({1}).build()));
+  }
+  processBurst(w_->ctx(), snap, 0, mbufs.data(), static_cast<uint16_t>(mbufs.size()), 0, nullptr);
+  EXPECT_EQ(established(), 1u);
+  EXPECT_EQ(w_->drops(DropReason::kTxFull), 1u);
+  EXPECT_EQ(w_->drain(), batch.packets.size());
+}
+
 // One burst mixing the two paths: frames leave in the order they came, so a flow's FIN (slow path)
 // stays behind its data (established path) and ahead of what follows it.
 TEST_F(EstablishedPathTest, BurstKeepsOrderAcrossBothPaths) {
@@ -381,10 +402,11 @@ TEST_F(EstablishedPathTest, BurstKeepsOrderAcrossBothPaths) {
 
 // Stage 2 hands stage 3 the line its key's home slot names, and stage 3 compares the key there
 // first; a flow whose key sits further along the probe run (its home slot taken by another flow) is
-// found by probing the index. Two flows with the same home slot, both armed, in one burst: both take
-// the established path, each rewritten as its own flow (what each sends alone), in the order they
-// came.
-TEST_F(EstablishedPathTest, FlowOffItsHomeSlotIsFoundByProbing) {
+// found by probing the index once the loop over home lines has ended. Two flows with the same home
+// slot, both armed, in one burst: all three frames take the established path, each rewritten as its
+// own flow (what each sends alone). The flow at home leaves first; the other's two frames follow, in
+// the order they came.
+TEST_F(EstablishedPathTest, FlowOffItsHomeSlotIsFoundByProbingAndKeepsItsOrder) {
   const Snapshot& snap = standardSnapshot();
   FlowTable& flows = w_->ctx().flows;
   const uint32_t index_mask = flows.capacity() * 4 - 1;  // the index is 4 slots per entry (flow_table.h)
@@ -393,30 +415,33 @@ TEST_F(EstablishedPathTest, FlowOffItsHomeSlotIsFoundByProbing) {
                                  rte_cpu_to_be_16(kWebPort), IPPROTO_TCP};
     return FlowTable::tagOf(flows.hashKey(key)) & index_mask;
   };
-  const uint16_t first_port = kClientPort;
-  uint16_t second_port = first_port + 1;
-  while (home(second_port) != home(first_port)) ++second_port;  // ~4 * capacity tries on average
-  for (const uint16_t port : {first_port, second_port}) {
+  const uint16_t at_home_port = kClientPort;
+  uint16_t away_port = at_home_port + 1;
+  while (home(away_port) != home(at_home_port)) ++away_port;  // ~4 * capacity tries on average
+  for (const uint16_t port : {at_home_port, away_port}) {  // the first flow created takes the home slot
     forward(snap, fromClient().tcp(port, kWebPort, kSyn, 5000).build());
     forward(snap, fromClient().tcp(port, kWebPort, kAck, 5001).build());
   }
+  // The burst: the away flow's first frame, the home flow's, the away flow's second.
+  const std::vector<std::pair<uint16_t, uint32_t>> frames = {{away_port, 6000}, {at_home_port, 6000}, {away_port, 6001}};
+  const auto frame = [&](uint16_t port, uint32_t seq) {
+    return fromClient().tcp(port, kWebPort, kAck, seq).payload({7}).build();
+  };
   const uint64_t before = established();
   std::vector<Bytes> alone;
-  for (const uint16_t port : {second_port, first_port}) {
-    alone.push_back(forward(snap, fromClient().tcp(port, kWebPort, kAck, 6000).payload({7}).build()));
-  }
-  ASSERT_EQ(established(), before + 2) << "both flows armed";
+  for (const auto& [port, seq] : frames) alone.push_back(forward(snap, frame(port, seq)));
+  ASSERT_EQ(established(), before + 3) << "both flows armed";
 
   std::vector<rte_mbuf*> mbufs;
-  for (const uint16_t port : {second_port, first_port}) {
-    mbufs.push_back(toMbuf(testPool(), fromClient().tcp(port, kWebPort, kAck, 6000).payload({7}).build()));
-  }
+  for (const auto& [port, seq] : frames) mbufs.push_back(toMbuf(testPool(), frame(port, seq)));
   std::vector<Verdict> verdicts(mbufs.size());
   processBurst(w_->ctx(), snap, 0, mbufs.data(), static_cast<uint16_t>(mbufs.size()), 0, verdicts.data());
-  EXPECT_EQ(established(), before + 4);
-  ASSERT_EQ(w_->txCount(0), 2);
-  EXPECT_EQ(w_->popTx(0).value_or(Bytes{}), alone[0]);
+  EXPECT_EQ(established(), before + 6);
+  for (const Verdict& v : verdicts) EXPECT_EQ(v.kind, VerdictKind::kForwarded);
+  ASSERT_EQ(w_->txCount(0), 3);
   EXPECT_EQ(w_->popTx(0).value_or(Bytes{}), alone[1]);
+  EXPECT_EQ(w_->popTx(0).value_or(Bytes{}), alone[0]);
+  EXPECT_EQ(w_->popTx(0).value_or(Bytes{}), alone[2]);
   EXPECT_NE(alone[0], alone[1]);
 }
 
