@@ -717,9 +717,10 @@ template <bool kVerdicts>
 
 // Whether every port's transmit batch can take `count` more frames.
 bool batchesHaveRoom(const WorkerContext& ctx, uint16_t port_count, uint16_t count) {
-  bool room = true;
-  for (uint16_t p = 0; p < port_count; ++p) room &= ctx.tx[p].count <= kMaxBurst - count;
-  return room;
+  for (uint16_t p = 0; p < port_count; ++p) {
+    if (ctx.tx[p].count > kMaxBurst - count) return false;
+  }
+  return true;
 }
 
 // processBurst for frames from an untagged ordinary port, where the established path may take them.

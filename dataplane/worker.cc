@@ -92,9 +92,10 @@ int runWorker(void* arg) {
       flushTx(cfg);
       had_packets = true;
     }
-    if (ctx.proxy != nullptr) {
+    if (ctx.proxy != nullptr && ctx.proxy->pendingCount() != 0) {
       // Delayed-binding timers (head timeout, SYN retransmission): a bounded slice of the pending
-      // pool per loop; whatever it queued (SYNs, RSTs) leaves now.
+      // pool per loop; whatever it queued (SYNs, RSTs) leaves now. Not called while nothing is
+      // pending (no HTTP service, or none binding): the call alone cost ~1 instruction per packet.
       if (ctx.proxy->poll(ctx, *snap, now)) flushTx(cfg);
     }
     if (++loops % kExpireEveryLoops == 0) {
