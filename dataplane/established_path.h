@@ -365,16 +365,24 @@ template <BatchRoom kRoom>
     std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
     return port;
   }
+  // The DSR kinds before the rarer ones: a chain of compares measured fewer instructions per packet
+  // than a switch (a jump table), and this order the fewest for the two DSR modes together.
+  if (e.armed_rewrite == ArmedRewrite::kDsrL2) {
+    const int32_t port = queueArmed(b, e, batch, m, pkt_len, pkt_len);
+    std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
+    return port;
+  }
   if (e.armed_rewrite == ArmedRewrite::kNat64Reply) {
     // Its checks come with the translation, so it is queued after.
     if (!translateArmedReplyToIpv6(m, data, e, batch.max_frame_len)) return kNotTaken;
     std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
     return queueArmed(b, e, batch, m, pkt_len, pkt_len + kIpv6Growth);
   }
+  // An IPv4 frame's key never matches the lines of IPv6 clients' own kinds; should one, the slow
+  // path decides.
+  if (e.armed_rewrite != ArmedRewrite::kFullNatUdp) [[unlikely]] return kNotTaken;
   const int32_t port = queueArmed(b, e, batch, m, pkt_len, pkt_len);
-  if (e.armed_rewrite == ArmedRewrite::kFullNatUdp) {
-    rewriteFullNat(data + kIpOffset, data + kL4Offset, e, true);
-  }  // kDsrL2: the MACs alone
+  rewriteFullNat(data + kIpOffset, data + kL4Offset, e, true);
   std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
   return port;
 }
