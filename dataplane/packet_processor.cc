@@ -766,7 +766,8 @@ template <bool kVerdicts>
   std::array<uint16_t, kMaxBurst> away;
   uint16_t away_count = 0;
   if (batchesHaveRoom(ctx, s.snap.port_count, count)) [[likely]] {
-    for (; i < count; ++i) {
+    screened.ports_protocol[count] = kNotEstablished;  // ends the loop: no compare with count per frame
+    for (;; ++i) {
       const uint64_t ports_protocol = screened.ports_protocol[i];
       if (ports_protocol & kNotEstablished) break;
       uint8_t* const data = screened.data[i];

@@ -47,7 +47,9 @@ inline constexpr uint64_t kIpv6ClientFrame = uint64_t{1} << 62;
 // `count` entries of a burst are written and read.
 struct EstablishedScratch {
   std::array<uint8_t*, kMaxBurst> data;
-  std::array<uint64_t, kMaxBurst> ports_protocol;  // the key's second word, | kNotEstablished, kIpv6ClientFrame
+  // The key's second word, | kNotEstablished, kIpv6ClientFrame; one more, kNotEstablished, after the
+  // burst's last frame.
+  std::array<uint64_t, kMaxBurst + 1> ports_protocol;
   std::array<uint32_t, kMaxBurst> tag;             // FlowTable::tagOf the key's hash
   std::array<FlowDirection*, kMaxBurst> home_line;  // LineLookup::prefetchLine's, valid until the slow path runs
 };
