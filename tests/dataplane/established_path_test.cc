@@ -400,13 +400,15 @@ TEST_F(EstablishedPathTest, BurstKeepsOrderAcrossBothPaths) {
   EXPECT_EQ(w_->counters().rx_packets.read(), 2u + frames.size());
 }
 
-// Stage 2 hands stage 3 the line its key's home slot names, and stage 3 compares the key there
-// first; a flow whose key sits further along the probe run (its home slot taken by another flow) is
-// found by probing the index once the loop over home lines has ended. Two flows with the same home
-// slot, both armed, in one burst: all three frames take the established path, each rewritten as its
-// own flow (what each sends alone). The flow at home leaves first; the other's two frames follow, in
-// the order they came.
-TEST_F(EstablishedPathTest, FlowOffItsHomeSlotIsFoundByProbingAndKeepsItsOrder) {
+// Stage 2 hands stage 3 the line its key's slot names: the home slot, or, for a key displaced by
+// another with the same home, one of the next LineLookup::kAwayProbeSlots slots; stage 3 compares the
+// key there. A key displaced further is found by probing the index once the loop over the burst has
+// ended (finishAway). Nine flows with one home slot, in a table small enough to find them: the first
+// sits at home, the second just after it, the ninth at least eight slots on. In one burst, every
+// frame takes the established path, each rewritten as its own flow (what each sends alone); the
+// flows the loop found leave first, then the ninth flow's two frames, in the order they came.
+TEST_F(EstablishedPathTest, FlowsOffTheirHomeSlotAreFoundAndKeepTheirOrder) {
+  w_ = std::make_unique<WorkerHarness>(0, twoWorkerPartition(), 64);
   const Snapshot& snap = standardSnapshot();
   FlowTable& flows = w_->ctx().flows;
   const uint32_t index_mask = flows.capacity() * 4 - 1;  // the index is 4 slots per entry (flow_table.h)
@@ -415,33 +417,35 @@ TEST_F(EstablishedPathTest, FlowOffItsHomeSlotIsFoundByProbingAndKeepsItsOrder) 
                                  rte_cpu_to_be_16(kWebPort), IPPROTO_TCP};
     return FlowTable::tagOf(flows.hashKey(key)) & index_mask;
   };
-  const uint16_t at_home_port = kClientPort;
-  uint16_t away_port = at_home_port + 1;
-  while (home(away_port) != home(at_home_port)) ++away_port;  // ~4 * capacity tries on average
-  for (const uint16_t port : {at_home_port, away_port}) {  // the first flow created takes the home slot
+  std::vector<uint16_t> ports = {kClientPort};
+  for (uint16_t port = kClientPort + 1; ports.size() < FlowTable::LineLookup::kAwayProbeSlots + 2; ++port) {
+    if (home(port) == home(kClientPort)) ports.push_back(port);  // ~256 tries each
+  }
+  for (const uint16_t port : ports) {  // created in order, so each sits past the ones before it
     forward(snap, fromClient().tcp(port, kWebPort, kSyn, 5000).build());
     forward(snap, fromClient().tcp(port, kWebPort, kAck, 5001).build());
   }
-  // The burst: the away flow's first frame, the home flow's, the away flow's second.
-  const std::vector<std::pair<uint16_t, uint32_t>> frames = {{away_port, 6000}, {at_home_port, 6000}, {away_port, 6001}};
+  const uint16_t at_home = ports.front();
+  const uint16_t next_to_home = ports[1];
+  const uint16_t far = ports.back();
+  const std::vector<std::pair<uint16_t, uint32_t>> frames = {
+      {far, 6000}, {at_home, 6000}, {far, 6001}, {next_to_home, 6000}};
   const auto frame = [&](uint16_t port, uint32_t seq) {
     return fromClient().tcp(port, kWebPort, kAck, seq).payload({7}).build();
   };
   const uint64_t before = established();
   std::vector<Bytes> alone;
   for (const auto& [port, seq] : frames) alone.push_back(forward(snap, frame(port, seq)));
-  ASSERT_EQ(established(), before + 3) << "both flows armed";
+  ASSERT_EQ(established(), before + frames.size()) << "every flow armed";
 
   std::vector<rte_mbuf*> mbufs;
   for (const auto& [port, seq] : frames) mbufs.push_back(toMbuf(testPool(), frame(port, seq)));
   std::vector<Verdict> verdicts(mbufs.size());
   processBurst(w_->ctx(), snap, 0, mbufs.data(), static_cast<uint16_t>(mbufs.size()), 0, verdicts.data());
-  EXPECT_EQ(established(), before + 6);
+  EXPECT_EQ(established(), before + 2 * frames.size());
   for (const Verdict& v : verdicts) EXPECT_EQ(v.kind, VerdictKind::kForwarded);
-  ASSERT_EQ(w_->txCount(0), 3);
-  EXPECT_EQ(w_->popTx(0).value_or(Bytes{}), alone[1]);
-  EXPECT_EQ(w_->popTx(0).value_or(Bytes{}), alone[0]);
-  EXPECT_EQ(w_->popTx(0).value_or(Bytes{}), alone[2]);
+  ASSERT_EQ(w_->txCount(0), frames.size());
+  for (const size_t k : {1, 3, 0, 2}) EXPECT_EQ(w_->popTx(0).value_or(Bytes{}), alone[k]) << "frame " << k;
   EXPECT_NE(alone[0], alone[1]);
 }
 
