@@ -257,8 +257,9 @@ class FlowTable {
     }
     // `home_line` when it holds the key (addrs, ports_protocol), else nullptr: what prefetchLine
     // returned for the key's tag with no insert or erase since (a key is in the table once, so a line
-    // holding it is the one find() would return, whichever slot named it), or nullptr. Without the probe, so the loop that asks
-    // calls nothing and keeps its values in registers; a key that is not at home is find()'s.
+    // holding it is the one find() would return, whichever slot named it), or nullptr. Without the
+    // probe, so the loop that asks calls nothing and keeps its values in registers; a key stage 2 did
+    // not find is find()'s.
     static FlowDirection* atHome(uint64_t addrs, uint64_t ports_protocol, FlowDirection* home_line) {
       if (home_line != nullptr && KeyMatches{addrs, ports_protocol}(*home_line)) [[likely]] return home_line;
       return nullptr;

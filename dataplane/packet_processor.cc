@@ -691,9 +691,9 @@ template <bool kVerdicts>
   return established;
 }
 
-// The frames processBurstEstablished's loop found away from their home slot (`away`, in burst order),
-// before any later frame of the burst: on the established path through the index, or on the slow
-// path. Returns how many took the established path.
+// The frames processBurstEstablished's loop set aside (`away`, in burst order: their lines were not
+// where stage 2 looked), before any later frame of the burst: on the established path through the
+// index, or on the slow path. Returns how many took the established path.
 template <bool kVerdicts>
 [[gnu::noinline]] uint32_t finishAway(BurstState& s, rte_mbuf** packets, std::span<const uint16_t> away,
                                       Verdict* verdicts) {
@@ -760,9 +760,10 @@ template <bool kVerdicts>
   // checked here once, stands for the check per frame. Without it (batches left full by hand-offs,
   // which flush once per ring burst) finishBurst takes every frame, checking each.
   uint16_t i = 0;
-  // Frames whose line is not at their home slot, to forward after the loop (finishAway): the loop then
-  // calls nothing, so it keeps the burst's values in registers rather than on the stack. A flow's
-  // frames are all at home or all away while the table does not change, so each flow's order holds.
+  // Frames whose line stage 2 did not find (displaced further than it looks), to forward after the
+  // loop (finishAway): the loop then calls nothing, so it keeps the burst's values in registers
+  // rather than on the stack. While the table does not change, a flow's frames are all found or all
+  // set aside, so each flow's order holds.
   std::array<uint16_t, kMaxBurst> away;
   uint16_t away_count = 0;
   if (batchesHaveRoom(ctx, s.snap.port_count, count)) [[likely]] {
