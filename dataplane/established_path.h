@@ -41,7 +41,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 
 #include "dataplane/checksum.h"
 #include "dataplane/flow_table.h"
