@@ -692,7 +692,7 @@ template <bool kVerdicts>
 }
 
 // The frames processBurstEstablished's loop set aside (`away`, in burst order: their lines were not
-// where stage 2 looked), before any later frame of the burst: on the established path through the
+// where stage 2 looked, or they are IPv6 clients' replies), before any later frame of the burst: on the established path through the
 // index, or on the slow path. Returns how many took the established path.
 template <bool kVerdicts>
 [[gnu::noinline]] uint32_t finishAway(BurstState& s, rte_mbuf** packets, std::span<const uint16_t> away,
@@ -729,7 +729,7 @@ bool batchesHaveRoom(const WorkerContext& ctx, uint16_t port_count, uint16_t cou
 // separate stages are measured, not assumed: a single pass was 20% slower at 4K flows, and stage 2
 // folded into stage 1's loop (8 frames behind) 8% slower (bench/results/dataplane.md).
 template <bool kVerdicts>
-[[gnu::always_inline]] inline uint64_t processBurstEstablished(BurstState& s, rte_mbuf** packets, uint16_t count,
+[[gnu::always_inline]] inline void processBurstEstablished(BurstState& s, rte_mbuf** packets, uint16_t count,
                                                             Verdict* verdicts) {
   WorkerContext& ctx = s.ctx;
   const EstablishedBurst burst{ctx, ctx.flows.lineLookup(), *ctx.counters, s.now_tsc,
@@ -747,6 +747,12 @@ template <bool kVerdicts>
     rx_bytes += rte_pktmbuf_pkt_len(packets[k]);
     screened.ports_protocol[k] = screenEstablished(packets[k], burst.lookup, screened.data[k], screened.tag[k]);
   }
+  // Counted now, and the burst's size read back from memory after stage 3: a value live across
+  // stage 3's loop takes a register its frames could use (the epoch, the clock, the counters and the
+  // batches are still reloaded from the stack for every frame; GCC does so although registers are
+  // free, and an empty asm to give them no copy in memory made it spill them instead).
+  burst.counters.rx_bytes.add(rx_bytes);
+  screened.count = count;
   // Stage 2: prefetch the lines those slots name (the slots are in cache by now). Even when
   // every flow's lines fit in L2 (4K flows) this pays: an L2 hit is still ~16 cycles, twice per
   // packet, and the benchmark measured 0.43 -> 0.53 of testpmd once both prefetches really ran. Every
@@ -759,13 +765,13 @@ template <bool kVerdicts>
   // Each frame that loop takes adds one to one batch, so room for the whole burst in every batch,
   // checked here once, stands for the check per frame. Without it (batches left full by hand-offs,
   // which flush once per ring burst) finishBurst takes every frame, checking each.
-  uint16_t i = 0;
-  // Frames whose line stage 2 did not find (displaced further than it looks), to forward after the
-  // loop (finishAway): the loop then calls nothing, so it keeps the burst's values in registers
-  // rather than on the stack. While the table does not change, a flow's frames are all found or all
-  // set aside, so each flow's order holds.
-  std::array<uint16_t, kMaxBurst> away;
-  uint16_t away_count = 0;
+  uint32_t i = 0;
+  // Frames whose line stage 2 did not find (displaced further than it looks), and IPv6 clients'
+  // replies (kSetAside), to forward after the loop (finishAway): the loop then calls nothing, so it
+  // keeps more of the burst's values in registers. While the table does not change, a flow's frames
+  // are all found or all set aside, so each flow's order holds. Their count is in memory, like the
+  // burst's size.
+  screened.away_count = 0;
   if (batchesHaveRoom(ctx, s.snap.port_count, count)) [[likely]] {
     screened.ports_protocol[count] = kNotEstablished;  // ends the loop: no compare with count per frame
     for (;; ++i) {
@@ -776,21 +782,27 @@ template <bool kVerdicts>
       std::memcpy(&addrs, data + kAddrsOffset, sizeof(addrs));
       FlowDirection* const line = FlowTable::LineLookup::atHome(addrs, ports_protocol, screened.home_line[i]);
       if (line == nullptr) [[unlikely]] {
-        away[away_count++] = i;
+        screened.away[screened.away_count++] = static_cast<uint16_t>(i);
         continue;
       }
       const int32_t port = forwardArmedLine<BatchRoom::kReserved>(burst, packets[i], data, line);
-      if (port == kNotTaken) break;
+      if (port < 0) [[unlikely]] {
+        if (port == kNotTaken) break;
+        screened.away[screened.away_count++] = static_cast<uint16_t>(i);
+        continue;
+      }
       if constexpr (kVerdicts) verdicts[i] = forwardedTo(port);
     }
   }
+  const uint16_t away_count = screened.away_count;
   uint32_t established = i - away_count;
   if (away_count != 0) [[unlikely]] {
-    established += finishAway<kVerdicts>(s, packets, {away.data(), away_count}, verdicts);
+    established += finishAway<kVerdicts>(s, packets, {screened.away.data(), away_count}, verdicts);
   }
-  if (i < count) [[unlikely]] established += finishBurst<kVerdicts>(s, packets, i, count, verdicts);
+  if (i < screened.count) [[unlikely]] {
+    established += finishBurst<kVerdicts>(s, packets, static_cast<uint16_t>(i), screened.count, verdicts);
+  }
   ctx.counters->established_path.add(established);
-  return rx_bytes;
 }
 
 }  // namespace
@@ -800,20 +812,23 @@ void processBurst(WorkerContext& ctx, const Snapshot& snapshot, uint16_t rx_port
   const auto rx_port = static_cast<uint16_t>(rx_port_word & kHandoffPortMask);
   BurstState s{ctx, snapshot, rx_port, now_tsc, static_cast<uint16_t>(rx_port_word >> kHandoffVisitsShift)};
   count = std::min(count, kMaxBurst);
-  uint64_t rx_bytes = 0;
-  if (rx_port != snapshot.exception_port && snapshot.ports[rx_port].vlan == 0) [[likely]] {
-    rx_bytes = verdicts != nullptr ? processBurstEstablished<true>(s, packets, count, verdicts)
-                                   : processBurstEstablished<false>(s, packets, count, nullptr);
-  } else {
-    // Frames from the exception port, or from a tagged port, always take the slow path.
-    for (uint16_t i = 0; i < count; ++i) {
-      rx_bytes += rte_pktmbuf_pkt_len(packets[i]);
-      const Verdict v = processSlowPath(s, packets[i]);
-      if (verdicts != nullptr) verdicts[i] = v;
-    }
-  }
   ctx.counters->rx_packets.add(count);
+  if (rx_port != snapshot.exception_port && snapshot.ports[rx_port].vlan == 0) [[likely]] {
+    if (verdicts != nullptr) {
+      processBurstEstablished<true>(s, packets, count, verdicts);
+    } else {
+      processBurstEstablished<false>(s, packets, count, nullptr);
+    }
+    return;
+  }
+  // Frames from the exception port, or from a tagged port, always take the slow path.
+  uint64_t rx_bytes = 0;
+  for (uint16_t i = 0; i < count; ++i) rx_bytes += rte_pktmbuf_pkt_len(packets[i]);
   ctx.counters->rx_bytes.add(rx_bytes);
+  for (uint16_t i = 0; i < count; ++i) {
+    const Verdict v = processSlowPath(s, packets[i]);
+    if (verdicts != nullptr) verdicts[i] = v;
+  }
 }
 
 }  // namespace lb::dataplane

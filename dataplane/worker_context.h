@@ -52,6 +52,9 @@ struct EstablishedScratch {
   std::array<uint64_t, kMaxBurst + 1> ports_protocol;
   std::array<uint32_t, kMaxBurst> tag;             // FlowTable::tagOf the key's hash
   std::array<FlowDirection*, kMaxBurst> home_line;  // LineLookup::prefetchLine's, valid until the slow path runs
+  std::array<uint16_t, kMaxBurst> away;  // positions of frames stage 3 set aside (finishAway)
+  uint16_t away_count;
+  uint16_t count;  // the burst's frames
 };
 
 // How many full-NAT source addresses each DPDK port has (LocalPort::local_count); sized at start.
