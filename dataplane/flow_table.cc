@@ -14,6 +14,8 @@ FlowTable::FlowTable(uint32_t capacity, uint64_t hash_seed)
   index_mask_ = static_cast<uint32_t>(index_.size() - 1);
   // Home slots come from the tag's 31 hash bits (tagOf).
   if (index_mask_ > kTagHashBits) throw std::length_error("flow table: more than 2^28 entries");
+  const uint64_t never_a_key[2] = {~uint64_t{0}, ~uint64_t{0}};
+  std::memcpy(&no_line_.key, never_a_key, sizeof(never_a_key));
   free_list_.reserve(entries_.size());
   // Pop order hands out low indices first, which keeps a lightly loaded table cache-dense.
   for (uint32_t i = static_cast<uint32_t>(entries_.size()); i > 0; --i) free_list_.push_back(i - 1);

@@ -171,6 +171,21 @@ TEST(ChecksumTest, UdpChecksumThatComputesToZeroIsSentAsAllOnes) {
   EXPECT_TRUE(found) << "no port value makes this datagram's checksum zero";
 }
 
+// checksumApplyFolded subtracts instead of complementing twice; it must still be eqn. 3 exactly,
+// for every checksum and a spread of deltas (0 and 0xffff among them), zero results included.
+TEST(ChecksumTest, FoldedDeltaIsEquationThree) {
+  uint32_t zeros = 0;
+  for (uint32_t delta = 0; delta <= 0xffff; delta += (delta < 16 || delta > 0xffef) ? 1 : 0x101) {
+    for (uint32_t check = 0; check <= 0xffff; ++check) {
+      const auto eqn3 = static_cast<uint16_t>(~checksumFold(uint32_t{static_cast<uint16_t>(~check)} + delta));
+      const uint16_t got = checksumApplyFolded(static_cast<uint16_t>(check), static_cast<uint16_t>(delta));
+      if (got == 0) ++zeros;
+      ASSERT_EQ(got, eqn3) << "check " << check << " delta " << delta;
+    }
+  }
+  EXPECT_GT(zeros, 0u);
+}
+
 // checksumFold reduces any 32-bit one's-complement sum to 16 bits with end-around carry.
 TEST(ChecksumTest, FoldHandlesDoubleCarry) {
   EXPECT_EQ(checksumFold(0x0001ffff), 0x0001);
