@@ -189,13 +189,15 @@ inline uint16_t ipipOuterFixedSum(uint64_t rewrite_addrs, uint8_t inner_protocol
 // `outer`, from the flow's precomputed addresses and ipipOuterFixedSum (its ip_check_delta): only the
 // total length and DF (copied from an inner IPv4 header) are added per packet. Three stores, fields
 // as they sit in the header (little-endian words): version/IHL, TOS, total length, packet id 0,
-// flags; TTL, protocol, checksum; source and destination.
-[[gnu::always_inline]] inline void writeIpipOuter(uint8_t* outer, uint16_t inner_len_be, uint16_t inner_df,
+// flags; TTL, protocol, checksum; source and destination. `inner_len`: the inner packet's length,
+// in host order (the caller has it from its MTU check).
+[[gnu::always_inline]] inline void writeIpipOuter(uint8_t* outer, uint16_t inner_len, uint16_t inner_df,
                                                   const FlowDirection& e, uint8_t inner_protocol) {
-  const uint16_t total_len_be =
-      rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(inner_len_be) + sizeof(rte_ipv4_hdr)));
-  const uint16_t check =
-      static_cast<uint16_t>(~checksumFold(uint32_t{e.ip_check_delta} + total_len_be + inner_df));
+  const uint16_t total_len_be = rte_cpu_to_be_16(static_cast<uint16_t>(inner_len + sizeof(rte_ipv4_hdr)));
+  // ~(fixed + total length + DF), one's complement: each term taken off the complemented fixed sum
+  // (checksumApplyFolded's identity), so no 32-bit sum to fold twice.
+  const uint16_t check = checksumApplyFolded(
+      checksumApplyFolded(static_cast<uint16_t>(~e.ip_check_delta), total_len_be), inner_df);
   const uint64_t word0 = uint64_t{RTE_IPV4_VHL_DEF} | (uint64_t{total_len_be} << 16) | (uint64_t{inner_df} << 48);
   const uint32_t word1 = uint32_t{kIpipTtl} | (uint32_t{inner_protocol} << 8) | (uint32_t{check} << 16);
   std::memcpy(outer, &word0, sizeof(word0));
@@ -351,7 +353,8 @@ template <BatchRoom kRoom>
     if (headroom < sizeof(rte_ipv4_hdr)) [[unlikely]] return kNotTaken;
     uint16_t inner_len_be;
     std::memcpy(&inner_len_be, data + kIpOffset + offsetof(rte_ipv4_hdr, total_length), sizeof(inner_len_be));
-    if (rte_be_to_cpu_16(inner_len_be) > e.ipip_max_inner_len) [[unlikely]] return kNotTaken;
+    const uint16_t inner_len = rte_be_to_cpu_16(inner_len_be);
+    if (inner_len > e.ipip_max_inner_len) [[unlikely]] return kNotTaken;
     uint16_t inner_df;
     std::memcpy(&inner_df, data + kIpOffset + offsetof(rte_ipv4_hdr, fragment_offset), sizeof(inner_df));
     inner_df &= RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
@@ -364,7 +367,7 @@ template <BatchRoom kRoom>
     data -= sizeof(rte_ipv4_hdr);
     // Both MACs are written below: of the Ethernet header only the ethertype must move.
     reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-    writeIpipOuter(data + kIpOffset, inner_len_be, inner_df, e, IPPROTO_IPIP);
+    writeIpipOuter(data + kIpOffset, inner_len, inner_df, e, IPPROTO_IPIP);
     std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
     return port;
   }
@@ -413,12 +416,11 @@ template <BatchRoom kRoom>
     if (rte_pktmbuf_headroom(m) < sizeof(rte_ipv4_hdr)) return kNotTaken;
     uint16_t payload_len_be;
     std::memcpy(&payload_len_be, data + kIpOffset + offsetof(rte_ipv6_hdr, payload_len), sizeof(payload_len_be));
-    const uint16_t inner_len_be =
-        rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(payload_len_be) + sizeof(rte_ipv6_hdr)));
+    const auto inner_len = static_cast<uint16_t>(rte_be_to_cpu_16(payload_len_be) + sizeof(rte_ipv6_hdr));
     data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, sizeof(rte_ipv4_hdr)));
     // Both MACs are written below: of the Ethernet header only the ethertype must move.
     reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-    writeIpipOuter(data + kIpOffset, inner_len_be, 0, e, IPPROTO_IPV6);
+    writeIpipOuter(data + kIpOffset, inner_len, 0, e, IPPROTO_IPV6);
   }
   std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
   return queueArmed(b, e, batch, m, pkt_len, tx_len);

@@ -36,7 +36,7 @@ Verdict sendToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const FlowEntr
   if (e.forwarding == ForwardingMode::kDsrIpip) {
     uint8_t* const outer = prependOuterIpv4(m, f.l2_len);
     if (outer == nullptr) return dropPacket(s, m, DropReason::kNoHeadroom);
-    writeIpipOuter(outer, rte_cpu_to_be_16(static_cast<uint16_t>(packet_len)), 0, line, IPPROTO_IPV6);
+    writeIpipOuter(outer, static_cast<uint16_t>(packet_len), 0, line, IPPROTO_IPV6);
   } else if (packet_len > egress.mtu) {
     return dropPacket(s, m, DropReason::kTooBig);  // IPv6 is not fragmented on the sender's behalf
   }

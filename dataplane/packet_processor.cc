@@ -200,11 +200,11 @@ void rewriteEndpoints(const ParsedFrame& f, uint32_t src_addr, uint16_t src_port
 // Encapsulates the IPv4 packet in an outer IPv4 header (RFC 2003) from the egress port's address to
 // the backend (writeIpipOuter); a tagged frame's L2 header moves to the front.
 bool encapsulateIpip(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e) {
-  const uint16_t inner_len_be = f.ip->total_length;
+  const uint16_t inner_len = rte_be_to_cpu_16(f.ip->total_length);
   const uint16_t inner_df = f.ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
   uint8_t* const outer = prependOuterIpv4(m, f.l2_len);
   if (outer == nullptr) return false;
-  writeIpipOuter(outer, inner_len_be, inner_df, e.to_backend, IPPROTO_IPIP);
+  writeIpipOuter(outer, inner_len, inner_df, e.to_backend, IPPROTO_IPIP);
   f.ip = reinterpret_cast<rte_ipv4_hdr*>(outer);
   return true;
 }
