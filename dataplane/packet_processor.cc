@@ -692,8 +692,9 @@ template <bool kVerdicts>
 }
 
 // The frames processBurstEstablished's loop set aside (`away`, in burst order: their lines were not
-// where stage 2 looked, or they are IPv6 clients' replies), before any later frame of the burst: on the established path through the
-// index, or on the slow path. Returns how many took the established path.
+// where stage 2 looked, or they are IPv6 clients' replies), before any later frame of the burst: on
+// the established path through the index, or on the slow path. Returns how many took the
+// established path.
 template <bool kVerdicts>
 [[gnu::noinline]] uint32_t finishAway(BurstState& s, rte_mbuf** packets, std::span<const uint16_t> away,
                                       Verdict* verdicts) {
