@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <map>
 #include <random>
@@ -62,6 +63,44 @@ TEST(FlowTableTest, InsertAndFindBothDirections) {
   EXPECT_EQ(findLine(clientKey(1)), nullptr);
   EXPECT_EQ(findLine(replyKey(1)), nullptr);
   EXPECT_EQ(t.size(), 0u);
+}
+
+// Stage 2 of the established path keeps, for each frame, the line its tag's home slot names
+// (prefetchLine), and stage 3 compares the frame's key there (atHome) without testing for null. A
+// key in the table is found at its home line; for a key not in the table prefetchLine still returns
+// a line, which matches no key, not even one whose every field is all ones or all zeros.
+TEST(FlowTableTest, PrefetchLineNamesTheKeysLineOrOneNoKeyMatches) {
+  FlowTable t(64);
+  FlowEntry* e = insertKey(t, clientKey(1));
+  ASSERT_NE(e, nullptr);
+  ASSERT_TRUE(t.addReplyKey(e, replyKey(1)));
+  const FlowTable::LineLookup lines = t.lineLookup();
+  auto words = [](const FlowKeyV4& k) {
+    std::array<uint64_t, 2> w;
+    std::memcpy(w.data(), &k, sizeof(w));
+    w[1] &= 0xff'ffff'ffffULL;  // as screenEstablished builds it: no padding
+    return w;
+  };
+  auto homeLine = [&](const FlowKeyV4& k) { return lines.prefetchLine(FlowTable::tagOf(t.hashKey(k))); };
+  auto atHome = [&](const FlowKeyV4& k, FlowDirection* line) {
+    const auto w = words(k);
+    return FlowTable::LineLookup::atHome(w[0], w[1], line);
+  };
+
+  EXPECT_EQ(atHome(clientKey(1), homeLine(clientKey(1))), &e->to_backend);
+  EXPECT_EQ(atHome(replyKey(1), homeLine(replyKey(1))), &e->to_client);
+
+  const FlowKeyV4 absent[] = {clientKey(2), replyKey(2), FlowKeyV4{0, 0, 0, 0, 0},
+                              FlowKeyV4{0xffffffffu, 0xffffffffu, 0xffff, 0xffff, 0xff}};
+  for (const FlowKeyV4& k : absent) {
+    FlowDirection* const line = homeLine(k);
+    ASSERT_NE(line, nullptr);
+    EXPECT_NE(line, &e->to_backend);
+    EXPECT_NE(line, &e->to_client);
+    EXPECT_EQ(line->armed_epoch, 0u);
+    EXPECT_EQ(atHome(k, line), nullptr);
+    EXPECT_EQ(atHome(clientKey(1), line), nullptr);
+  }
 }
 
 // Capacity rounds up to a power of two, allocated at construction.
