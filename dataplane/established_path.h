@@ -228,16 +228,19 @@ inline uint16_t ipipOuterFixedSum(uint64_t rewrite_addrs, uint8_t inner_protocol
 // folded delta. `ip` and `l4` point at the headers; the established path passes the fixed offsets
 // of an untagged, option-less frame, the slow path the parser's (options, a VLAN tag), so both leave
 // with the same bytes. The L4 checksum's offset differs between TCP and UDP, and UDP keeps a zero
-// (absent) checksum.
+// (absent) checksum. Both checksums are read before any store: the IPv4 checksum's two bytes share an
+// 8-byte word with the addresses stored just before it, and reading it after that store measured 3%
+// fewer packets at 4K flows (three alternating runs, the same instructions).
 [[gnu::always_inline]] inline void rewriteFullNat(uint8_t* ip, uint8_t* l4, const FlowDirection& e, bool udp) {
-  std::memcpy(ip + offsetof(rte_ipv4_hdr, src_addr), &e.rewrite_addrs, sizeof(e.rewrite_addrs));
-  uint16_t check;
-  std::memcpy(&check, ip + offsetof(rte_ipv4_hdr, hdr_checksum), sizeof(check));
-  check = checksumApplyFolded(check, e.ip_check_delta);
-  std::memcpy(ip + offsetof(rte_ipv4_hdr, hdr_checksum), &check, sizeof(check));
-  std::memcpy(l4, &e.rewrite_ports, sizeof(e.rewrite_ports));
   uint8_t* const l4_check = l4 + (udp ? offsetof(rte_udp_hdr, dgram_cksum) : offsetof(rte_tcp_hdr, cksum));
+  uint16_t ip_check;
+  uint16_t check;
+  std::memcpy(&ip_check, ip + offsetof(rte_ipv4_hdr, hdr_checksum), sizeof(ip_check));
   std::memcpy(&check, l4_check, sizeof(check));
+  std::memcpy(ip + offsetof(rte_ipv4_hdr, src_addr), &e.rewrite_addrs, sizeof(e.rewrite_addrs));
+  ip_check = checksumApplyFolded(ip_check, e.ip_check_delta);
+  std::memcpy(ip + offsetof(rte_ipv4_hdr, hdr_checksum), &ip_check, sizeof(ip_check));
+  std::memcpy(l4, &e.rewrite_ports, sizeof(e.rewrite_ports));
   if (udp) {
     if (check == 0) return;  // zero = no checksum (RFC 768); a computed zero is sent as 0xffff
     check = checksumApplyFolded(check, e.l4_check_delta);
