@@ -322,10 +322,6 @@ struct EstablishedBurst {
 // (TxBatch::max_frame_len; for IPIP, once encapsulated) is also the slow path's: it fragments the
 // packet or answers with ICMP.
 inline constexpr int32_t kNotTaken = -1;
-// forwardArmedLine<kReserved>'s answer for an armed kind it leaves to finishAway (an IPv6 client's
-// reply, whose translation needs many registers at once): with it out of stage 3's loop GCC spills
-// less there, 1.5 instructions per packet fewer in full-NAT (callgrind).
-inline constexpr int32_t kSetAside = -2;
 // kReserved: the caller made sure, once for the burst, that every transmit batch has room for all of
 // its frames (batchesHaveRoom), so the per-frame check goes.
 enum class BatchRoom : uint8_t { kCheck, kReserved };
@@ -382,7 +378,6 @@ template <BatchRoom kRoom>
     return port;
   }
   if (e.armed_rewrite == ArmedRewrite::kNat64Reply) {
-    if constexpr (kRoom == BatchRoom::kReserved) return kSetAside;
     // Its checks come with the translation, so it is queued after.
     if (!translateArmedReplyToIpv6(m, data, e, batch.max_frame_len)) return kNotTaken;
     std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));

@@ -692,9 +692,8 @@ template <bool kVerdicts>
 }
 
 // The frames processBurstEstablished's loop set aside (`away`, in burst order: their lines were not
-// where stage 2 looked, or they are IPv6 clients' replies), before any later frame of the burst: on
-// the established path through the index, or on the slow path. Returns how many took the
-// established path.
+// where stage 2 looked), before any later frame of the burst: on the established path through the
+// index, or on the slow path. Returns how many took the established path.
 template <bool kVerdicts>
 [[gnu::noinline]] uint32_t finishAway(BurstState& s, rte_mbuf** packets, std::span<const uint16_t> away,
                                       Verdict* verdicts) {
@@ -767,11 +766,10 @@ template <bool kVerdicts>
   // checked here once, stands for the check per frame. Without it (batches left full by hand-offs,
   // which flush once per ring burst) finishBurst takes every frame, checking each.
   uint32_t i = 0;
-  // Frames whose line stage 2 did not find (displaced further than it looks), and IPv6 clients'
-  // replies (kSetAside), to forward after the loop (finishAway): the loop then calls nothing, so it
-  // keeps more of the burst's values in registers. While the table does not change, a flow's frames
-  // are all found or all set aside, so each flow's order holds. Their count is in memory, like the
-  // burst's size.
+  // Frames whose line stage 2 did not find (displaced further than it looks), to forward after the
+  // loop (finishAway): the loop then calls nothing, so it keeps more of the burst's values in
+  // registers. While the table does not change, a flow's frames are all found or all set aside, so
+  // each flow's order holds. Their count is in memory, like the burst's size.
   screened.away_count = 0;
   if (batchesHaveRoom(ctx, s.snap.port_count, count)) [[likely]] {
     screened.ports_protocol[count] = kNotEstablished;  // ends the loop: no compare with count per frame
@@ -787,11 +785,7 @@ template <bool kVerdicts>
         continue;
       }
       const int32_t port = forwardArmedLine<BatchRoom::kReserved>(burst, packets[i], data, line);
-      if (port < 0) [[unlikely]] {
-        if (port == kNotTaken) break;
-        screened.away[screened.away_count++] = static_cast<uint16_t>(i);
-        continue;
-      }
+      if (port == kNotTaken) break;
       if constexpr (kVerdicts) verdicts[i] = forwardedTo(port);
     }
   }
