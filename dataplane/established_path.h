@@ -43,6 +43,7 @@
 #include <cstring>
 
 #include "dataplane/checksum.h"
+#include "dataplane/ether_frame.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/ipv6_path.h"
 #include "dataplane/packet_path.h"
@@ -91,7 +92,7 @@ inline uint64_t screenIpv6Client(const rte_mbuf* m, const FlowTable::LineLookup&
                                  uint32_t& tag_out) {
   const uint32_t frame_len = rte_pktmbuf_data_len(m);
   if (frame_len < kIpv6L4Offset + sizeof(rte_udp_hdr) || m->nb_segs != 1 ||
-      reinterpret_cast<const rte_ether_hdr*>(data)->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+      frameEtherType(data) != RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
     return 0;
   }
   uint32_t ports;
@@ -281,7 +282,7 @@ inline uint16_t ipipOuterFixedSum(uint64_t rewrite_addrs, uint8_t inner_protocol
   std::memcpy(l4_check, &check, sizeof(check));
   data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kIpv6Growth));
   // Both MACs are written by the caller: of the Ethernet header only the ethertype must change.
-  reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+  setFrameEtherType(data, RTE_BE16(RTE_ETHER_TYPE_IPV6));
   const FlowEntry& entry = entryOfReplyLine(e);
   writeIpv6Header(reinterpret_cast<rte_ipv6_hdr*>(data + kIpOffset), traffic_class,
                   static_cast<uint16_t>(rte_be_to_cpu_16(total_len_be) - sizeof(rte_ipv4_hdr)), protocol, hop_limit,
@@ -365,7 +366,7 @@ template <BatchRoom kRoom>
     m->pkt_len = pkt_len + sizeof(rte_ipv4_hdr);
     data -= sizeof(rte_ipv4_hdr);
     // Both MACs are written below: of the Ethernet header only the ethertype must move.
-    reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    setFrameEtherType(data, RTE_BE16(RTE_ETHER_TYPE_IPV4));
     writeIpipOuter(data + kIpOffset, inner_len, inner_df, e, IPPROTO_IPIP);
     std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
     return port;
@@ -417,7 +418,7 @@ template <BatchRoom kRoom>
     const auto inner_len = static_cast<uint16_t>(rte_be_to_cpu_16(payload_len_be) + sizeof(rte_ipv6_hdr));
     data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, sizeof(rte_ipv4_hdr)));
     // Both MACs are written below: of the Ethernet header only the ethertype must move.
-    reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    setFrameEtherType(data, RTE_BE16(RTE_ETHER_TYPE_IPV4));
     writeIpipOuter(data + kIpOffset, inner_len, 0, e, IPPROTO_IPV6);
   }
   std::memcpy(data, e.l2_next_hop, sizeof(e.l2_next_hop));
@@ -467,7 +468,7 @@ template <BatchRoom kRoom>
       rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(payload_len_be) + sizeof(rte_ipv4_hdr)));
   writeNat64Ipv4Header(frame + kIpOffset, tos, total_len_be, hop_limit, protocol, e);
   std::memcpy(frame, e.l2_next_hop, sizeof(e.l2_next_hop));
-  reinterpret_cast<rte_ether_hdr*>(frame)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+  setFrameEtherType(frame, RTE_BE16(RTE_ETHER_TYPE_IPV4));
   rte_pktmbuf_adj(m, kIpv6Growth);  // the frame is one segment (screenIpv6Client): cannot fail
   return queueArmed(b, e, batch, m, tx_len, tx_len);
 }

@@ -9,6 +9,7 @@
 
 #include "dataplane/checksum.h"
 #include "dataplane/established_path.h"
+#include "dataplane/ether_frame.h"
 #include "dataplane/icmpv6_errors.h"
 #include "dataplane/ipv4_fragments.h"
 
@@ -135,7 +136,7 @@ Verdict refuseTooBig(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint16_t usable
   // Answered from the address the packet was sent to (the VIP, or a reply's local address).
   const uint32_t packet_source = ip->src_addr;
   const uint32_t packet_destination = ip->dst_addr;
-  const rte_ether_addr sender = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+  const rte_ether_addr sender = frameSourceMac(m);
   uint8_t* const icmp = reinterpret_cast<uint8_t*>(ip) + sizeof(rte_ipv4_hdr);
   std::memmove(icmp + kIcmpHeaderLen, ip, quote_len);
   const uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + kIcmpHeaderLen + quote_len);

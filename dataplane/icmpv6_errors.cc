@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "dataplane/checksum.h"
+#include "dataplane/ether_frame.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/ipv6_direct.h"
 #include "dataplane/ipv6_path.h"
@@ -165,7 +166,7 @@ Verdict relayIcmpToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, const 
   std::memcpy(icmp6 + 4, &word, sizeof(word));
   const uint16_t check = rte_ipv6_udptcp_cksum(ip6, icmp6);
   std::memcpy(icmp6 + 2, &check, sizeof(check));
-  reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+  setFrameEtherType(start, RTE_BE16(RTE_ETHER_TYPE_IPV6));
   f.l2_len = sizeof(rte_ether_hdr);
   f.ip = nullptr;
   f.ip6 = ip6;
@@ -188,7 +189,7 @@ Verdict refuseTooBigV6(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint32_t mtu6
   Ipv6Bytes vip;
   std::memcpy(client.data(), f.ip6->src_addr, client.size());
   std::memcpy(vip.data(), f.ip6->dst_addr, vip.size());
-  const rte_ether_addr sender = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+  const rte_ether_addr sender = frameSourceMac(m);
   auto* const data = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kGrowth));
   if (data == nullptr) return dropPacket(s, m, DropReason::kNoHeadroom);
   std::memmove(data, data + kGrowth, l2_len);  // the ethertype (and a tag) stay; writeL2 sets the MACs
@@ -300,7 +301,7 @@ std::optional<Verdict> forwardIcmpv6ToBackend(BurstState& s, rte_mbuf* m, Parsed
   ip->src_addr = e->local_address_be;
   ip->dst_addr = e->backend_address_be;
   ip->hdr_checksum = rte_ipv4_cksum(ip);
-  reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+  setFrameEtherType(start, RTE_BE16(RTE_ETHER_TYPE_IPV4));
   f.l2_len = sizeof(rte_ether_hdr);
   f.ip = ip;
   f.ip6 = nullptr;

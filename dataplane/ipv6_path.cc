@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "dataplane/checksum.h"
+#include "dataplane/ether_frame.h"
 #include "dataplane/icmpv6_errors.h"
 #include "dataplane/ipv6_direct.h"
 #include "dataplane/syn_proxy.h"
@@ -88,7 +89,7 @@ Verdict answerSolicitation(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
 
   const Ipv6Bytes requester = addressAt(f.ip6->src_addr);
   const bool duplicate_address_probe = requester == Ipv6Bytes{};
-  const rte_ether_addr requester_mac = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+  const rte_ether_addr requester_mac = frameSourceMac(m);
   const uint32_t frame_len = f.l2_len + sizeof(rte_ipv6_hdr) + kAdvertisementLen;
   if (rte_pktmbuf_data_len(m) < frame_len) {
     if (rte_pktmbuf_append(m, static_cast<uint16_t>(frame_len - rte_pktmbuf_data_len(m))) == nullptr) {
@@ -134,7 +135,7 @@ Verdict answerEcho(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   check = checksumReplace16(check, old_word, new_word);
   std::memcpy(icmp + 2, &check, sizeof(check));
   s.ctx.counters->icmp_replies.inc();
-  return answerToSender(s, m, f, rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr);
+  return answerToSender(s, m, f, frameSourceMac(m));
 }
 
 }  // namespace
@@ -183,7 +184,7 @@ void translateToIpv4(rte_mbuf* m, ParsedFrame& f, const FlowEntry& e, uint16_t e
   }
   uint8_t* const start = l4 - sizeof(rte_ipv4_hdr) - sizeof(rte_ether_hdr);
   moveFrameStart(m, start);  // shrinks: cannot fail
-  reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+  setFrameEtherType(start, RTE_BE16(RTE_ETHER_TYPE_IPV4));
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(start + sizeof(rte_ether_hdr));
   ip->version_ihl = RTE_IPV4_VHL_DEF;
   ip->type_of_service = tos;
@@ -284,7 +285,7 @@ Verdict forwardToBackend(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Servi
   if (e->forwarding != ForwardingMode::kFullNat) return forwardIpv6Direct(s, m, f, *e);
   // The armed reply line holds the client's MAC (a client that moved re-arms it on the slow path),
   // and a FIN or RST sends the replies, too, back to the slow path.
-  const rte_ether_addr& sender = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+  const rte_ether_addr sender = frameSourceMac(m);
   if (!rte_is_same_ether_addr(&sender, &e->client_mac)) e->to_client.armed_epoch = 0;
   e->client_mac = sender;
   if (e->state != FlowState::kTcpEstablished && e->state != FlowState::kUdp) e->disarm();
@@ -371,7 +372,7 @@ Verdict returnToIpv6Client(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry
   }
   uint8_t* const start = l4 - sizeof(rte_ipv6_hdr) - sizeof(rte_ether_hdr);
   if (!moveFrameStart(m, start)) return dropPacket(s, m, DropReason::kNoHeadroom);
-  reinterpret_cast<rte_ether_hdr*>(start)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+  setFrameEtherType(start, RTE_BE16(RTE_ETHER_TYPE_IPV6));
   auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(start + sizeof(rte_ether_hdr));
   writeIpv6Header(ip6, tos, l4_len, protocol, hop_limit, e.vip6, e.client_addr6);
   if (compute_udp_checksum) reinterpret_cast<rte_udp_hdr*>(l4)->dgram_cksum = rte_ipv6_udptcp_cksum(ip6, l4);

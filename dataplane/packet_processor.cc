@@ -13,6 +13,7 @@
 
 #include "dataplane/checksum.h"
 #include "dataplane/established_path.h"
+#include "dataplane/ether_frame.h"
 #include "dataplane/icmp_errors.h"
 #include "dataplane/ipv6_path.h"
 #include "dataplane/packet_parser.h"
@@ -214,7 +215,7 @@ uint8_t* prependOuterIpv4(rte_mbuf* m, uint16_t l2_len) {
   if (data == nullptr) return nullptr;
   if (l2_len == sizeof(rte_ether_hdr)) {
     // writeL2 rewrites both MACs next: of the untagged header only the ethertype must move.
-    reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    setFrameEtherType(data, RTE_BE16(RTE_ETHER_TYPE_IPV4));
   } else {
     std::memmove(data, data + sizeof(rte_ipv4_hdr), l2_len);
     // The tag's inner ethertype, the last two bytes of the L2 header.
@@ -289,7 +290,7 @@ void releaseFlow(BurstState& s, FlowEntry* e, bool reset) {
 
 Verdict resetClient(BurstState& s, rte_mbuf* m, ParsedFrame& f) {
   turnIntoReset(m, f);
-  const rte_ether_addr sender = rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr;
+  const rte_ether_addr sender = frameSourceMac(m);
   const LocalPort& port = s.snap.ports[s.rx_port];
   if (!writeL2(m, f.l2_len, port.vlan, sender, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
   queueTx(s, m, s.rx_port);
@@ -383,7 +384,7 @@ Verdict forwardOnFlow(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry& e) 
     case ForwardingMode::kFullNat: {
       // Only full-NAT replies come back through us, to this MAC; DSR backends answer directly. An
       // armed reply line holds the MAC too: a client that moved re-arms it on the slow path.
-      const rte_ether_addr& sender = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+      const rte_ether_addr sender = frameSourceMac(m);
       if (!rte_is_same_ether_addr(&sender, &e.client_mac)) e.to_client.armed_epoch = 0;
       e.client_mac = sender;
       rewriteFullNat(reinterpret_cast<uint8_t*>(f.ip), static_cast<uint8_t*>(f.l4), e.to_backend,
@@ -613,7 +614,7 @@ Verdict forwardSpliced(BurstState& s, rte_mbuf* m, ParsedFrame& f, FlowEntry* e)
     return refuseTooBig(s, m, f, egress.mtu);
   }
   e->to_backend.last_seen_tsc = s.now_tsc;
-  e->client_mac = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
+  e->client_mac = frameSourceMac(m);
   updateTcpState(*e, f.tcp_flags, true);
   uint64_t l4_delta = 0;
   if (spliceClientToBackend(f, e->splice, l4_delta) != SpliceError::kNone) {

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "dataplane/backend_choice.h"
+#include "dataplane/ether_frame.h"
 #include "dataplane/ipv6_path.h"
 #include "dataplane/packet_path.h"
 #include "dataplane/session_table.h"
@@ -182,7 +183,7 @@ Verdict SynProxy::onClientSegment(BurstState& s, rte_mbuf* m, ParsedFrame& f, ui
     release(s.ctx, p, /*erase_flow=*/true);
     turnIntoReset(m, f);
     const LocalPort& port = s.snap.ports[s.rx_port];
-    const rte_ether_addr client_mac = rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr;
+    const rte_ether_addr client_mac = frameSourceMac(m);
     if (!writeL2(m, f.l2_len, port.vlan, client_mac, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
     queueTx(s, m, s.rx_port);
     return Verdict{VerdictKind::kAnswered, DropReason::kCount, s.rx_port};
@@ -212,7 +213,7 @@ Verdict SynProxy::answerSyn(BurstState& s, rte_mbuf* m, ParsedFrame& f, const Se
                                                options.has_timestamps ? options.tsval : 0);
   std::array<uint8_t, kSynAckOptionsMaxLen> block{};
   const size_t block_len = writeSynAckOptions(block, reply);
-  const rte_ether_addr client_mac = rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr;
+  const rte_ether_addr client_mac = frameSourceMac(m);
   if (!turnIntoSynAck(m, f, cookie->server_isn, client_isn + 1, cookie->window, block.data(),
                       static_cast<uint8_t>(block_len))) {
     return dropPacket(s, m, DropReason::kNoHeadroom);
@@ -243,7 +244,7 @@ Verdict SynProxy::acceptCookie(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint6
   const uint32_t payload = tcpPayloadLength(f);
   if (flags & RTE_TCP_FIN_FLAG) {
     s.ctx.counters->proxy.client_closed_early.inc();
-    const rte_ether_addr client_mac = rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr;
+    const rte_ether_addr client_mac = frameSourceMac(m);
     turnIntoReset(m, f);
     const LocalPort& port = s.snap.ports[s.rx_port];
     if (!writeL2(m, f.l2_len, port.vlan, client_mac, port.mac)) return dropPacket(s, m, DropReason::kNoHeadroom);
@@ -269,7 +270,7 @@ Verdict SynProxy::acceptCookie(BurstState& s, rte_mbuf* m, ParsedFrame& f, uint6
   e->proxy_slot = slot;
   e->proxy_service = static_cast<uint16_t>(service);
   e->to_client.egress_port = s.rx_port;
-  e->client_mac = rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr;
+  e->client_mac = frameSourceMac(m);
   e->forwarding = ForwardingMode::kFullNat;
   e->state = FlowState::kTcpSynSeen;
   e->to_backend.last_seen_tsc = s.now_tsc;
